@@ -1,0 +1,43 @@
+# The two commands a researcher needs: `make reproduce` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+SPEC   ?= ../shared/spec/complexity_targets.csv
+STAMP   = $(VENV)/.installed
+
+.PHONY: install reproduce test test-fast lint format complexity bench clean
+
+install: $(STAMP)
+
+# Idempotent: re-runs pip only when pyproject.toml changes. torch/torchvision are pinned in
+# pyproject.toml (torch==2.14.1, torchvision==0.29.1).
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[notebooks,dev]"
+	touch $(STAMP)
+
+reproduce: install complexity
+
+complexity: install
+	$(PY) -m actionlib complexity --spec $(SPEC) --out results/tables/complexity.csv
+
+test: install
+	$(PY) -m ruff check actionlib tests
+	$(PY) -m ruff format --check actionlib tests
+	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m slow
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" -x
+
+lint: install
+	$(PY) -m ruff check actionlib tests
+	$(PY) -m ruff format --check actionlib tests
+
+format: install
+	$(PY) -m ruff format actionlib tests
+	$(PY) -m ruff check --fix actionlib tests
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,120 @@
+"""The `actionlib` command: one thin subcommand per verb; the work happens in the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _value(text: str):
+    """Turn a command-line option value into int / float / bool / None / str."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _model_options(pairs: list[str]) -> dict:
+    options = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"error: model options are KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        options[key.replace("-", "_")] = _value(value)
+    return options
+
+
+def cmd_complexity(args) -> int:
+    from .thesis import complexity_table, write_table
+
+    if args.model:
+        from .complexity import clip_shape, measure
+        from .models import create
+
+        options = _model_options(args.option)
+        for key in ("head", "reduction", "fusion", "frames", "size"):
+            if getattr(args, key) is not None:
+                options[key] = getattr(args, key)
+        model = create(args.model, num_classes=args.num_classes, modality=args.modality, **options)
+        clip = clip_shape(args.clip, model.default_clip[0]) if args.clip else model.default_clip
+        c = measure(model, clip)
+        unit = "per frame" if getattr(model, "per_frame_ops", False) else "per clip"
+        print(f"model          {args.model} {options} modality={args.modality} classes={args.num_classes}")
+        print(f"clip           {'x'.join(map(str, clip))} (CxTxHxW)")
+        print(f"parameters     {c.params:,} ({c.params_m:.2f} M; trainable {c.trainable_params:,})")
+        print(f"operations     {c.ops_g:.4f} G ({unit}, the thesis's GMac convention)")
+        print(f"multiply-adds  {c.multiply_adds_g:.4f} G ({unit}, conv/linear/matmul/RNN)")
+        return 0
+
+    start = time.perf_counter()
+    df = complexity_table(args.spec, ids=args.only.split(",") if args.only else None)
+    if args.out:
+        write_table(df, args.out)
+        print(f"wrote {args.out} and {args.out.rsplit('.', 1)[0]}.md")
+    with_note = df[~df["match"]]
+    for _, row in with_note.iterrows():
+        print(f"  differs: {row['id']}: ours {row['params_m']:.2f} M / {row['ops_g']:.2f} G, thesis "
+              f"{row['thesis_params_m']} M / {row['thesis_ops_g']} G: {row['note']}")
+    print(f"counted {len(df)} rows in {time.perf_counter() - start:.0f} s")
+    print(f"{int(df['match'].sum())}/{len(df)} rows match the thesis")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="actionlib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "complexity",
+        help="parameters and operations in the thesis's convention",
+        description="Count parameters and operations (the thesis's ptflops 'GMac' convention, and plain "
+        "multiply-adds). With --spec: every thesis row of the spec CSV, compared with the thesis. "
+        "With --model: any registered configuration.",
+    )
+    p.add_argument("--spec", default="../shared/spec/complexity_targets.csv", help="spec CSV of thesis rows")
+    p.add_argument("--out", help="write the table here (CSV, plus a .md beside it)")
+    p.add_argument("--only", help="comma-separated spec ids to count (default: all)")
+    p.add_argument("--model", help="count one registered model instead of the spec (see `actionlib models`)")
+    p.add_argument("--clip", help="input clip TxHxW or CxTxHxW (default: the model's own)")
+    p.add_argument("--modality", default="rgb", choices=["rgb", "flow", "pose"], help="input modality")
+    p.add_argument("--num-classes", type=int, default=51, help="classifier width (51: HMDB51)")
+    p.add_argument("--head", help="late temporal head (avg/tgap, concat, lstm, convgru, bert, ...)")
+    p.add_argument("--reduction", help="feature reduction: frmb or frab")
+    p.add_argument("--fusion", help="2D feature fusion (dual/triple/quadruplet) or SlowFast BERT fusion (early/late)")
+    p.add_argument("--frames", type=int, help="clip length the model is built for")
+    p.add_argument("--size", type=int, help="crop size the model is built for")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="any other builder option")
+    p.set_defaults(func=cmd_complexity)
+
+    p = sub.add_parser("models", help="list registered models and heads")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def cmd_models(args) -> int:
+    from .models import available, head_names
+
+    print("models:", ", ".join(available()))
+    print("heads: ", ", ".join(head_names()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""SlowFast-R50 (being written)."""

@@ -1,0 +1,44 @@
+"""The thesis's complexity rows: every spec id has a configuration, and the counts agree."""
+
+import os
+
+import pandas as pd
+import pytest
+
+from actionlib.thesis import COLUMNS, KNOWN_DIFFERENCES, ROWS, complexity_table, read_spec, write_table
+from tests.conftest import SPEC
+
+pytestmark = pytest.mark.skipif(not os.path.exists(SPEC), reason="shared/spec is not beside the repository")
+
+
+def test_every_spec_row_has_a_configuration():
+    ids = [r["id"] for r in read_spec(SPEC)]
+    assert len(ids) == 54
+    assert set(ids) == set(ROWS)
+
+
+def test_a_parameter_only_row_is_fast_and_exact(tmp_path):
+    df = complexity_table(SPEC, ids=["t3.3/bert", "t3.5/r50"], progress=False)
+    bert = df.set_index("id").loc["t3.3/bert"]
+    assert bert["match"] and bert["params_m"] == pytest.approx(14.3643, abs=1e-4)
+    r50 = df.set_index("id").loc["t3.5/r50"]
+    assert not r50["match"] and r50["note"] == KNOWN_DIFFERENCES["t3.5/r50"]
+    write_table(df, tmp_path / "c.csv")
+    assert list(pd.read_csv(tmp_path / "c.csv").columns) == COLUMNS
+    assert "| t3.3/bert" in (tmp_path / "c.md").read_text()
+
+
+def test_missing_spec_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        read_spec(tmp_path / "nope.csv")
+
+
+@pytest.mark.slow
+def test_all_rows_meet_the_issue_bar():
+    df = complexity_table(SPEC, progress=False)
+    assert len(df) == 54
+    assert df["match"].sum() >= 45, df[~df["match"]][["id", "params_m", "ops_g", "thesis_params_m", "thesis_ops_g"]]
+    differing = df[~df["match"]]
+    assert (differing["note"] != "").all() and not differing["note"].str.contains("unexplained").any()
+    assert ((differing["params_ratio"] - 1).abs() <= 0.03).all()
+    assert ((differing["ops_ratio"] - 1).abs() <= 0.03).all()
