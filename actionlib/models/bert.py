@@ -123,14 +123,10 @@ class BertPooling(nn.Module):
             raise ValueError(f"init must be 'bert5' or 'bert2', got {init!r}")
         self.dim, self.length, self.keep_prob, self.cls = dim, length, keep_prob, cls
         std = 0.02 if init == "bert5" else dim**-0.5
-        self.cls_token = (
-            nn.Parameter(torch.randn(1, 1, dim) * std) if cls == "token" else None
-        )
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * std) if cls == "token" else None
         self.position = nn.Parameter(torch.randn(1, length + 1, dim) * std)
         self.embed_dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(
-            TransformerBlock(dim, heads, dropout) for _ in range(layers)
-        )
+        self.blocks = nn.ModuleList(TransformerBlock(dim, heads, dropout) for _ in range(layers))
         if init == "bert2":
             for m in self.modules():
                 if isinstance(m, nn.Linear):
@@ -141,11 +137,7 @@ class BertPooling(nn.Module):
         b, n, d = x.shape
         if n != self.length:
             raise ValueError(f"BERT was built for {self.length} positions, got {n}")
-        first = (
-            self.cls_token.expand(b, 1, d)
-            if self.cls_token is not None
-            else x.mean(1, keepdim=True)
-        )
+        first = self.cls_token.expand(b, 1, d) if self.cls_token is not None else x.mean(1, keepdim=True)
         x = torch.cat([first, x], dim=1)
         key_mask = torch.ones(b, n + 1, dtype=torch.bool, device=x.device)
         if self.training and self.keep_prob < 1.0:

@@ -33,9 +33,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
             break
-    if not isinstance(obj, dict) or not all(
-        isinstance(v, torch.Tensor) for v in obj.values()
-    ):
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ValueError(f"{path} does not hold a state dict of tensors")
     if all(k.startswith("module.") for k in obj):
         obj = {k[len("module.") :]: v for k, v in obj.items()}
@@ -49,9 +47,7 @@ def adapt_input_channels(weight: torch.Tensor, channels: int) -> torch.Tensor:
     return mean.expand(-1, channels, *weight.shape[2:]).contiguous()
 
 
-def load_pretrained(
-    model: nn.Module, path: str | Path, strict: bool = True
-) -> dict[str, list[str]]:
+def load_pretrained(model: nn.Module, path: str | Path, strict: bool = True) -> dict[str, list[str]]:
     """Load a public checkpoint into `model.backbone`; the classifier stays freshly initialised.
 
     Raises ValueError listing missing, unexpected and mis-shaped keys when the file does not fit
@@ -61,14 +57,10 @@ def load_pretrained(
     backbone = model.backbone
     if hasattr(backbone, "convert_pretrained"):
         state = backbone.convert_pretrained(state)
-    classifier_prefixes = tuple(
-        getattr(backbone, "public_classifier_prefixes", ("fc.",))
-    )
+    classifier_prefixes = tuple(getattr(backbone, "public_classifier_prefixes", ("fc.",)))
     state = {k: v for k, v in state.items() if not k.startswith(classifier_prefixes)}
 
-    skip = tuple(
-        p.removeprefix("backbone.") for p in getattr(model, "pretrained_skip", ())
-    )
+    skip = tuple(p.removeprefix("backbone.") for p in getattr(model, "pretrained_skip", ()))
     own = backbone.state_dict()
     loadable, mismatched = {}, []
     for key, value in state.items():
@@ -77,25 +69,14 @@ def load_pretrained(
         if key not in own:
             continue
         target = own[key]
-        if (
-            value.shape != target.shape
-            and value.dim() == target.dim()
-            and value.dim() >= 4
-        ):
-            if (
-                value.shape[0] == target.shape[0]
-                and value.shape[2:] == target.shape[2:]
-            ):
+        if value.shape != target.shape and value.dim() == target.dim() and value.dim() >= 4:
+            if value.shape[0] == target.shape[0] and value.shape[2:] == target.shape[2:]:
                 value = adapt_input_channels(value, target.shape[1])
         if value.shape != target.shape:
-            mismatched.append(
-                f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(target.shape)}"
-            )
+            mismatched.append(f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(target.shape)}")
             continue
         loadable[key] = value
-    unexpected = sorted(
-        k for k in state if k not in own and not (skip and k.startswith(skip))
-    )
+    unexpected = sorted(k for k in state if k not in own and not (skip and k.startswith(skip)))
     missing = sorted(
         k
         for k in own
@@ -109,9 +90,7 @@ def load_pretrained(
         lines = [f"{path} does not fit {type(backbone).__name__}:"]
         for kind, keys in report.items():
             if keys:
-                shown = ", ".join(keys[:12]) + (
-                    f", ... ({len(keys)} in all)" if len(keys) > 12 else ""
-                )
+                shown = ", ".join(keys[:12]) + (f", ... ({len(keys)} in all)" if len(keys) > 12 else "")
                 lines.append(f"  {kind} keys: {shown}")
         raise ValueError("\n".join(lines))
     backbone.load_state_dict(loadable, strict=False)

@@ -13,9 +13,7 @@ MODALITY_DROPOUT = {"rgb": 0.8, "flow": 0.7, "pose": 0.8}
 
 def input_channels(modality: str) -> int:
     if modality not in MODALITY_CHANNELS:
-        raise ValueError(
-            f"unknown modality {modality!r}; choose one of {', '.join(MODALITY_CHANNELS)}"
-        )
+        raise ValueError(f"unknown modality {modality!r}; choose one of {', '.join(MODALITY_CHANNELS)}")
     return MODALITY_CHANNELS[modality]
 
 

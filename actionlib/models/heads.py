@@ -29,9 +29,7 @@ class NonLocalBlock(nn.Module):
         self.theta = nn.Conv3d(channels, inter, 1)
         self.phi = nn.Conv3d(channels, inter, 1)
         self.g = nn.Conv3d(channels, inter, 1)
-        self.out = nn.Sequential(
-            nn.Conv3d(inter, channels, 1), nn.BatchNorm3d(channels)
-        )
+        self.out = nn.Sequential(nn.Conv3d(inter, channels, 1), nn.BatchNorm3d(channels))
         nn.init.zeros_(self.out[1].weight)
         nn.init.zeros_(self.out[1].bias)
 
@@ -56,9 +54,7 @@ class AveragePooling(nn.Module):
 
     def __init__(self, channels: int, steps: int, nonlocal_block: bool = False):
         super().__init__()
-        self.nonlocal_block = (
-            NonLocalBlock(channels, channels) if nonlocal_block else None
-        )
+        self.nonlocal_block = NonLocalBlock(channels, channels) if nonlocal_block else None
         self.pool = nn.AdaptiveAvgPool3d(1)
         self.out_dim = channels
 
@@ -79,15 +75,9 @@ class ConcatPooling(nn.Module):
         hidden: int | None = None,
     ):
         super().__init__()
-        self.nonlocal_block = (
-            NonLocalBlock(channels, channels) if nonlocal_block else None
-        )
+        self.nonlocal_block = NonLocalBlock(channels, channels) if nonlocal_block else None
         self.pool = nn.AdaptiveAvgPool3d((steps, 1, 1))
-        self.fc = (
-            nn.Sequential(nn.Linear(steps * channels, hidden), nn.ReLU(inplace=True))
-            if hidden
-            else None
-        )
+        self.fc = nn.Sequential(nn.Linear(steps * channels, hidden), nn.ReLU(inplace=True)) if hidden else None
         self.out_dim = hidden or steps * channels
 
     def forward(self, fmap):
@@ -189,9 +179,7 @@ HEADS = {
     "concat": lambda c, t, **o: ConcatPooling(c, t, **o),
     "nl_concat": lambda c, t, **o: ConcatPooling(c, t, nonlocal_block=True, **o),
     "concat_fc": lambda c, t, hidden=1550, **o: ConcatPooling(c, t, hidden=hidden, **o),
-    "nl_concat_fc": lambda c, t, hidden=1000, **o: ConcatPooling(
-        c, t, nonlocal_block=True, hidden=hidden, **o
-    ),
+    "nl_concat_fc": lambda c, t, hidden=1000, **o: ConcatPooling(c, t, nonlocal_block=True, hidden=hidden, **o),
     "lstm": lambda c, t, **o: LSTMPooling(c, t, **o),
     "convgru": lambda c, t, **o: ConvGRUPooling(c, t, **o),
     "bert": lambda c, t, **o: BertHead(c, t, **o),
@@ -208,7 +196,5 @@ def build_head(name: str, channels: int, steps: int, **options) -> nn.Module:
     """Build a late temporal head for a `(B, channels, steps, H, W)` feature map."""
     key = HEAD_ALIASES.get(name, name)
     if key not in HEADS:
-        raise ValueError(
-            f"unknown head {name!r}; choose one of {', '.join(head_names())}"
-        )
+        raise ValueError(f"unknown head {name!r}; choose one of {', '.join(head_names())}")
     return HEADS[key](channels, steps, **options)

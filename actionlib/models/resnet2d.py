@@ -140,7 +140,9 @@ def _register(depth: int):
         dropout=None,
         **head_options,
     ):
-        return _build(depth, num_classes, modality, head, fusion, reduction, frames, frozen_stages, dropout, head_options)
+        return _build(
+            depth, num_classes, modality, head, fusion, reduction, frames, frozen_stages, dropout, head_options
+        )
 
     builder.__name__ = f"resnet{depth}"
     builder.__doc__ = (

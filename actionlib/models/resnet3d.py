@@ -142,12 +142,16 @@ def _build(variant, num_classes, modality, head, reduction, frames, dropout, hea
 
 
 @register("resnext3d_101")
-def resnext3d_101(num_classes=51, modality="rgb", head="avg", reduction=None, frames=64, size=112, dropout=None, **head_options):
+def resnext3d_101(
+    num_classes=51, modality="rgb", head="avg", reduction=None, frames=64, size=112, dropout=None, **head_options
+):
     """ResNeXt-101 3D (cardinality 32), Hara et al.; Tables 3.8-3.10, 4.1-4.3, 5.x."""
     return _build("resnext", num_classes, modality, head, reduction, frames, dropout, head_options)
 
 
 @register("resnet3d_101")
-def resnet3d_101(num_classes=51, modality="rgb", head="avg", reduction=None, frames=16, size=112, dropout=None, **head_options):
+def resnet3d_101(
+    num_classes=51, modality="rgb", head="avg", reduction=None, frames=16, size=112, dropout=None, **head_options
+):
     """ResNet-101 3D, Hara et al.; Table 3.8."""
     return _build("resnet", num_classes, modality, head, reduction, frames, dropout, head_options)

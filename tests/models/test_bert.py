@@ -8,7 +8,10 @@ def n_params(m):
     return sum(p.numel() for p in m.parameters())
 
 
-@pytest.mark.parametrize(("d", "length", "expected"), [(512, 4, 3_155_456), (512, 16, 3_161_600), (1024, 8, 12_606_464), (256, 32, 798_464), (640, 8, 4_929_920)])
+@pytest.mark.parametrize(
+    ("d", "length", "expected"),
+    [(512, 4, 3_155_456), (512, 16, 3_161_600), (1024, 8, 12_606_464), (256, 32, 798_464), (640, 8, 4_929_920)],
+)
 def test_parameter_count_matches_the_authors_formula(d, length, expected):
     # n_layers * (12 d^2 + 13 d) + (L + 2) d, notes section 1.4
     assert n_params(BertPooling(d, length)) == expected

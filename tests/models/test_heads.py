@@ -6,7 +6,18 @@ from actionlib.models.heads import NonLocalBlock, build_head, head_names
 
 @pytest.mark.parametrize(
     ("name", "out_dim"),
-    [("avg", 64), ("tgap", 64), ("nl_avg", 64), ("concat", 4 * 64), ("nl_concat", 4 * 64), ("concat_fc", 1550), ("nl_concat_fc", 1000), ("lstm", 512), ("convgru", 196), ("bert", 64)],
+    [
+        ("avg", 64),
+        ("tgap", 64),
+        ("nl_avg", 64),
+        ("concat", 4 * 64),
+        ("nl_concat", 4 * 64),
+        ("concat_fc", 1550),
+        ("nl_concat_fc", 1000),
+        ("lstm", 512),
+        ("convgru", 196),
+        ("bert", 64),
+    ],
 )
 def test_every_head_pools_a_feature_map(name, out_dim):
     head = build_head(name, 64, 4)

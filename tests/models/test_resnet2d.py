@@ -47,9 +47,15 @@ def test_flow_resnet101_frmb_bert_matches_appendix_c4():
 
 @pytest.mark.parametrize(
     "options",
-    [dict(frames=1), *[dict(head=h) for h in ("avg", "nl_avg", "concat", "nl_concat", "lstm", "convgru", "bert")],
-     dict(head="concat", fusion="dual"), dict(head="concat", fusion="triple"), dict(head="concat", fusion="quadruplet"),
-     dict(head="bert", modality="flow"), dict(head="bert", modality="pose")],
+    [
+        dict(frames=1),
+        *[dict(head=h) for h in ("avg", "nl_avg", "concat", "nl_concat", "lstm", "convgru", "bert")],
+        dict(head="concat", fusion="dual"),
+        dict(head="concat", fusion="triple"),
+        dict(head="concat", fusion="quadruplet"),
+        dict(head="bert", modality="flow"),
+        dict(head="bert", modality="pose"),
+    ],
 )
 def test_forward_and_backward_on_a_small_clip(options):
     frames = options.pop("frames", 4)
@@ -77,8 +83,13 @@ def test_frmb_forward_and_freezing():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "options", "ops"),
-    [("resnet18", dict(head="avg"), 1.8217), ("resnet18", dict(head="convgru"), 2.0053), ("resnet18", dict(head="bert"), 1.8250),
-     ("resnet18", dict(head="nl_avg"), 1.8732), ("resnet101", dict(head="concat", fusion="triple"), 7.8482)],
+    [
+        ("resnet18", dict(head="avg"), 1.8217),
+        ("resnet18", dict(head="convgru"), 2.0053),
+        ("resnet18", dict(head="bert"), 1.8250),
+        ("resnet18", dict(head="nl_avg"), 1.8732),
+        ("resnet101", dict(head="concat", fusion="triple"), 7.8482),
+    ],
 )
 def test_per_frame_operations_match(name, options, ops):
     model = create(name, **options)

@@ -38,9 +38,15 @@ def test_bert_sees_four_positions_at_64_frames():
 
 @pytest.mark.parametrize(
     "options",
-    [dict(), dict(head="bert", reduction="frmb"), dict(head="bert", reduction="frab"), dict(head="lstm", reduction="frmb"),
-     dict(head="nl_concat_fc", reduction="frmb"), dict(head="concat_fc", reduction="frmb"),
-     dict(head="bert", reduction="frmb", modality="flow")],
+    [
+        dict(),
+        dict(head="bert", reduction="frmb"),
+        dict(head="bert", reduction="frab"),
+        dict(head="lstm", reduction="frmb"),
+        dict(head="nl_concat_fc", reduction="frmb"),
+        dict(head="concat_fc", reduction="frmb"),
+        dict(head="bert", reduction="frmb", modality="flow"),
+    ],
 )
 def test_resnext_forward_and_backward_on_a_small_clip(options):
     modality = options.pop("modality", "rgb")
@@ -77,7 +83,10 @@ def test_operations_match_the_authors_models(name, modality, options, clip, ops)
 def hara_checkpoint(modality="rgb"):
     """A state dict in the layout of Hara's Kinetics files: {'state_dict': {'module.<key>': ...}}."""
     model = create(RX, modality=modality, frames=16)
-    state = {f"module.{k}": torch.randn_like(v) if v.is_floating_point() else v for k, v in model.backbone.state_dict().items()}
+    state = {
+        f"module.{k}": torch.randn_like(v) if v.is_floating_point() else v
+        for k, v in model.backbone.state_dict().items()
+    }
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     state["module.fc.weight"] = torch.randn(400, 2048)
     state["module.fc.bias"] = torch.randn(400)
