@@ -61,8 +61,10 @@ def cmd_complexity(args) -> int:
         print(f"wrote {args.out} and {args.out.rsplit('.', 1)[0]}.md")
     with_note = df[~df["match"]]
     for _, row in with_note.iterrows():
-        print(f"  differs: {row['id']}: ours {row['params_m']:.2f} M / {row['ops_g']:.2f} G, thesis "
-              f"{row['thesis_params_m']} M / {row['thesis_ops_g']} G: {row['note']}")
+        print(
+            f"  differs: {row['id']}: ours {row['params_m']:.2f} M / {row['ops_g']:.2f} G, thesis "
+            f"{row['thesis_params_m']} M / {row['thesis_ops_g']} G: {row['note']}"
+        )
     print(f"counted {len(df)} rows in {time.perf_counter() - start:.0f} s")
     print(f"{int(df['match'].sum())}/{len(df)} rows match the thesis")
     return 0

@@ -97,9 +97,7 @@ def _einsum(inputs, outputs):
 
 
 def _batch_norm(inputs, outputs):
-    return Counter(
-        {"batch_norm": _numel(inputs[0]) * (1 if _is_none(inputs[1]) else 2)}
-    )
+    return Counter({"batch_norm": _numel(inputs[0]) * (1 if _is_none(inputs[1]) else 2)})
 
 
 def _activation(inputs, outputs):
@@ -156,9 +154,7 @@ class Complexity:
     params: int  # all parameters, frozen ones included
     trainable_params: int
     ops: float  # the thesis's convention (ptflops "MAC"), per sample (per frame for 2D models)
-    multiply_adds: (
-        float  # plain multiply-adds of convs, linears, matrix products and RNNs
-    )
+    multiply_adds: float  # plain multiply-adds of convs, linears, matrix products and RNNs
 
     @property
     def params_m(self) -> float:
@@ -175,14 +171,10 @@ class Complexity:
 
 def count_params(model: nn.Module) -> tuple[int, int]:
     params = list(model.parameters())
-    return sum(p.numel() for p in params), sum(
-        p.numel() for p in params if p.requires_grad
-    )
+    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
 
 
-def measure(
-    model: nn.Module, clip: tuple[int, ...] | torch.Tensor | list
-) -> Complexity:
+def measure(model: nn.Module, clip: tuple[int, ...] | torch.Tensor | list) -> Complexity:
     """Count parameters and operations of `model` on one sample.
 
     `clip` is the input shape without the batch, e.g. (3, 64, 112, 112), or ready inputs.
@@ -209,9 +201,7 @@ def measure(
             plain = sum(v for k, v in counts.items() if k in MULTIPLY_ADD_KINDS)
         if type(modules.get(name)) in COUNTED_MODULES:
             thesis += sum(v for k, v in counts.items() if k in THESIS_KINDS)
-    divisor = batch * (
-        getattr(model, "frames", 1) if getattr(model, "per_frame_ops", False) else 1
-    )
+    divisor = batch * (getattr(model, "frames", 1) if getattr(model, "per_frame_ops", False) else 1)
     params, trainable = count_params(model)
     return Complexity(params, trainable, thesis / divisor, plain / divisor)
 
