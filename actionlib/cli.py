@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list registered models and heads")
     p.set_defaults(func=cmd_models)
+
+    # The other verbs live beside the code they drive.
+    from . import reproduce
+    from .data import check, flow, synthetic
+
+    synthetic.add_parser(sub)
+    check.add_parser(sub)
+    flow.add_parser(sub)
+    reproduce.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Data pipeline: decoding, sampling, transforms, datasets, flow and pose extraction."""

@@ -1,0 +1,55 @@
+"""Where the repository and its results are, independent of the current directory.
+
+Notebooks run with their own folder as cwd (papermill `cwd=notebooks/`, JupyterLab likewise), the CLI runs
+wherever the user is: both find files from the repository root instead of relative paths.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT_ENV = "ACTIONLIB_ROOT"
+RESULTS_ENV = "ACTIONLIB_RESULTS"
+
+
+def _is_root(folder: Path) -> bool:
+    """A folder whose pyproject.toml is actionlib's (another project's pyproject.toml does not count)."""
+    pyproject = folder / "pyproject.toml"
+    if not pyproject.is_file():
+        return False
+    return 'name = "actionlib"' in pyproject.read_text(encoding="utf-8", errors="replace")
+
+
+def repo_root(start: str | os.PathLike | None = None) -> Path:
+    """The repository root: $ACTIONLIB_ROOT, else the first parent with actionlib's pyproject.toml.
+
+    Parents of `start` are searched; without `start`, those of this package (an editable install lives in
+    the repository) and then those of the current directory.
+    """
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV]).resolve()
+    starts = [Path(start)] if start is not None else [Path(__file__).parent, Path.cwd()]
+    for first in starts:
+        first = first.resolve()
+        for folder in (first, *first.parents):
+            if _is_root(folder):
+                return folder
+    raise FileNotFoundError(
+        f"no actionlib pyproject.toml above {', '.join(str(s) for s in starts)}; run from inside the repository "
+        f"or set {ROOT_ENV}"
+    )
+
+
+def resolve_path(path: str | os.PathLike) -> Path:
+    """An absolute path: relative paths are taken from the repository root, not from the cwd."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else repo_root() / path
+
+
+def results_dir(override: str | os.PathLike | None = None) -> Path:
+    """The results folder: `override`, else $ACTIONLIB_RESULTS, else <repo>/results (created if missing)."""
+    chosen = override if override not in (None, "") else os.environ.get(RESULTS_ENV) or "results"
+    folder = resolve_path(chosen)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
