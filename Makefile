@@ -17,14 +17,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[notebooks,dev]"
 	touch $(STAMP)
 
+PROFILE ?= smoke
+
+# Regenerate results/: the complexity table, then every notebook (papermill, separate processes).
 reproduce: install complexity
+	$(PY) -m actionlib reproduce --profile $(PROFILE)
 
 complexity: install
 	$(PY) -m actionlib complexity --spec $(SPEC) --out results/tables/complexity.csv
 
 test: install
-	$(PY) -m ruff check actionlib tests
-	$(PY) -m ruff format --check actionlib tests
+	$(PY) -m ruff check actionlib tests benchmarks notebooks
+	$(PY) -m ruff format --check actionlib tests benchmarks notebooks
 	$(PY) -m pytest -q -m "not slow"
 	$(PY) -m pytest -q -m slow
 
@@ -32,12 +36,15 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow" -x
 
 lint: install
-	$(PY) -m ruff check actionlib tests
-	$(PY) -m ruff format --check actionlib tests
+	$(PY) -m ruff check actionlib tests benchmarks notebooks
+	$(PY) -m ruff format --check actionlib tests benchmarks notebooks
 
 format: install
-	$(PY) -m ruff format actionlib tests
-	$(PY) -m ruff check --fix actionlib tests
+	$(PY) -m ruff format actionlib tests benchmarks notebooks
+	$(PY) -m ruff check --fix actionlib tests benchmarks notebooks
+
+bench: install
+	$(PY) benchmarks/bench_data.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

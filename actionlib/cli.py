@@ -101,11 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     # The other verbs live beside the code they drive.
     from . import reproduce
-    from .data import check, flow, synthetic
+    from .data import check, flow, pose_extract, synthetic
 
     synthetic.add_parser(sub)
     check.add_parser(sub)
     flow.add_parser(sub)
+    pose_extract.add_parser(sub)
     reproduce.add_parser(sub)
     return parser
 

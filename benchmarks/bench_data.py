@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import platform
 import sys
 import tempfile
@@ -99,6 +100,24 @@ def measure(dataset: ClipDataset, workers: int, samples: int, batch_size: int) -
     return clips / (time.perf_counter() - start)
 
 
+def training_step_rate(steps: int, batch_size: int) -> float:
+    """Clips per second of a ResNeXt101-3D training step (forward, backward, SGD) on this machine, all cores."""
+    from actionlib.models import create
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = create("resnext3d_101", num_classes=51, frames=16).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    clips, labels = torch.randn(batch_size, 3, 16, 112, 112), torch.randint(0, 51, (batch_size,))
+    times = []
+    for _ in range(steps + 1):  # the first step warms up
+        start = time.perf_counter()
+        torch.nn.functional.cross_entropy(model(clips), labels).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        times.append(time.perf_counter() - start)
+    return batch_size / float(np.median(times[1:]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", type=int, default=6, help="number of test videos (default 6)")
@@ -108,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=96, help="clips timed per configuration (default 96)")
     parser.add_argument("--batch-size", type=int, default=8, help="DataLoader batch size (default 8)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="worker counts (default 0 1 2)")
+    parser.add_argument(
+        "--model-steps", type=int, default=3, help="ResNeXt101-3D training steps to time against the loader (0: skip)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "results" / "benchmarks" / "data.csv", help="CSV to write")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -152,6 +174,27 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"| {row['reader']} | {row['workers']} | {row['clips_per_s']:.1f} | {row['ms_per_clip']:.1f} | "
             f"{row['speedup_vs_naive']:.2f}x |"
+        )
+    if args.model_steps:
+        model_rate = training_step_rate(args.model_steps, args.batch_size)
+        loader_rate = max(r["clips_per_s"] for r in rows if r["reader"] == "seek" and r["workers"] == max(args.workers))
+        verdict = "keeps up" if loader_rate >= model_rate else "is the bottleneck"
+        print(
+            f"\nResNeXt101-3D training step (16x112x112, batch {args.batch_size}, {torch.get_num_threads()} threads): "
+            f"{model_rate:.2f} clips/s; the loader with {max(args.workers)} workers gives {loader_rate:.1f} clips/s: "
+            f"it {verdict} ({loader_rate / model_rate:.0f}x the model's rate)"
+        )
+        rows.append(
+            {
+                "reader": "resnext3d_101 train step",
+                "workers": "",
+                "clips_per_s": round(model_rate, 2),
+                "ms_per_clip": round(1000 / model_rate, 2),
+                "speedup_vs_naive": "",
+                "video_frames": "",
+                "gop": "",
+                "clip": "16x112x112",
+            }
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as handle:

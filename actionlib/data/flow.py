@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .video import VIDEO_EXTENSIONS, VideoDecodeError
+from .video import VIDEO_EXTENSIONS, VideoDecodeError, VideoReader
 
 FLOW_BOUND = 20.0
 """Displacements beyond +-20 px are clipped (thesis Section 3.2.6)."""
@@ -166,8 +166,6 @@ def iter_video_frames(video_path: str | os.PathLike) -> Iterator[np.ndarray]:
     gives the frames the datasets also see instead of failing on its cut-off last packet. Raises
     :class:`~actionlib.data.video.VideoDecodeError` for a file that cannot be read.
     """
-    from .video import VideoReader
-
     reader = VideoReader(video_path)
     wanted = reader.num_frames
     frames = reader.iter_frames()

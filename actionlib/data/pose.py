@@ -238,8 +238,5 @@ def write_pose_frames(frames: np.ndarray, folder: str | Path, *, quality: int = 
 # ----------------------------------------------------------------------------------------------------------
 # Pose estimation on real videos (optional MediaPipe extractor).
 #
-# Implemented by another helper, here, below this line: it maps MediaPipe's landmarks to BODY_25 joint arrays
-# (x, y in pixels, confidence = landmark visibility; joints MediaPipe lacks, such as the neck and mid hip,
-# derived from their neighbours) and reuses `render_pose_sequence` / `write_pose_frames` above, so that
-# estimated and synthetic ground-truth poses look the same to a network.
-# ----------------------------------------------------------------------------------------------------------
+# The MediaPipe extractor for real videos is in pose_extract.py; it maps MediaPipe's landmarks to BODY_25 and
+# renders them with `render_pose_sequence` above, so estimated and synthetic poses look the same to a network.
