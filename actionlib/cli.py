@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     # The other verbs live beside the code they drive.
     from . import reproduce
     from .data import check, flow, pose_extract, synthetic
+    from .engine import cli as engine_cli
+
+    engine_cli.add_parsers(sub)
 
     synthetic.add_parser(sub)
     check.add_parser(sub)

@@ -168,6 +168,7 @@ def complexity_table(spec_path: str | Path, ids: list[str] | None = None, progre
         records.append(
             {
                 "id": r["id"],
+                "row": f"Table {r.get('table', '?')}: {r.get('row', '')} ({r.get('modality', '')})",
                 "params_m": round(params, 4),
                 "ops_g": round(ops, 4),
                 "thesis_params_m": float(tp),
@@ -187,5 +188,6 @@ def write_table(df: pd.DataFrame, out: str | Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     df[COLUMNS].to_csv(out, index=False)
     shown = df[COLUMNS].copy()
-    shown.insert(1, "equal", df["match"].map({True: "yes", False: "no"}))
+    shown.insert(1, "row", df["row"])
+    shown.insert(2, "equal", df["match"].map({True: "yes", False: "no"}))
     out.with_suffix(".md").write_text(shown.to_markdown(index=False) + "\n")

@@ -1,0 +1,223 @@
+"""Testing: the four protocols of Appendix C.2 and the metrics the thesis reports.
+
+A protocol is clips x crops: a single centred clip or all non-overlapping clips of the video
+(floor(frames / clip length) of them, centred), times a centre crop or ten crops (centre, four
+corners and their flips). As in the authors' test scripts, a video's score vector is the **raw
+logits averaged** over all its clips x crops; its prediction is the argmax.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import distributed
+
+# name -> (clips, crops) in the data pipeline's vocabulary
+PROTOCOLS = {
+    "single-center": ("single", "center"),
+    "single-ten": ("single", "ten"),
+    "multi-center": ("multi", "center"),
+    "multi-ten": ("multi", "ten"),
+}
+
+
+def topk_correct(scores: torch.Tensor, labels: torch.Tensor, ks=(1, 3)) -> dict[int, int]:
+    """Number of samples whose label is among the k best scores, for each k."""
+    if len(labels) == 0:
+        return {k: 0 for k in ks}
+    k_max = min(max(ks), scores.shape[1])
+    top = scores.topk(k_max, dim=1).indices
+    hit = top.eq(labels[:, None])
+    return {k: int(hit[:, : min(k, k_max)].any(dim=1).sum()) for k in ks}
+
+
+def confusion_matrix(predictions: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Rows: true class, columns: predicted class."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def pairwise_accuracy(scores: np.ndarray, labels: np.ndarray, pairs, class_names=None) -> dict:
+    """Accuracy on each pair of classes (e.g. the synthetic dataset's time-reversed pairs).
+
+    Only samples of the pair's two classes count, and only the choice between those two
+    classes: a sample is right when its own class scores higher than its partner. This isolates
+    whether a model sees the direction of time, whatever it thinks of the other classes.
+    """
+    names = list(class_names) if class_names is not None else None
+    result = {}
+    for a, b in pairs:
+        ia = names.index(a) if isinstance(a, str) else int(a)
+        ib = names.index(b) if isinstance(b, str) else int(b)
+        mask = (labels == ia) | (labels == ib)
+        if not mask.any():
+            continue
+        chose_a = scores[mask, ia] > scores[mask, ib]
+        correct = np.where(labels[mask] == ia, chose_a, ~chose_a)
+        key = f"{names[ia] if names else ia}|{names[ib] if names else ib}"
+        result[key] = float(correct.mean() * 100)
+    if result:
+        result["mean"] = float(np.mean(list(result.values())))
+    return result
+
+
+def summarize(scores, labels, num_classes: int, class_names=None, pairs=None) -> dict:
+    """Top-1/Top-3 (%), per-class accuracy (%), confusion matrix and optional pairwise accuracy."""
+    scores = torch.as_tensor(scores, dtype=torch.float32)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    n = len(labels)
+    correct = topk_correct(scores, labels)
+    predictions = scores.argmax(1).numpy() if n else np.zeros(0, dtype=np.int64)
+    matrix = confusion_matrix(predictions, labels.numpy(), num_classes)
+    support = matrix.sum(1)
+    per_class = np.where(support > 0, np.diag(matrix) / np.maximum(support, 1) * 100, np.nan)
+    report = {
+        "videos": n,
+        "top1": 100.0 * correct[1] / max(n, 1),
+        "top3": 100.0 * correct[3] / max(n, 1),
+        "per_class_accuracy": {
+            (class_names[i] if class_names is not None else str(i)): (None if np.isnan(v) else float(v))
+            for i, v in enumerate(per_class)
+        },
+        "confusion_matrix": matrix.tolist(),
+    }
+    if pairs:
+        report["pairwise_accuracy"] = pairwise_accuracy(scores.numpy(), labels.numpy(), pairs, class_names)
+    return report
+
+
+def _views(clip) -> list[torch.Tensor]:
+    """Split a batch into one (V, C, T, H, W) tensor of views per video.
+
+    Accepts (B, C, T, H, W) (one view), (B, V, C, T, H, W) (V = clips x crops) or a list of
+    per-video (V_i, C, T, H, W) tensors (multi-clip testing, where V differs between videos).
+    """
+    if isinstance(clip, (list, tuple)):
+        return [c if c.dim() == 5 else c[None] for c in clip]
+    if clip.dim() == 5:
+        return list(clip[:, None])
+    if clip.dim() == 6:
+        return list(clip)
+    raise ValueError(f"expected clips of shape (B, C, T, H, W) or (B, V, C, T, H, W), got {tuple(clip.shape)}")
+
+
+@torch.no_grad()
+def predict_scores(
+    model: nn.Module,
+    loader,
+    device,
+    amp: bool = False,
+    max_views: int = 32,
+    progress: bool = False,
+    channels_last: bool = False,
+) -> dict:
+    """Video-level scores: logits averaged over each video's views; gathered over ranks.
+
+    Returns `scores` (N, K) float32, `labels` (N,), `indices` (N,) (dataset indices, sorted),
+    `loss` (mean cross-entropy of the averaged logits) and `skipped` (unreadable videos).
+    """
+    model.eval()
+    device = torch.device(device)
+    autocast = torch.autocast("cuda", dtype=torch.float16) if amp and device.type == "cuda" else nullcontext()
+    scores, labels, indices, skipped = [], [], [], 0
+    iterator = loader
+    if progress and distributed.is_main():
+        from tqdm import tqdm
+
+        iterator = tqdm(loader, desc="test", leave=False, dynamic_ncols=True)
+    for batch in iterator:
+        skipped += int(batch.get("skipped", 0))
+        if len(batch["label"]) == 0:
+            continue
+        for views, label, index in zip(_views(batch["clip"]), batch["label"], batch["index"], strict=True):
+            logits = []
+            for chunk in views.split(max_views):
+                chunk = chunk.to(device, non_blocking=True)
+                if channels_last:
+                    chunk = chunk.contiguous(memory_format=torch.channels_last_3d)
+                with autocast:
+                    logits.append(model(chunk).float())
+            scores.append(torch.cat(logits).mean(0).cpu())
+            labels.append(int(label))
+            indices.append(int(index))
+    parts = distributed.all_gather_objects((scores, labels, indices, skipped))
+    scores = [s for p in parts for s in p[0]]
+    labels = [x for p in parts for x in p[1]]
+    indices = [x for p in parts for x in p[2]]
+    skipped = sum(p[3] for p in parts)
+    order = np.argsort(indices, kind="stable")
+    score_tensor = torch.stack([scores[i] for i in order]) if scores else torch.zeros(0, 0)
+    label_tensor = torch.tensor([labels[i] for i in order], dtype=torch.long)
+    labelled = len(label_tensor) and bool((label_tensor >= 0).all())  # predict() uses label -1
+    loss = float(F.cross_entropy(score_tensor, label_tensor)) if labelled else float("nan")
+    return {
+        "scores": score_tensor,
+        "labels": label_tensor,
+        "indices": torch.tensor([indices[i] for i in order], dtype=torch.long),
+        "loss": loss,
+        "skipped": skipped,
+    }
+
+
+def evaluate(model, loader, device, num_classes: int, class_names=None, pairs=None, amp: bool = False, **kwargs):
+    """`predict_scores` + `summarize`: the full test report of one model on one protocol's loader."""
+    out = predict_scores(model, loader, device, amp=amp, **kwargs)
+    report = summarize(out["scores"], out["labels"], num_classes, class_names, pairs)
+    report.update(loss=out["loss"], skipped=out["skipped"])
+    return report, out
+
+
+def evaluate_checkpoint(
+    checkpoint,
+    protocol: str = "single-center",
+    overrides: dict | None = None,
+    batch_size: int = 4,
+    workers: int = 4,
+    device=None,
+    progress: bool = False,
+) -> tuple[dict, dict, dict]:
+    """Test a trained run on its dataset's test split with one protocol.
+
+    `overrides` replaces data settings of the run's config (root, split, frame_roots, ...), e.g.
+    when the data moved. Returns (report, scores, config).
+    """
+    from torch.utils.data import DataLoader
+
+    from .checkpointing import load_model
+    from .inputs import build_dataset
+    from .repro import seed_worker
+    from .train import TrainConfig, collate
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    model, values = load_model(checkpoint)
+    config = TrainConfig.from_dict({**values, **{k: v for k, v in (overrides or {}).items() if v is not None}})
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(device)
+    dataset = build_dataset(config, "test", model, protocol)
+    loader = DataLoader(
+        dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, worker_init_fn=seed_worker
+    )
+    pairs = None
+    if config.dataset == "synthetic":
+        from actionlib.data.synthetic import CLASS_NAMES, reversed_pairs
+
+        pairs = reversed_pairs([n for n in config.class_names if n in CLASS_NAMES]) or None
+    report, out = evaluate(
+        model,
+        loader,
+        device,
+        config.num_classes,
+        config.class_names,
+        pairs,
+        amp=device.type == "cuda",
+        progress=progress,
+    )
+    report.update(protocol=protocol, checkpoint=str(checkpoint), model=config.model, modality=config.modality)
+    return report, out, config.to_dict()

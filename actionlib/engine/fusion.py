@@ -1,0 +1,98 @@
+"""Late fusion of streams (RGB + flow (+ pose)) and ensembles of trained runs.
+
+Two ways to combine each stream's video score vectors (the per-video mean logits):
+
+- "softmax": the thesis's description (Section 3.3.3): each stream's scores are normalised to
+  class probabilities, and the probabilities are averaged;
+- "l2": what the authors' `combined_demo.py` does: each stream's mean logit vector is
+  L2-normalised, and the normalised vectors are summed.
+
+Optional weights scale each stream. Any number of streams or runs can be combined, as long as
+they scored the same videos (same dataset indices).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+FUSION_METHODS = ("softmax", "l2")
+
+
+def fuse_scores(streams, method: str = "l2", weights=None) -> torch.Tensor:
+    """Combine a list of (N, K) score tensors into one (N, K) tensor."""
+    if method not in FUSION_METHODS:
+        raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(FUSION_METHODS)}")
+    streams = [torch.as_tensor(s, dtype=torch.float32) for s in streams]
+    if not streams:
+        raise ValueError("fusion needs at least one stream")
+    shapes = {tuple(s.shape) for s in streams}
+    if len(shapes) != 1:
+        raise ValueError(f"streams must score the same videos and classes; got shapes {sorted(shapes)}")
+    weights = [1.0] * len(streams) if weights is None else list(weights)
+    if len(weights) != len(streams):
+        raise ValueError(f"{len(weights)} weights for {len(streams)} streams")
+    if method == "softmax":
+        return sum(w * s.softmax(dim=1) for w, s in zip(weights, streams, strict=True)) / sum(weights)
+    return sum(w * F.normalize(s, dim=1) for w, s in zip(weights, streams, strict=True))
+
+
+def save_scores(path: str | Path, out: dict, class_names=None, meta: dict | None = None) -> Path:
+    """Store a run's test scores (`evaluate.predict_scores` output) for later fusion."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "scores": out["scores"],
+            "labels": out["labels"],
+            "indices": out["indices"],
+            "class_names": list(class_names) if class_names is not None else None,
+            "meta": meta or {},
+        },
+        path,
+    )
+    return path
+
+
+def load_scores(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"scores file not found: {path}")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def align(score_sets: list[dict]) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    """Restrict score sets to the videos all of them scored (a video one stream could not read
+    is dropped from the fusion), in a common order; check that labels agree."""
+    common = set(score_sets[0]["indices"].tolist())
+    for s in score_sets[1:]:
+        common &= set(s["indices"].tolist())
+    indices = torch.tensor(sorted(common), dtype=torch.long)
+    streams, labels = [], None
+    for s in score_sets:
+        position = {int(i): n for n, i in enumerate(s["indices"].tolist())}
+        rows = torch.tensor([position[int(i)] for i in indices], dtype=torch.long)
+        streams.append(s["scores"][rows])
+        these = s["labels"][rows]
+        if labels is not None and not torch.equal(labels, these):
+            raise ValueError("score files disagree on the labels: they were not computed on the same split")
+        labels = these
+    return streams, labels, indices
+
+
+def fuse_files(paths, method: str = "l2", weights=None) -> dict:
+    """Fuse saved score files (streams or ensemble members) into one score set."""
+    return fuse_sets([load_scores(p) for p in paths], method, weights)
+
+
+def fuse_sets(sets: list[dict], method: str = "l2", weights=None) -> dict:
+    """Fuse score sets (dicts with scores, labels, indices, as `evaluate.predict_scores` returns)."""
+    streams, labels, indices = align(sets)
+    return {
+        "scores": fuse_scores(streams, method, weights),
+        "labels": labels,
+        "indices": indices,
+        "class_names": next((s["class_names"] for s in sets if s.get("class_names")), None),
+    }

@@ -1,0 +1,101 @@
+"""From a run's config and model to `actionlib.data` datasets: which frames, which crops, which constants.
+
+The model decides the clip: its `frames` (clip length, or TSN segments for the 2D ResNets), its
+family's crop size, frame size and normalisation (`data.transforms.default_geometry`,
+`normalization_for`). The config decides the data: dataset, root, split, frame folders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from .evaluate import PROTOCOLS
+
+
+def clip_frames(model: nn.Module) -> int:
+    return int(getattr(model, "frames", None) or model.default_clip[1])
+
+
+def make_sampler(model: nn.Module, mode: str, stride: int = 1):
+    """TSN segments for 2D ResNets, TSM's 8x8 dense sampling for TSM, consecutive (or strided) clips otherwise."""
+    from actionlib.data.sampling import FrameSampler
+
+    frames, family = clip_frames(model), getattr(model, "family", "")
+    if family == "resnet2d":
+        return FrameSampler.tsn(frames, mode="center" if mode == "multi" else mode)
+    if family == "tsm":
+        return FrameSampler.tsm_dense(frames, 8, mode=mode)
+    return FrameSampler.clip(frames, stride, mode=mode)
+
+
+def make_transform(model: nn.Module, crops: str, data_options: dict | None = None):
+    """crops: "train" (multi-scale crop + flip), "center" or "ten" (ten-crop)."""
+    from actionlib.data.transforms import ClipTransform, default_geometry
+
+    family = getattr(model, "family", "") or getattr(model, "name", "")
+    crop, frame_size = default_geometry(family)
+    options = dict(data_options or {})
+    size = options.pop("size", None) or _model_size(model) or crop
+    resize = options.pop("resize", None) or frame_size
+    if isinstance(resize, str):  # "HxW" from the command line
+        resize = tuple(int(v) for v in resize.lower().split("x"))
+    mode = {"train": "train", "center": "center", "ten": "ten_crop"}[crops]
+    return ClipTransform(size, mode=mode, resize=tuple(resize), normalization=family, **options)
+
+
+def _model_size(model: nn.Module) -> int | None:
+    clip = getattr(model, "default_clip", None)
+    return int(clip[2]) if clip is not None else None
+
+
+def build_dataset(config, subset: str, model: nn.Module, protocol: str = "train", modalities=None):
+    """A ClipDataset of `subset` ("train" / "test") for `model`.
+
+    protocol: "train" (random clip, multi-scale crop, flip) or one of `evaluate.PROTOCOLS`
+    (single/multi clips x center/ten crops).
+    """
+    from actionlib.data.datasets import ClipDataset, read_split
+
+    if config.root is None:
+        raise ValueError("no dataset root given (--root DIR)")
+    root = Path(config.root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset root {root} does not exist")
+    if protocol == "train":
+        sampling, crops = "train", "train"
+    elif protocol in PROTOCOLS:
+        clips, crops = PROTOCOLS[protocol]
+        sampling = "center" if clips == "single" else "multi"
+    else:
+        raise ValueError(f"unknown protocol {protocol!r}; choose train or one of {', '.join(PROTOCOLS)}")
+    modalities = tuple(modalities or (config.modality,))
+    frame_roots = {m: p for m, p in (config.frame_roots or {}).items() if p}
+    for modality in modalities:
+        if modality != "rgb" and modality not in frame_roots:
+            raise ValueError(f"modality {modality!r} needs its frame folders: pass --{modality}-frames DIR")
+    for modality, path in frame_roots.items():
+        if not Path(path).is_dir():
+            raise FileNotFoundError(f"{modality} frame root {path} does not exist")
+    records = read_split(root, config.dataset, config.split, subset, config.split_dir, frame_roots)
+    return ClipDataset(
+        records,
+        make_sampler(model, sampling, config.stride),
+        make_transform(model, crops, config.data_options),
+        modalities=modalities,
+    )
+
+
+def video_dataset(paths, model: nn.Module, protocol: str = "multi-center", data_options=None):
+    """A dataset over arbitrary video files (label -1), for `predict`."""
+    from actionlib.data.datasets import ClipDataset, VideoRecord
+
+    records = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"video not found: {path}")
+        records.append(VideoRecord(path.name, "", -1, path, "test"))
+    clips, crops = PROTOCOLS[protocol]
+    sampler = make_sampler(model, "center" if clips == "single" else "multi")
+    return ClipDataset(records, sampler, make_transform(model, crops, data_options), modalities=model.modality)

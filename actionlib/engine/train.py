@@ -1,0 +1,516 @@
+"""The one training loop every experiment uses (Sections 3.2.3-3.2.5, 4.2.2 and Chapter 5).
+
+- cross-entropy (plus a distillation term when a teacher is given), gradient accumulation to an
+  effective batch of 128 = batch x accumulation x processes;
+- `ReduceLROnPlateau(patience 5, factor 0.1)` on the validation loss, checked once per epoch;
+- the best epoch is the one with the best validation Top-1 (ties go to the later epoch, as in
+  the authors' BERT script);
+- AMP and channels-last only on CUDA; on CPU, a seed fixes every number, also across a
+  kill + `--resume` in the middle of an epoch.
+
+`fit(config, model, train_set, val_set)` works on any datasets returning
+`{"clip", "label", "index"}` dicts (None for an unreadable video); `run(config)` builds the
+model, the datasets and the teacher from the config, which is what `actionlib train` calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from torch.utils.data._utils.collate import default_collate
+
+from . import distributed
+from .checkpointing import copy_checkpoint, load_checkpoint, save_checkpoint, unwrap
+from .distill import Distiller, adapt_teacher
+from .evaluate import predict_scores, summarize, topk_correct
+from .optim import LR_MULTIPLIERS, build_optimizer, default_lr, default_optimizer, parameter_groups
+from .records import RunRecorder, manifest_hash
+from .repro import SeededDataset, loader_generator, rng_state, seed_everything, seed_worker, set_rng_state
+
+EFFECTIVE_BATCH = 128
+# Section 3.2.4: 128 for every model, except Rep-Flow, which the authors trained with 24 (notes section 6).
+EFFECTIVE_BATCH_BY_MODEL = {"repflow_50": 24}
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. Unset (None) fields are resolved by `resolve`."""
+
+    model: str = "resnet18"
+    options: dict = field(default_factory=dict)  # registry options: head, reduction, fusion, frames, size, ...
+    modality: str = "rgb"
+    pretrained: str | None = None
+    dataset: str = "hmdb51"
+    root: str | None = None
+    split: int = 1
+    split_dir: str | None = None
+    frame_roots: dict = field(default_factory=dict)  # modality -> frame-folder root ("flow", "pose", "rgb")
+    stride: int = 1  # frames between the frames of a clip (R(2+1)D 32x2: 2)
+    data_options: dict = field(default_factory=dict)  # extra ClipTransform options (e.g. authors_offsets)
+    epochs: int = 200
+    batch_size: int = 8
+    effective_batch: int | None = None  # default 128 (Rep-Flow 24)
+    accumulation: int | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    weight_decay: float = 1e-3
+    momentum: float = 0.9
+    dampening: float = 0.9
+    patience: int = 5
+    lr_factor: float = 0.1
+    seed: int = 0
+    workers: int = 4
+    device: str | None = None
+    amp: bool = True
+    channels_last: bool = True
+    checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints (0: end of epoch only)
+    max_batches: int | None = None  # per training epoch; for smoke tests
+    out: str | None = None
+    name: str | None = None
+    resume: bool = False
+    distill: str | None = None  # "bert" or "mars"
+    teacher: str | None = None  # checkpoint of the trained teacher
+    teacher_root: str | None = None  # frames of the teacher's stream (default: flow beside `root`)
+    distill_weight: float | None = None
+    teacher_features: str = "tokens"
+    progress: bool = True
+    tensorboard: bool = True
+    num_classes: int | None = None
+    class_names: list | None = None
+    world_size: int = 1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
+    """Fill in the thesis defaults: optimizer and lr per model family, accumulation for 128."""
+    config = dataclasses.replace(config, options=dict(config.options), world_size=world_size)
+    head = config.options.get("head")
+    if config.optimizer is None:
+        config.optimizer = default_optimizer(config.model, head)
+    config.optimizer = config.optimizer.lower()
+    if config.lr is None:
+        config.lr = default_lr(config.model, head, config.optimizer)
+    if config.effective_batch is None:
+        config.effective_batch = EFFECTIVE_BATCH_BY_MODEL.get(config.model, EFFECTIVE_BATCH)
+    if config.accumulation is None:
+        per_step = config.batch_size * world_size
+        if config.effective_batch % per_step:
+            raise ValueError(
+                f"effective batch {config.effective_batch} is not a multiple of batch size {config.batch_size} "
+                f"x {world_size} process(es); choose --batch-size so it divides, or set --accumulation"
+            )
+        config.accumulation = config.effective_batch // per_step
+    if config.accumulation < 1 or config.batch_size < 1:
+        raise ValueError("--batch-size and --accumulation must be at least 1")
+    if config.name is None:
+        head_part = f"_{head}" if head else ""
+        config.name = f"{config.model}{head_part}_{config.modality}_{config.dataset}_s{config.split}_seed{config.seed}"
+    if config.out is None:
+        config.out = str(Path("runs") / config.name)
+    return config
+
+
+def collate(batch: list) -> dict:
+    """Stack dict samples, dropping None (unreadable videos) and counting them in `skipped`.
+
+    Tensors whose shapes differ between samples (multi-clip testing: one view per clip) stay a list.
+    """
+    kept = [b for b in batch if b is not None]
+    skipped = len(batch) - len(kept) + sum(int(b.get("skipped", 0)) for b in kept)
+    if not kept:
+        return {"clip": torch.zeros(0), "label": torch.zeros(0, dtype=torch.long), "index": [], "skipped": skipped}
+    out = {}
+    for key in kept[0]:
+        if key == "skipped":
+            continue
+        values = [b[key] for b in kept]
+        if isinstance(values[0], torch.Tensor) and len({v.shape for v in values}) > 1:
+            out[key] = values
+        else:
+            out[key] = default_collate(values)
+    out["skipped"] = skipped
+    return out
+
+
+def _to_memory_format(model: nn.Module) -> None:
+    """channels-last for every 4D / 5D weight (2D and 3D convolutions in one model)."""
+    for p in model.parameters():
+        if p.dim() == 4:
+            p.data = p.data.contiguous(memory_format=torch.channels_last)
+        elif p.dim() == 5:
+            p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
+
+
+class _Features(nn.Module):
+    """Route `forward_features` through `forward`, so DDP sees (and synchronises) the call."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, clip):
+        return self.model.forward_features(clip)
+
+
+def _loader(dataset, sampler, config, shuffle_seed: int) -> DataLoader:
+    workers = config.workers
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=torch.cuda.is_available(),
+        worker_init_fn=seed_worker,
+        generator=loader_generator(shuffle_seed),
+        persistent_workers=False,
+        prefetch_factor=2 if workers else None,
+    )
+
+
+def _teacher_clip(batch: dict, teacher: nn.Module) -> torch.Tensor:
+    """The teacher's stream of the sample: `clip_<modality>` from a multi-stream ClipDataset
+    (same frames, same crop), else the student's own clip (a teacher of the same modality)."""
+    key = f"clip_{getattr(teacher, 'modality', 'flow')}"
+    return batch.get("teacher_clip", batch.get(key, batch["clip"]))
+
+
+def _average_gradients(model: nn.Module) -> None:
+    for p in model.parameters():
+        if p.grad is not None:
+            p.grad.copy_(distributed.all_reduce_sum(p.grad) / distributed.world_size())
+
+
+def _new_stats() -> dict:
+    return {"loss": 0.0, "ce": 0.0, "mse": 0.0, "top1": 0, "top3": 0, "clips": 0, "skipped": 0, "batches": 0}
+
+
+def _reduce_stats(stats: dict) -> dict:
+    keys = sorted(stats)
+    total = distributed.all_reduce_sum(torch.tensor([float(stats[k]) for k in keys], dtype=torch.float64))
+    return dict(zip(keys, total.tolist(), strict=True))
+
+
+def fit(
+    config: TrainConfig,
+    model: nn.Module,
+    train_set,
+    val_set,
+    teacher: nn.Module | None = None,
+    pairs=None,
+) -> dict:
+    """Train `model`, validating every epoch; return {"best_top1", "best_epoch", "last": metrics}.
+
+    Writes `config.out`: config.json/yaml, environment.json, metrics.jsonl, last.pt, best.pt.
+    """
+    rank, world = distributed.rank(), distributed.world_size()
+    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", torch.cuda.current_device())
+    config = resolve(config, world) if config.accumulation is None or config.lr is None else config
+    config.world_size = world
+    on_cuda = device.type == "cuda"
+    amp = config.amp and on_cuda
+    channels_last = config.channels_last and on_cuda
+    main = rank == 0
+    out_dir = Path(config.out)
+    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+
+    seed_everything(config.seed + rank)
+    model = model.to(device)
+    if channels_last:
+        _to_memory_format(model)
+    groups = parameter_groups(model, config.lr, LR_MULTIPLIERS.get(config.model))
+    optimizer = build_optimizer(
+        config.optimizer, groups, config.lr, config.weight_decay, config.momentum, config.dampening
+    )
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", patience=config.patience, factor=config.lr_factor
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    distiller = None
+    if config.distill:
+        if teacher is None:
+            raise ValueError("distillation needs a teacher model (--teacher CHECKPOINT)")
+        distiller = Distiller(teacher.to(device), config.distill, config.distill_weight, config.teacher_features)
+
+    start_epoch, start_batch, best, best_epoch, stats = 0, 0, -math.inf, -1, _new_stats()
+    recorder = RunRecorder(out_dir, enabled=main, tensorboard=config.tensorboard)
+    if config.resume and last_path.exists():
+        state = load_checkpoint(last_path)
+        unwrap(model).load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch, start_batch = state["epoch"], state["step"]
+        best, best_epoch = state["best_top1"], state["best_epoch"]
+        if start_batch and rank == 0:
+            stats = state["stats"]
+        rngs = state["rng"]
+        set_rng_state(rngs[rank] if rank < len(rngs) else rngs[0])
+        if main:
+            print(f"resuming {last_path} at epoch {start_epoch} batch {start_batch}")
+        recorder.drop_epochs_from(start_epoch)
+    elif config.resume and main:
+        print(f"--resume: no checkpoint at {last_path}; starting a new run")
+    recorder.write_config(config.to_dict())
+    recorder.write_environment(device, config.seed, manifest_hash(train_set), {"world_size": world})
+
+    net = _Features(model)
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if on_cuda else None)
+    autocast = torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()
+
+    train_data = SeededDataset(train_set, config.seed)
+    val_data = SeededDataset(val_set, config.seed)
+    sampler = distributed.EpochSampler(len(train_set), config.seed, shuffle=True, rank=rank, world_size=world)
+    val_sampler = distributed.EpochSampler(
+        len(val_set), config.seed, shuffle=False, rank=rank, world_size=world, pad=False
+    )
+
+    def checkpoint(epoch, step, stats_now):
+        """Gather every rank's RNG state and partial statistics, then let rank 0 write.
+
+        Weights made non-finite by a bad step (finite loss, NaN gradient) are never written, so
+        last.pt always holds a good state.
+        """
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise NonFiniteLossError(
+                f"the weights became NaN/inf at epoch {epoch} (batch {step}); stopping. The last good checkpoint "
+                f"is {last_path if last_path.exists() else '(none yet)'}; lower --lr and continue with --resume."
+            )
+        rngs = distributed.all_gather_objects(rng_state())
+        merged = _reduce_stats(stats_now)
+        if main:
+            save_checkpoint(
+                {
+                    "model": unwrap(model).state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "rng": rngs,
+                    "epoch": epoch,
+                    "step": step,
+                    "stats": merged,
+                    "best_top1": best,
+                    "best_epoch": best_epoch,
+                    "config": config.to_dict(),
+                },
+                last_path,
+            )
+        distributed.barrier()
+
+    metrics = {}
+    for epoch in range(start_epoch, config.epochs):
+        sampler.set_epoch(epoch, start=start_batch * config.batch_size)
+        loader = _loader(train_data, sampler, config, config.seed + epoch)
+        total_batches = start_batch + len(loader)
+        if config.max_batches is not None:
+            total_batches = min(total_batches, config.max_batches)
+        net.train()
+        if distiller is not None:
+            distiller.train()
+        optimizer.zero_grad(set_to_none=True)
+        bar = None
+        if main and config.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total_batches, initial=start_batch, desc=f"epoch {epoch}", dynamic_ncols=True, leave=False)
+        started, clips_timed = time.perf_counter(), 0
+        for i, batch in enumerate(loader, start=start_batch):
+            if i >= total_batches:
+                break
+            stats["skipped"] += batch["skipped"]
+            stats["batches"] += 1
+            labels = batch["label"].to(device, non_blocking=True)
+            boundary = (i + 1) % config.accumulation == 0 or i + 1 == total_batches
+            n = len(labels)
+            if world > 1 and distributed.all_reduce_sum(torch.tensor([float(n > 0)])).item() < world:
+                # A rank whose whole batch was unreadable cannot run the DDP forward, so no rank does;
+                # the other ranks' clips of this batch are counted as skipped.
+                stats["skipped"] += n
+                n = 0
+            if n:
+                clip = batch["clip"].to(device, non_blocking=True)
+                if channels_last:
+                    clip = clip.contiguous(memory_format=torch.channels_last_3d)
+                sync = nullcontext() if boundary or world == 1 else net.no_sync()
+                with sync:
+                    with autocast:
+                        out = net(clip)
+                        if distiller is not None:
+                            teacher_clip = _teacher_clip(batch, distiller.teacher)
+                            loss, parts = distiller(out, teacher_clip.to(device, non_blocking=True), labels)
+                        else:
+                            loss = F.cross_entropy(out["logits"].float(), labels)
+                            parts = {}
+                    finite = distributed.all_reduce_sum(torch.tensor([float(torch.isfinite(loss))]))
+                    if finite.item() < world:
+                        raise NonFiniteLossError(
+                            f"the training loss became {loss.item()} at epoch {epoch}, batch {i}; stopping. "
+                            f"The last good checkpoint is {last_path if last_path.exists() else '(none yet)'}; "
+                            "lower --lr (or turn off AMP) and continue with --resume."
+                        )
+                    scaler.scale(loss / config.accumulation).backward()
+                logits = out["logits"].detach().float()
+                correct = topk_correct(logits, labels)
+                stats["loss"] += loss.item() * n
+                stats["ce"] += float(parts.get("ce", loss.detach())) * n
+                stats["mse"] += float(parts.get("mse", 0.0)) * n
+                stats["top1"] += correct[1]
+                stats["top3"] += correct[3]
+                stats["clips"] += n
+                clips_timed += n
+            elif boundary and world > 1:
+                _average_gradients(model)  # the no_sync micro-batches' gradients never left their rank
+            if boundary:
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                steps_done = (i + 1 + config.accumulation - 1) // config.accumulation
+                if config.checkpoint_every and steps_done % config.checkpoint_every == 0 and i + 1 < total_batches:
+                    checkpoint(epoch, i + 1, stats)
+            if bar is not None:
+                elapsed = max(time.perf_counter() - started, 1e-9)
+                seen = max(stats["clips"], 1)
+                bar.set_postfix(
+                    loss=f"{stats['loss'] / seen:.3f}",
+                    acc=f"{100 * stats['top1'] / seen:.1f}",
+                    clips_s=f"{clips_timed * world / elapsed:.1f}",
+                )
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        train_time = time.perf_counter() - started
+        train = _reduce_stats(stats)
+
+        val = predict_scores(
+            model, _val_loader(val_data, val_sampler, config), device, amp=amp, channels_last=channels_last
+        )
+        report = summarize(val["scores"], val["labels"], unwrap(model).num_classes, config.class_names, pairs)
+        scheduler.step(val["loss"])
+        seen = max(train["clips"], 1)
+        metrics = {
+            "epoch": epoch,
+            "train_loss": train["loss"] / seen,
+            "train_top1": 100 * train["top1"] / seen,
+            "train_top3": 100 * train["top3"] / seen,
+            "val_loss": val["loss"],
+            "val_top1": report["top1"],
+            "val_top3": report["top3"],
+            "lr": optimizer.param_groups[0]["lr"],
+            "clips_per_s": clips_timed * world / max(train_time, 1e-9),
+            "train_clips": int(train["clips"]),
+            "skipped_train": int(train["skipped"]),
+            "skipped_val": int(val["skipped"]),
+            "epoch_time_s": train_time,
+        }
+        if distiller is not None:
+            metrics.update(train_ce=train["ce"] / seen, train_mse=train["mse"] / seen)
+        if "pairwise_accuracy" in report:
+            metrics["val_pairwise"] = report["pairwise_accuracy"]
+        improved = report["top1"] >= best
+        if improved:
+            best, best_epoch = report["top1"], epoch
+        metrics.update(best_top1=best, best_epoch=best_epoch)
+        stats, start_batch = _new_stats(), 0
+        checkpoint(epoch + 1, 0, stats)
+        if main:
+            if improved:
+                copy_checkpoint(last_path, best_path)
+            recorder.log_epoch(metrics)
+            print(
+                f"epoch {epoch}: train loss {metrics['train_loss']:.4f} top1 {metrics['train_top1']:.2f} | "
+                f"val loss {metrics['val_loss']:.4f} top1 {metrics['val_top1']:.2f} top3 {metrics['val_top3']:.2f} | "
+                f"lr {metrics['lr']:.2e} | {metrics['clips_per_s']:.1f} clips/s | best {best:.2f} (epoch {best_epoch})"
+            )
+        distributed.barrier()
+    recorder.close()
+    return {"best_top1": best, "best_epoch": best_epoch, "last": metrics, "out": str(out_dir)}
+
+
+def _val_loader(dataset, sampler, config) -> DataLoader:
+    sampler.set_epoch(0)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        num_workers=config.workers,
+        collate_fn=collate,
+        worker_init_fn=seed_worker,
+        generator=loader_generator(config.seed),
+    )
+
+
+def run(config: TrainConfig) -> dict:
+    """Build everything a config names and train: what `actionlib train` and the notebooks call.
+
+    Works under torchrun (one process per GPU, or gloo processes on CPU); the accumulation is
+    chosen so that batch x accumulation x processes = the effective batch (128).
+    """
+    from actionlib.data.datasets import class_names
+    from actionlib.models import available, create
+
+    from .checkpointing import load_model
+    from .inputs import build_dataset
+
+    rank, world, device = distributed.init_distributed(config.device)
+    config = resolve(config, world)
+    config.device = str(device)
+    if config.model not in available():  # fail before touching the data
+        raise ValueError(f"unknown model {config.model!r}; available: {', '.join(available())}")
+    if config.root is None or not Path(config.root).is_dir():
+        raise FileNotFoundError(f"dataset root {config.root} does not exist")
+    names = class_names(config.root, config.dataset, config.split_dir)
+    config.class_names, config.num_classes = names, len(names)
+    seed_everything(config.seed)  # the same initial weights (classifier, BERT, ...) for the same seed
+    model = create(
+        config.model, num_classes=len(names), modality=config.modality, pretrained=config.pretrained, **config.options
+    )
+    teacher, modalities = None, [config.modality]
+    if config.distill:
+        if not config.teacher:
+            raise ValueError("--distill needs --teacher CHECKPOINT (a trained run's best.pt)")
+        teacher, teacher_config = load_model(config.teacher)
+        teacher = adapt_teacher(teacher, model)
+        if teacher_config["num_classes"] != len(names):
+            raise ValueError(f"teacher {config.teacher} has {teacher_config['num_classes']} classes, not {len(names)}")
+        if teacher.modality not in modalities:
+            modalities.append(teacher.modality)
+    train_set = build_dataset(config, "train", model, "train", modalities)
+    val_set = build_dataset(config, "test", model, "single-center", modalities[:1])
+    pairs = None
+    if config.dataset == "synthetic":
+        from actionlib.data.synthetic import reversed_pairs
+
+        pairs = reversed_pairs([n for n in names if _is_synthetic_class(n)]) or None
+    try:
+        return {**fit(config, model, train_set, val_set, teacher=teacher, pairs=pairs), "rank": rank}
+    finally:
+        distributed.cleanup()
+
+
+def _is_synthetic_class(name: str) -> bool:
+    from actionlib.data.synthetic import CLASS_NAMES
+
+    return name in CLASS_NAMES
