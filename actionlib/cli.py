@@ -7,7 +7,7 @@ import sys
 import time
 
 
-def _value(text: str):
+def parse_value(text: str):
     """Turn a command-line option value into int / float / bool / None / str."""
     lowered = text.lower()
     if lowered in ("true", "false"):
@@ -22,13 +22,14 @@ def _value(text: str):
     return text
 
 
-def _model_options(pairs: list[str]) -> dict:
+def parse_pairs(items: list[str], what: str = "--option") -> dict:
+    """KEY=VALUE strings -> {key: value}; dashes in keys become underscores."""
     options = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise SystemExit(f"error: model options are KEY=VALUE, got {pair!r}")
-        key, value = pair.split("=", 1)
-        options[key.replace("-", "_")] = _value(value)
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"{what} must be KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        options[key.replace("-", "_")] = parse_value(value)
     return options
 
 
@@ -39,7 +40,7 @@ def cmd_complexity(args) -> int:
         from .complexity import clip_shape, measure
         from .models import create
 
-        options = _model_options(args.option)
+        options = parse_pairs(args.option)
         for key in ("head", "reduction", "fusion", "frames", "size"):
             if getattr(args, key) is not None:
                 options[key] = getattr(args, key)

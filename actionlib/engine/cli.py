@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..cli import parse_pairs
 from .evaluate import PROTOCOLS
 from .fusion import FUSION_METHODS
 from .optim import OPTIMIZERS
@@ -25,31 +26,6 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, [], False) or action.default is argparse.SUPPRESS:
             return action.help
         return super()._get_help_string(action)
-
-
-def _value(text: str):
-    """A KEY=VALUE value as int / float / bool / None / str."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "none":
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _pairs(items: list[str], what: str) -> dict:
-    options = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"{what} must be KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        options[key.replace("-", "_")] = _value(value)
-    return options
 
 
 def _friendly(command):
@@ -263,7 +239,7 @@ def config_from_args(args):
     """The TrainConfig a `train` command line describes (before defaults are resolved)."""
     from .train import TrainConfig
 
-    options = _pairs(args.option, "--option")
+    options = parse_pairs(args.option, "--option")
     for key in MODEL_OPTIONS:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
@@ -278,7 +254,7 @@ def config_from_args(args):
         split_dir=args.split_dir,
         frame_roots=_frame_roots(args) or {},
         stride=args.stride,
-        data_options=_pairs(args.data_option, "--data-option"),
+        data_options=parse_pairs(args.data_option, "--data-option"),
         epochs=args.epochs,
         batch_size=args.batch_size,
         effective_batch=args.effective_batch,

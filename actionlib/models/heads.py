@@ -162,7 +162,10 @@ class BertHead(nn.Module):
         self.out_dim = channels
 
     def forward(self, fmap):
-        x = _frame_vectors(self.pool, fmap)
+        return self.attend(_frame_vectors(self.pool, fmap))
+
+    def attend(self, x: torch.Tensor) -> dict:
+        """BERT over a ready `(B, L, C)` sequence (heads that build their own sequence call this)."""
         tokens = F.normalize(x, dim=-1)
         out = self.bert(tokens if self.normalize_input else x)
         return {

@@ -25,10 +25,8 @@ block of res5 in each reduced pathway (FRMB).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .bert import BertPooling
 from .classifier import VideoClassifier, input_channels
 from .heads import BertHead
 from .registry import register
@@ -296,41 +294,19 @@ class SlowFastLateBertHead(nn.Module):
         return out
 
 
-class SlowFastEarlyBertHead(nn.Module):
+class SlowFastEarlyBertHead(BertHead):
     """Both pathways pooled to the Slow pathway's positions and concatenated per position
     before a single BERT (width = the two channel counts summed)."""
 
-    def __init__(
-        self,
-        channels: tuple[int, int],
-        steps: int,
-        layers: int = 1,
-        heads: int = 8,
-        keep_prob: float = 0.8,
-        cls: str = "token",
-        init: str = "bert5",
-        normalize_input: bool = False,
-    ):
-        super().__init__()
+    def __init__(self, channels: tuple[int, int], steps: int, **bert_options):
+        super().__init__(sum(channels), steps, **bert_options)
         self.slow_pool = nn.AdaptiveAvgPool3d((steps, 1, 1))
         self.fast_pool = nn.AdaptiveAvgPool3d((steps, 1, 1))
-        dim = sum(channels)
-        self.bert = BertPooling(dim, steps, layers=layers, heads=heads, keep_prob=keep_prob, cls=cls, init=init)
-        self.normalize_input = normalize_input
-        self.out_dim = dim
 
     def forward(self, xs):
         slow = self.slow_pool(xs[0]).flatten(2)
         fast = self.fast_pool(xs[1]).flatten(2)
-        x = torch.cat([slow, fast], 1).transpose(1, 2)  # (B, L, C_slow + C_fast)
-        tokens = F.normalize(x, dim=-1)
-        out = self.bert(tokens if self.normalize_input else x)
-        return {
-            "pooled": out.pooled,
-            "tokens": tokens,
-            "token_outputs": F.normalize(out.sequence, dim=-1),
-            "key_mask": out.key_mask,
-        }
+        return self.attend(torch.cat([slow, fast], 1).transpose(1, 2))  # (B, L, C_slow + C_fast)
 
 
 HEADS = ("avg", "bert")
