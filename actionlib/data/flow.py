@@ -88,18 +88,18 @@ def uint8_to_flow(image: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:
 
 
 def create_tvl1(options: TVL1Options = TVL1Options()):
-    """An OpenCV Dual TV-L1 solver; needs the contrib build (``pip install actionlib[flow]``)."""
+    """An OpenCV Dual TV-L1 solver; needs the contrib build (``pip install opencv-contrib-python-headless``)."""
     try:
         import cv2
     except ImportError as error:
         raise ImportError(
-            "optical flow needs OpenCV with the contrib modules: pip install actionlib[flow] "
+            "optical flow needs OpenCV with the contrib modules: pip install opencv-contrib-python-headless "
             "(opencv-contrib-python-headless)"
         ) from error
     if not hasattr(cv2, "optflow"):
         raise ImportError(
             "this OpenCV build has no cv2.optflow (contrib modules); install opencv-contrib-python-headless "
-            "instead of opencv-python: pip install actionlib[flow]"
+            "instead of opencv-python: pip install opencv-contrib-python-headless"
         )
     return cv2.optflow.DualTVL1OpticalFlow_create(
         tau=options.tau,
@@ -507,7 +507,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "clipped to +-BOUND px and mapped linearly to 0..255 (0 px -> 128), as in the thesis. Each video is "
         "written to a temporary folder and renamed into place when complete, so an interrupted run can simply be "
         "started again: finished videos are skipped. Unreadable videos are reported and skipped; the exit code "
-        "is 1 if any video failed. Needs opencv-contrib-python-headless (pip install actionlib[flow]).",
+        "is 1 if any video failed. Needs opencv-contrib-python-headless (pip install opencv-contrib-python-headless).",
     )
     parser.add_argument("root", type=Path, help="dataset root holding one folder of videos per class")
     parser.add_argument("--out", type=Path, required=True, help="output root for the flow folders (FLOWROOT)")

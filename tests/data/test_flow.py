@@ -9,7 +9,7 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 if not hasattr(cv2, "optflow"):
-    pytest.skip("OpenCV without contrib modules (pip install actionlib[flow])", allow_module_level=True)
+    pytest.skip("OpenCV without contrib modules (pip install opencv-contrib-python-headless)", allow_module_level=True)
 
 import av  # noqa: E402
 
