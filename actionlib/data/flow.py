@@ -93,8 +93,7 @@ def create_tvl1(options: TVL1Options = TVL1Options()):
         import cv2
     except ImportError as error:
         raise ImportError(
-            "optical flow needs OpenCV with the contrib modules: pip install opencv-contrib-python-headless "
-            "(opencv-contrib-python-headless)"
+            "optical flow needs OpenCV with the contrib modules: pip install opencv-contrib-python-headless"
         ) from error
     if not hasattr(cv2, "optflow"):
         raise ImportError(
