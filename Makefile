@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 SPEC   ?= ../shared/spec/complexity_targets.csv
 STAMP   = $(VENV)/.installed
 
-.PHONY: install reproduce test test-fast lint format complexity bench clean
+.PHONY: install reproduce test test-fast lint format complexity bench bench-models clean
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ format: install
 
 bench: install
 	$(PY) benchmarks/bench_data.py
+
+# Model speed and memory at the thesis's clip sizes (issue 6; ~10-15 min on 2 free cores).
+bench-models: install
+	$(PY) benchmarks/bench_models.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,432 @@
+"""Model speed on this machine: time, throughput, memory and efficiency of the thesis's 3D architectures.
+
+For every 3D architecture of Table 3.10, every single-stream BERT variant of Tables 4.3-4.6 and the late temporal
+heads of Table 4.1 (ResNeXt101-3D, FRMB), at the clip sizes the thesis counted (batch 1), it measures:
+
+* inference (`torch.inference_mode`, eval mode) and training (forward + backward, train mode) time per clip;
+* clips/s, and the peak memory growth (CUDA: max_memory_allocated; CPU: resident-set size sampled during the passes,
+  over the size before them; a lower bound, since the allocator may reuse memory it kept from earlier models);
+* achieved multiply-adds per second (`actionlib.complexity.measure(...).multiply_adds`; a training step is counted
+  as 3x the forward pass), and its percentage of this machine's dense fp32 matmul rate measured in the same run,
+  the practical ceiling;
+* the cost of late temporal modeling: each head's training step time over the TGAP baseline's (Table 4.1).
+
+Every time is the median of `--repeats` passes after `--warmup` passes, with the min and max. Writes
+results/benchmarks/models.csv, models.md (machine description on top) and models.png.
+
+    .venv/bin/python benchmarks/bench_models.py                      # 3 repeats; training up to 60 G mult-adds
+    .venv/bin/python benchmarks/bench_models.py --quick              # 1 repeat, training only for Table 4.1 heads
+    .venv/bin/python benchmarks/bench_models.py --only t4.1/avg,t4.1/bert_frmb --repeats 5
+
+`--quick --threads 1` took 8 min on a 2-core AMD EPYC whose other core was busy; the default runs about twice the
+passes plus the training steps of the models up to `--train-max-gmacs` (estimated 10-15 min on 2 free cores).
+On a shared machine use `--threads 1`: two torch threads stall badly when the other core is busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from actionlib.complexity import clip_shape, measure  # noqa: E402
+from actionlib.models import create  # noqa: E402
+from actionlib.thesis import ROWS, Config, read_spec  # noqa: E402
+
+# Which spec rows are benchmarked, by group. Two-stream rows are left out: they are two single-stream models.
+GROUPS = {
+    "3D architectures (Table 3.10)": lambda row_id: row_id.startswith("t3.10/"),
+    "BERT variants (Tables 4.3-4.6)": lambda row_id: (
+        row_id.split("/")[0] in ("t4.3", "t4.4", "t4.5", "t4.6") and "both" not in row_id
+    ),
+    "late temporal heads (Table 4.1)": lambda row_id: (
+        row_id in ("t4.1/avg", "t4.1/avg_frmb", "t4.1/concat_frmb", "t4.1/lstm_frmb", "t4.1/bert_frmb")
+    ),
+}
+LATE_GROUP = "late temporal heads (Table 4.1)"
+TGAP_ID = "t4.1/avg"  # the plain ResNeXt101-3D with temporal global average pooling
+DEFAULT_SPEC = REPO.parent / "shared" / "spec" / "complexity_targets.csv"
+DEFAULT_OUT = REPO / "results" / "benchmarks" / "models"
+
+
+@dataclass
+class Bench:
+    """One model configuration at one clip size; `ids` are all spec rows that share it."""
+
+    config: Config
+    clip: str
+    ids: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+
+
+def plan(spec_path: str | Path, only: list[str] | None = None) -> list[Bench]:
+    """The configurations to run, in spec order, each once even when several rows share it."""
+    benches: dict[tuple, Bench] = {}
+    for row in read_spec(spec_path):
+        row_id = row["id"]
+        groups = [name for name, wanted in GROUPS.items() if wanted(row_id)]
+        if not groups or (only and row_id not in only):
+            continue
+        (config,) = ROWS[row_id]
+        # frames/size equal the clip's in the spec rows, so rows that differ only in spelling them out share a run.
+        options = {k: v for k, v in config.options.items() if k not in ("frames", "size")}
+        key = (config.model, config.modality, tuple(sorted(options.items())), row["clip"])
+        bench = benches.setdefault(key, Bench(config, row["clip"]))
+        bench.ids.append(row_id)
+        bench.groups += [g for g in groups if g not in bench.groups]
+    if only:
+        unknown = sorted(set(only) - {i for b in benches.values() for i in b.ids})
+        if unknown:
+            raise ValueError(
+                f"--only: no benchmarked spec rows {unknown}; see the t3.10/t4.1/t4.3-t4.6 ids in the spec"
+            )
+    return list(benches.values())
+
+
+def machine() -> dict:
+    """What the figures depend on: processor, cores, threads, torch."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": "cpu",
+    }
+    if torch.cuda.is_available():
+        info["device"] = "cuda"
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(step, repeats: int, warmup: int, device: torch.device) -> list[float]:
+    """Seconds of `repeats` calls of `step` after `warmup` untimed ones."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _release_memory() -> None:
+    """Return freed heap to the system so that the next resident-set growth is the next model's own."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class PeakMemory:
+    """Peak memory growth (MB) while the block runs: CUDA allocations, or the sampled resident set on CPU."""
+
+    def __init__(self, device: torch.device, interval: float = 0.01):
+        self.device, self.interval, self.mb = device, interval, float("nan")
+
+    def __enter__(self):
+        _release_memory()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.start = torch.cuda.memory_allocated(self.device)
+        else:
+            self.process = psutil.Process()
+            self.start = self.peak = self.process.memory_info().rss
+            self.running = True
+            self.thread = threading.Thread(target=self._sample, daemon=True)
+            self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            self.mb = (torch.cuda.max_memory_allocated(self.device) - self.start) / 2**20
+        else:
+            self.running = False
+            self.thread.join()
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.mb = (self.peak - self.start) / 2**20
+        return False
+
+
+def matmul_rate(device: torch.device, size: int = 2048, repeats: int = 10) -> dict:
+    """Dense fp32 matrix multiply rate in G multiply-adds/s: the ceiling the models are compared with."""
+    a, b = (torch.randn(size, size, device=device) for _ in range(2))
+    rates = [size**3 / t / 1e9 for t in timed(lambda: a @ b, repeats, 2, device)]
+    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
+
+
+def _summary(prefix: str, times: list[float], macs: float, ceiling: float, memory_mb: float) -> dict:
+    median = statistics.median(times)
+    rate = macs / median
+    return {
+        f"{prefix}_s": median,
+        f"{prefix}_min_s": min(times),
+        f"{prefix}_max_s": max(times),
+        f"{prefix}_clips_per_s": 1 / median,
+        f"{prefix}_gmacs_per_s": rate,
+        f"{prefix}_pct_matmul": 100 * rate / ceiling,
+        f"{prefix}_mem_mb": memory_mb,
+    }
+
+
+def run_bench(
+    bench: Bench,
+    repeats: int,
+    warmup: int,
+    train: bool | None,
+    train_max_gmacs: float,
+    ceiling: float,
+    device: torch.device,
+    batch: int = 1,
+) -> dict:
+    """Time one configuration. `train=None` decides by size: always for the late temporal heads, else when the
+    forward pass is at most `train_max_gmacs` G multiply-adds."""
+    config = bench.config
+    model = create(config.model, modality=config.modality, **config.options)
+    shape = clip_shape(bench.clip, model.default_clip[0])
+    gmacs = measure(model, shape).multiply_adds / 1e9
+    record = {
+        "id": bench.ids[0],
+        "also": " ".join(bench.ids[1:]),
+        "group": "; ".join(bench.groups),
+        "model": config.model,
+        "modality": config.modality,
+        "options": " ".join(f"{k}={v}" for k, v in config.options.items()),
+        "clip": bench.clip,
+        "batch": batch,
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+        "gmacs": gmacs,
+        "note": "",
+    }
+    model = model.to(device).eval()
+    clip = torch.randn(batch, *shape, device=device)
+
+    def infer():
+        with torch.inference_mode():
+            model(clip)
+
+    with PeakMemory(device) as memory:
+        times = timed(infer, repeats, warmup, device)
+    record.update(_summary("infer", times, gmacs * batch, ceiling, memory.mb))
+
+    if train is None:
+        train = LATE_GROUP in bench.groups or gmacs <= train_max_gmacs
+    if not train:
+        record["note"] = f"training skipped: {gmacs:.0f} G multiply-adds > --train-max-gmacs {train_max_gmacs:g}"
+        return record
+    model.train()
+    target = torch.zeros(batch, dtype=torch.long, device=device)
+
+    def train_step():
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(clip), target).backward()
+
+    try:
+        with PeakMemory(device) as memory:
+            times = timed(train_step, repeats, warmup, device)
+    except (RuntimeError, ValueError) as error:  # e.g. a BatchNorm over a single value at batch 1
+        record["note"] = f"training failed: {error}"
+        return record
+    # Backward costs about twice the forward pass: a training step is ~3x the forward multiply-adds.
+    record.update(_summary("train", times, 3 * gmacs * batch, ceiling, memory.mb))
+    return record
+
+
+MEASURES = ["s", "min_s", "max_s", "clips_per_s", "gmacs_per_s", "pct_matmul", "mem_mb"]
+
+
+def to_frame(records: list[dict]) -> pd.DataFrame:
+    """The records as a table with every column (blank where skipped), plus each late temporal head's step time
+    over the TGAP baseline's, for training and inference."""
+    df = pd.DataFrame.from_records(records)
+    for column in (f"train_{m}" for m in MEASURES):
+        if column not in df:
+            df[column] = float("nan")
+    for prefix in ("train", "infer"):
+        column = f"{prefix}_vs_tgap"
+        df[column] = float("nan")
+        is_tgap = (df["id"] == TGAP_ID) | df["also"].str.split().map(lambda ids: TGAP_ID in ids)
+        base = df.loc[is_tgap, f"{prefix}_s"]
+        if base.empty or pd.isna(base.iloc[0]):
+            continue
+        late = df["group"].str.contains(LATE_GROUP, regex=False)
+        df.loc[late, column] = df.loc[late, f"{prefix}_s"] / base.iloc[0]
+    return df[[c for c in df if c != "note"] + ["note"]]
+
+
+def describe(info: dict, ceiling: dict, repeats: int, warmup: int) -> str:
+    lines = [f"- {k}: {v}" for k, v in info.items()]
+    lines.append(
+        f"- fp32 2048x2048 matmul: {ceiling['median']:.1f} G multiply-adds/s "
+        f"(min {ceiling['min']:.1f}, max {ceiling['max']:.1f})"
+    )
+    lines.append(f"- each time: median of {repeats} passes after {warmup} warm-up, [min, max] beside it")
+    return "\n".join(lines)
+
+
+def _fmt_time(row: pd.Series, prefix: str) -> str:
+    if pd.isna(row.get(f"{prefix}_s")):
+        return "-"
+    return f"{row[f'{prefix}_s']:.3f} [{row[f'{prefix}_min_s']:.3f}, {row[f'{prefix}_max_s']:.3f}]"
+
+
+def _fmt(value, digits: int) -> str:
+    return "-" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def markdown(df: pd.DataFrame, description: str) -> str:
+    table = pd.DataFrame(
+        {
+            "id": df["id"],
+            "model": df["model"] + " " + df["options"].fillna(""),
+            "modality": df["modality"],
+            "clip": df["clip"],
+            "G mult-adds": df["gmacs"].map(lambda v: _fmt(v, 2)),
+            "inference s [min, max]": df.apply(_fmt_time, axis=1, prefix="infer"),
+            "inf clips/s": df["infer_clips_per_s"].map(lambda v: _fmt(v, 2)),
+            "inf % matmul": df["infer_pct_matmul"].map(lambda v: _fmt(v, 0)),
+            "inf MB": df["infer_mem_mb"].map(lambda v: _fmt(v, 0)),
+            "training s [min, max]": df.apply(_fmt_time, axis=1, prefix="train"),
+            "train % matmul": df["train_pct_matmul"].map(lambda v: _fmt(v, 0)),
+            "train MB": df["train_mem_mb"].map(lambda v: _fmt(v, 0)),
+        }
+    )
+    parts = ["# Model speed (batch 1)", "", description, "", table.to_markdown(index=False), ""]
+    late = df[df["group"].str.contains(LATE_GROUP, regex=False)]
+    if not late.empty:
+        heads = pd.DataFrame(
+            {
+                "id": late["id"],
+                "head": late["options"].replace("", "avg (TGAP)"),
+                "training s": late["train_s"].map(lambda v: _fmt(v, 3)),
+                "training vs TGAP": late["train_vs_tgap"].map(lambda v: _fmt(v, 3)),
+                "inference vs TGAP": late["infer_vs_tgap"].map(lambda v: _fmt(v, 3)),
+            }
+        )
+        parts += ["## Cost of late temporal modeling (ResNeXt101-3D, 64x112x112)", "", heads.to_markdown(index=False)]
+    notes = df[df["note"] != ""]
+    if not notes.empty:
+        parts += ["", "## Notes", ""] + [f"- {r.id}: {r.note}" for r in notes.itertuples()]
+    return "\n".join(parts) + "\n"
+
+
+def plot(df: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    height = 1.5 + 0.3 * len(df)
+    fig, axes = plt.subplots(1, 2, figsize=(12, height), sharey=True)
+    sns.barplot(data=df, y="id", x="infer_clips_per_s", ax=axes[0], color="tab:blue")
+    axes[0].set(xlabel="inference clips/s (batch 1)", ylabel="")
+    long = df.melt(id_vars="id", value_vars=["infer_pct_matmul", "train_pct_matmul"], var_name="pass")
+    long["pass"] = long["pass"].map({"infer_pct_matmul": "inference", "train_pct_matmul": "training"})
+    sns.barplot(data=long, y="id", x="value", hue="pass", ax=axes[1])
+    axes[1].set(xlabel="% of the fp32 matmul rate", ylabel="")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(df: pd.DataFrame, description: str, out: str | Path) -> None:
+    """`out` without suffix: writes out.csv, out.md and out.png."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out.with_suffix(".csv"), index=False, float_format="%.4g")
+    out.with_suffix(".md").write_text(markdown(df, description))
+    plot(df, out.with_suffix(".png"))
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spec", default=str(DEFAULT_SPEC), help="complexity_targets.csv (clip sizes)")
+    parser.add_argument("--only", help="comma-separated spec row ids, e.g. t4.1/avg,t4.3/rgb_bert")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument(
+        "--train-max-gmacs",
+        type=float,
+        default=60.0,
+        help="time training steps only for models up to this many G multiply-adds per clip (the late temporal "
+        "heads are always trained)",
+    )
+    parser.add_argument("--quick", action="store_true", help="1 repeat, training only for the late temporal heads")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output path without suffix")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.train_max_gmacs = 1, 0.0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+
+    try:
+        benches = plan(args.spec, args.only.split(",") if args.only else None)
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(str(error))
+    info = machine()
+    ceiling = matmul_rate(device)
+    description = describe(info, ceiling, args.repeats, args.warmup)
+    print(description, flush=True)
+    records, start = [], time.perf_counter()
+    for i, bench in enumerate(benches, 1):
+        record = run_bench(
+            bench, args.repeats, args.warmup, None, args.train_max_gmacs, ceiling["median"], device=device
+        )
+        records.append(record)
+        train = f"train {record['train_s']:.2f} s" if "train_s" in record else record["note"]
+        print(
+            f"[{i}/{len(benches)} {time.perf_counter() - start:.0f} s] {record['id']}: "
+            f"infer {record['infer_s']:.2f} s ({record['infer_pct_matmul']:.0f} % of matmul), {train}",
+            flush=True,
+        )
+    df = to_frame(records)
+    write_outputs(df, description, args.out)
+    print(f"wrote {Path(args.out).with_suffix('.csv')}, .md, .png in {time.perf_counter() - start:.0f} s")
+    return df
+
+
+if __name__ == "__main__":
+    main()
