@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets import DATASETS
 from .video import VIDEO_EXTENSIONS, VideoDecodeError, VideoReader
 
 FLOW_BOUND = 20.0
@@ -42,7 +43,6 @@ FLOW_BOUND = 20.0
 MARKER_NAME = ".complete.json"
 """Written last into a finished video folder; its presence is what "already done" means."""
 
-DATASETS = ("hmdb51", "ucf101", "synthetic")
 _EXPECTED_CLASSES = {"hmdb51": 51, "ucf101": 101}
 
 
