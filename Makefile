@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 
 PROFILE ?= smoke
 
-# Regenerate results/. For now the complexity table; the notebooks (`actionlib reproduce --profile
-# $(PROFILE)`) join this target when notebooks/NN_*.py exist (issue 5).
+# Regenerate results/: the complexity table, then every notebooks/NN_*.py with papermill (one process each;
+# a failing notebook is reported and the others still run; the exit code says whether all passed).
 reproduce: install complexity
+	$(PY) -m actionlib reproduce --profile $(PROFILE)
 
 complexity: install
 	$(PY) -m actionlib complexity --spec $(SPEC) --out results/tables/complexity.csv

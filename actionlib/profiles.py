@@ -39,6 +39,8 @@ class Profile:
     data_root: str | None  # folder holding DATASET_DIRS; None: the synthetic dataset is generated
     weights_dir: str | None  # folder with the pretrained / trained checkpoints
     cell_timeout: int | None  # seconds one notebook cell may take under `actionlib reproduce` (None: no limit)
+    width: int = 64  # first-stage channels of 2D ResNets: 64 as published; narrow on CPU (trained from scratch)
+    modality: str = "rgb"  # the frame stream used where a table's rows are RGB (see README: CPU profile)
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -61,14 +63,16 @@ PROFILES: dict[str, Profile] = {
         data_root=None,
         weights_dir=None,
         cell_timeout=120,
+        width=8,
+        modality="pose",
     ),
     "smoke": Profile(
         name="smoke",
         dataset="synthetic",
         frames=8,
         size=64,
-        epochs=2,
-        batch_size=4,
+        epochs=20,
+        batch_size=16,
         accumulation=1,
         splits=(1,),
         repeats=1,
@@ -76,6 +80,8 @@ PROFILES: dict[str, Profile] = {
         data_root=None,
         weights_dir=None,
         cell_timeout=1200,
+        width=16,
+        modality="pose",
     ),
     "full": Profile(
         name="full",
@@ -108,7 +114,7 @@ class Needs:
 NEEDS: dict[str, Needs] = {}
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
-_INT_FIELDS = ("frames", "size", "epochs", "batch_size", "accumulation", "repeats")
+_INT_FIELDS = ("frames", "size", "epochs", "batch_size", "accumulation", "repeats", "width")
 
 
 def resolve(profile: str | Profile, **overrides) -> Profile:

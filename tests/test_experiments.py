@@ -49,3 +49,80 @@ def test_feature_dataset_serves_float_clips():
     feats = Features(torch.zeros(3, 8, 2, 1, 1, dtype=torch.float16), torch.tensor([0, 1, 0]), ["a", "b"])
     sample = FeatureDataset(feats)[1]
     assert sample["clip"].dtype == torch.float32 and sample["label"] == 1 and sample["index"] == 1
+
+
+def test_memory_clips_sample_tsn_segments_and_clips():
+    from actionlib.experiments import MemoryClips
+
+    videos = torch.arange(40, dtype=torch.uint8).view(1, 40, 1, 1, 1).expand(2, 40, 4, 6, 3).contiguous()
+    test = MemoryClips(videos, [0, 1], frames=8, train=False)
+    item = test[1]
+    assert item["clip"].shape == (3, 8, 4, 6) and item["label"] == 1
+    # centre of each of the 8 segments of 5 frames: 2, 7, 12, ...
+    raw = item["clip"][0, :, 0, 0] * (0.229 * 255) + 0.485 * 255
+    assert torch.allclose(raw, torch.arange(2, 40, 5).float(), atol=1e-3)
+    clip = MemoryClips(videos, [0, 1], frames=8, train=False, sampling="clip")[0]["clip"]
+    raw = clip[0, :, 0, 0] * (0.229 * 255) + 0.485 * 255
+    assert torch.allclose(raw, torch.arange(16, 24).float(), atol=1e-3)
+    torch.manual_seed(1)
+    train = MemoryClips(videos, [0, 1], frames=8, train=True)
+    raw = train[0]["clip"][0, :, 0, 0] * (0.229 * 255) + 0.485 * 255
+    assert all(5 * i <= v < 5 * i + 5 for i, v in enumerate(raw.round().tolist()))
+    with pytest.raises(ValueError, match="fewer than"):
+        MemoryClips(videos, [0, 1], frames=64, train=True)
+
+
+def test_train_and_test_reports_pairwise_accuracy(tiny_synthetic, tmp_path):
+    from actionlib.experiments import load_synthetic, train_and_test
+
+    data = load_synthetic(tiny_synthetic, "pose", size=(32, 24))
+    assert data.train.dtype == torch.uint8 and data.train.shape[2:] == (24, 32, 3)
+    assert (tiny_synthetic.parent / "synthetic_cache" / "pose_split1_train_32x24.pt").is_file()
+    row = train_and_test(
+        "resnet18", data, frames=4, epochs=1, out=tmp_path / "run", head="concat", width=8, frozen_stages=0
+    )
+    assert 0 <= row["top1"] <= 100 and 0 <= row["sit_down/stand_up"] <= 100
+    assert row["reversed_pairs"] == row["sit_down/stand_up"]
+    assert (tmp_path / "run" / "metrics.jsonl").is_file()
+
+
+def test_compare_with_thesis_ranks_and_differences():
+    import pandas as pd
+
+    from actionlib.experiments import compare_with_thesis, thesis_accuracy
+
+    if thesis_accuracy("3.3").empty:
+        pytest.skip("accuracy_reference.csv is not beside the repository")
+    ours = pd.DataFrame({"row": ["ResNet18 Average Pooling", "ResNet18 Concatenation"], "top1": [30.0, 60.0]})
+    table = compare_with_thesis("3.3", ours)
+    assert table["thesis_top1"].tolist() == [47.10, 51.04]
+    assert table["difference"].round(2).tolist() == [-17.10, 8.96]
+    assert table["our_rank"].tolist() == [2, 1] and table["thesis_rank"].tolist() == [2, 1]
+
+
+def test_parse_choices_names_parameter_and_allowed_values():
+    from actionlib.experiments import parse_choices
+
+    assert parse_choices("heads", "avg, bert", {"avg": 1, "bert": 2}) == ["avg", "bert"]
+    assert parse_choices("heads", "", {"avg": 1}) == []
+    with pytest.raises(ValueError, match=r"parameter heads: unknown value\(s\) gru; allowed: avg, bert"):
+        parse_choices("heads", "avg,gru", {"avg": 1, "bert": 2})
+
+
+def test_run_rows_reuses_finished_runs(tiny_synthetic, tmp_path, monkeypatch):
+    from actionlib import experiments, profiles
+
+    cfg = profiles.resolve("test")
+    data = experiments.load_synthetic(tiny_synthetic, "pose", size=(32, 24))
+    rows = [{"row": "ResNet18 Concatenation", "model": "resnet18", "head": "concat"}]
+    first = experiments.run_rows(rows, data, cfg, tmp_path, seeds=[0], progress=False)
+    assert len(list(tmp_path.glob("*/result.json"))) == 1
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(experiments, "train_and_test", fail)
+    again = experiments.run_rows(rows, data, cfg, tmp_path, seeds=[0], progress=False)
+    assert again.equals(first)
+    with pytest.raises(AssertionError, match="trained again"):
+        experiments.run_rows(rows, data, cfg, tmp_path, seeds=[0], progress=False, reuse=False)

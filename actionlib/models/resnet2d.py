@@ -10,6 +10,8 @@ Options the thesis varies:
 - `frozen_stages`: the thesis trains only the later stages, keeping ImageNet features of the
   early ones: stem and layers 1..k get `requires_grad=False`. The default is the thesis's
   choice for each configuration.
+- `width` (not in the thesis): the first stage's channels, 64 as published; the CPU profile uses narrow
+  variants (e.g. 16: about 1/16 of the operations) because it trains from scratch in minutes.
 - `reduction="frmb"` (Appendix C.4): layer4's last block narrowed to 512 channels so BERT stays
   small on ResNet50/101.
 """
@@ -38,16 +40,29 @@ class ResNet2d(nn.Module):
 
     public_classifier_prefixes = ("fc.",)
 
-    def __init__(self, depth: int, in_channels: int = 3, fusion: str | None = None):
+    def __init__(self, depth: int, in_channels: int = 3, fusion: str | None = None, width: int = 64):
         super().__init__()
         block, layers = DEPTHS[depth]
-        net = tv.ResNet(block, list(layers))
+        if width == 64:
+            net = tv.ResNet(block, list(layers))
+        else:  # a narrow variant for CPU runs: every stage scaled by width / 64, same layout and key names
+            net = tv.ResNet(block, list(layers))
+            net.inplanes = width
+            net.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
+            net.bn1 = nn.BatchNorm2d(width)
+            for i in range(1, 5):
+                setattr(
+                    net, f"layer{i}", net._make_layer(block, width * 2 ** (i - 1), layers[i - 1], 1 if i == 1 else 2)
+                )
+            for module in net.modules():
+                if isinstance(module, nn.Conv2d):
+                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
         if in_channels != 3:
-            net.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+            net.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
         for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
             self.add_module(name, getattr(net, name))
         self.taps = FUSIONS[fusion]
-        widths = {i: 64 * 2 ** (i - 1) * block.expansion for i in range(1, 5)}
+        widths = {i: width * 2 ** (i - 1) * block.expansion for i in range(1, 5)}
         self.out_channels = sum(widths[i] for i in self.taps)
         # Fused stages are pooled per frame to one vector each (the authors' AvgPool2d per stage).
         self.stage_pools = nn.ModuleList(nn.AdaptiveAvgPool2d(1) for _ in self.taps) if fusion else None
@@ -95,14 +110,16 @@ def freeze_stages(backbone: ResNet2d, stages: int) -> None:
             p.requires_grad_(False)
 
 
-def _build(depth, num_classes, modality, head, fusion, reduction, frames, frozen_stages, dropout, head_options):
+def _build(depth, num_classes, modality, head, fusion, reduction, frames, frozen_stages, dropout, width, head_options):
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {list(FUSIONS)}, got {fusion!r}")
     if reduction not in (None, "frmb"):
         raise ValueError(f"reduction for 2D ResNets must be None or 'frmb', got {reduction!r}")
-    backbone = ResNet2d(depth, input_channels(modality), fusion)
+    backbone = ResNet2d(depth, input_channels(modality), fusion, width)
     model_skip = ()
     if reduction == "frmb":
+        if width != 64:
+            raise ValueError(f"reduction='frmb' needs the published width 64, got width {width}")
         if fusion:
             raise ValueError("reduction='frmb' and fusion cannot be combined")
         backbone.layer4[-1] = frmb_block(depth)
@@ -138,10 +155,11 @@ def _register(depth: int):
         size=224,
         frozen_stages=None,
         dropout=None,
+        width=64,
         **head_options,
     ):
         return _build(
-            depth, num_classes, modality, head, fusion, reduction, frames, frozen_stages, dropout, head_options
+            depth, num_classes, modality, head, fusion, reduction, frames, frozen_stages, dropout, width, head_options
         )
 
     builder.__name__ = f"resnet{depth}"

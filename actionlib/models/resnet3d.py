@@ -6,6 +6,9 @@ flow ResNeXts and `resnet-101-kinetics.pth` load directly. The stem keeps the te
 resolution (stride (1, 2, 2)) and the max pool halves it, so 64 frames become T/16 = 4 positions
 after layer4: the BERT head on ResNeXt101-64f sees 4 tokens, not 8.
 
+`layers` and `width` build CPU variants that are not in the thesis (e.g. layers=(1, 1, 1, 1), width=16:
+one block per stage, a quarter of the channels) for the CPU profile, which trains from scratch.
+
 Feature reduction (Section 4.2.1) turns the 2048-wide output into 512 channels so that BERT
 stays small: FRMB replaces layer4's last block with a narrower one, FRAB appends it.
 """
@@ -76,20 +79,21 @@ class ResNet3d(nn.Module):
 
     public_classifier_prefixes = ("fc.",)
 
-    def __init__(self, variant: str = "resnext", layers=(3, 4, 23, 3), in_channels: int = 3):
+    def __init__(self, variant: str = "resnext", layers=(3, 4, 23, 3), in_channels: int = 3, width: int = 64):
         super().__init__()
         v = VARIANTS[variant]
-        self.conv1 = nn.Conv3d(in_channels, 64, 7, stride=(1, 2, 2), padding=3, bias=False)
-        self.bn1 = nn.BatchNorm3d(64)
+        self.conv1 = nn.Conv3d(in_channels, width, 7, stride=(1, 2, 2), padding=3, bias=False)
+        self.bn1 = nn.BatchNorm3d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool3d(3, stride=2, padding=1)
-        inplanes = 64
-        for i, (width, count) in enumerate(zip(v["widths"], layers, strict=True)):
+        inplanes = width
+        stage_widths = [w * width // 64 for w in v["widths"]]
+        for i, (planes, count) in enumerate(zip(stage_widths, layers, strict=True)):
             stride = 1 if i == 0 else 2
-            outplanes = width * v["expansion"]
+            outplanes = planes * v["expansion"]
             down = _projection(inplanes, outplanes, stride) if stride != 1 or inplanes != outplanes else None
-            blocks = [_block(variant, inplanes, width, stride, down)]
-            blocks += [_block(variant, outplanes, width) for _ in range(count - 1)]
+            blocks = [_block(variant, inplanes, planes, stride, down)]
+            blocks += [_block(variant, outplanes, planes) for _ in range(count - 1)]
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
             inplanes = outplanes
         self.out_channels = inplanes
@@ -113,7 +117,14 @@ REDUCTIONS = (None, "frmb", "frab")
 def _build(variant, num_classes, modality, head, reduction, frames, dropout, head_options):
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    backbone = ResNet3d(variant, in_channels=input_channels(modality))
+    # CPU variants (not in the thesis): fewer blocks per stage and narrower stages, same block types.
+    layers = tuple(head_options.pop("layers", (3, 4, 23, 3)))
+    width = head_options.pop("width", 64)
+    if (layers, width) != ((3, 4, 23, 3), 64) and reduction is not None:
+        raise ValueError("reduction (FRMB/FRAB) is defined for the published 101-layer network only")
+    if variant == "resnext" and (width * 2) % 32:
+        raise ValueError(f"ResNeXt width must keep 32 groups: a multiple of 16, got {width}")
+    backbone = ResNet3d(variant, layers, input_channels(modality), width)
     channels = backbone.out_channels
     reducer = None
     skip = ()

@@ -317,3 +317,22 @@ def test_cli_generates(tmp_path, capsys):
     assert args.func(args) == 0
     assert "wrote 4 videos" in capsys.readouterr().out
     assert decode(out / "kick" / "kick_001.avi").shape == (8, 32, 48, 3)
+
+
+def test_clutter_zero_gives_a_plain_scene_with_the_same_figure():
+    spec = synthetic.video_spec("wave", 3, size=(64, 48))
+    plain = dataclasses.replace(spec, clutter=0.0)
+    assert synthetic.trajectory(spec).joints.tolist() == synthetic.trajectory(plain).joints.tolist()
+    look = synthetic.trajectory(spec).look
+    busy, flat = synthetic._background(look, 1.0), synthetic._background(look, 0.0)
+    horizon = int(round(look["horizon"]))
+    # a plain wall is one colour plus pixel noise (std 3); the cluttered one has texture and furniture
+    assert flat[: horizon - 1].reshape(-1, 3).std(0).max() < 5 < busy[: horizon - 1].reshape(-1, 3).std(0).max()
+
+
+def test_clutter_is_recorded_and_checked(tmp_path):
+    summary = synthetic.generate(tmp_path / "s", classes=["wave"], videos_per_class=2, frames=8, size=64,
+                                 clutter=0.25, pose=False)  # fmt: skip
+    assert summary["clutter"] == 0.25
+    with pytest.raises(ValueError, match="clutter must be a number between 0 and 1"):
+        synthetic.generate(tmp_path / "t", classes=["wave"], videos_per_class=2, frames=8, clutter=2)

@@ -113,3 +113,22 @@ def test_a_checkpoint_of_another_architecture_fails_listing_keys(tmp_path):
     torch.save({"state_dict": create("resnet34").backbone.state_dict()}, path)
     with pytest.raises(ValueError, match="missing keys|unexpected keys"):
         create("resnet18", pretrained=path)
+
+
+@pytest.mark.parametrize("depth", [18, 50])
+def test_narrow_resnet_keeps_key_names_and_scales_channels(depth):
+    full = create(f"resnet{depth}", num_classes=5, head="avg", frames=2)
+    narrow = create(f"resnet{depth}", num_classes=5, head="avg", frames=2, width=16)
+    assert set(full.state_dict()) == set(narrow.state_dict())
+    assert narrow.backbone.out_channels * 4 == full.backbone.out_channels
+    assert narrow(torch.randn(2, 3, 2, 48, 64)).shape == (2, 5)
+
+
+def test_default_width_is_the_published_network():
+    model = create("resnet18", num_classes=51, head="avg", frames=1)
+    assert sum(p.numel() for p in model.parameters()) == 11_202_675
+
+
+def test_frmb_needs_the_published_width():
+    with pytest.raises(ValueError, match="width 64"):
+        create("resnet50", num_classes=5, head="bert", reduction="frmb", width=32)

@@ -129,3 +129,14 @@ def test_truncated_checkpoint_lists_missing_keys(tmp_path):
     torch.save({"state_dict": state}, path)
     with pytest.raises(ValueError, match=r"missing keys: layer3\.5\.conv2\.weight"):
         create(RX, frames=16, pretrained=path)
+
+
+def test_cpu_variant_is_small_and_trains():
+    model = create("resnext3d_101", num_classes=4, head="bert", frames=32, layers=(1, 1, 1, 1), width=16)
+    assert sum(p.numel() for p in model.parameters()) < 4_000_000  # the published one: 47.6 M
+    assert model.backbone.out_channels == 512
+    assert forward_backward(model, torch.randn(2, 3, 32, 48, 64))["logits"].shape == (2, 4)
+    with pytest.raises(ValueError, match="published 101-layer"):
+        create("resnext3d_101", reduction="frmb", width=16)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        create("resnext3d_101", width=24)
