@@ -28,6 +28,7 @@ profile = "smoke"  # test | smoke | full
 seed = 0
 clip_frames = None  # frames per 3D clip; None: 32 under smoke, 16 under test
 repeats = None  # seeds per model; None: the profile's
+bert_l2_input = None  # L2-normalise BERT's input tokens; None: yes on CPU profiles (see notebook 01), no under full
 epochs = None  # None: 10 under smoke (a 32-frame 3D clip costs ~4x a 2D run's 8 frames), else the profile's
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
@@ -47,6 +48,8 @@ if epochs is None and profile == "smoke":
     epochs = 10
 cfg = profiles.resolve(profile, epochs=epochs, repeats=repeats, data_root=data_root, weights_dir=weights_dir)
 clip_frames = clip_frames or (16 if cfg.name == "test" else 32)
+if bert_l2_input is None:
+    bert_l2_input = cfg.name != "full"
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 if cfg.name == "full":
@@ -116,7 +119,7 @@ data = ex.cpu_data(cfg)
 small = {"model": "resnext3d_101", "layers": (1, 1, 1, 1), "width": 16, "frames": clip_frames, "sampling": "clip"}
 rows = [
     {"row": "ResNeXt101 RGB", **small, "head": "tgap"},
-    {"row": "ResNeXt101 RGB BERT (FRMB)", **small, "head": "bert"},
+    {"row": "ResNeXt101 RGB BERT (FRMB)", **small, "head": "bert", "normalize_input": bert_l2_input},
 ]
 cpu_runs = ex.run_rows(rows, data, cfg, runs, seeds=[seed + s for s in cfg.seeds], lr=1e-3)
 cpu = ex.compare_with_thesis("4.3", ex.mean_over_seeds(cpu_runs))
