@@ -107,44 +107,63 @@ def thesis_accuracy(table: str) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ synthetic videos decoded into memory
 def decode_videos(records, modality: str = "rgb", size=(64, 48), pose_root: str | Path | None = None,
-                  cache: str | Path | None = None) -> torch.Tensor:  # fmt: skip
-    """All frames of `records` as uint8 (N, F, H, W, 3) at `size` (width, height); cached in `cache` if given.
+                  cache: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """All frames of `records` as uint8 (N, F, H, W, 3) at `size` (width, height), and their labels.
 
     RGB comes from the video files (PyAV), pose from the rendered pose frames (`<pose_root>/<class>/<stem>/`).
-    Every video must have the same number of frames (true of the synthetic dataset).
+    Every video must have the same number of frames (true of the synthetic dataset). An unreadable video is
+    skipped with a warning naming it (and left out of the labels). The result is cached in `cache` if given.
     """
+    import warnings
+
     import av
     from PIL import Image
 
+    from .data.datasets import SkippedVideoWarning
+
     if cache is not None and Path(cache).is_file():
-        return torch.load(cache, weights_only=True)
+        cached = torch.load(cache, weights_only=True)
+        if isinstance(cached, dict):
+            return cached["videos"], cached["labels"]
+        # an older cache (frames only, no labels): decode again and replace it
+    if modality not in ("rgb", "pose"):
+        raise ValueError(f"modality must be 'rgb' or 'pose' here, got {modality!r}")
+    if modality == "pose" and pose_root is None:
+        raise ValueError("modality 'pose' needs pose_root (the synthetic dataset's <root>_pose folder)")
     width, height = size
-    videos = []
+    videos, labels = [], []
     for record in tqdm(records, desc=f"decode {modality}", leave=False):
-        if modality == "rgb":
-            with av.open(str(record.path)) as container:
-                frames = [f.to_ndarray(format="rgb24", width=width, height=height) for f in container.decode(video=0)]
-        elif modality == "pose":
-            if pose_root is None:
-                raise ValueError("modality 'pose' needs pose_root (the synthetic dataset's <root>_pose folder)")
-            folder = Path(pose_root) / record.class_name / record.stem
-            files = sorted(folder.glob("img_*.jpg"))
-            if not files:
-                raise FileNotFoundError(f"no pose frames in {folder}")
-            frames = [np.asarray(Image.open(f).convert("RGB").resize((width, height), Image.BILINEAR)) for f in files]
-        else:
-            raise ValueError(f"modality must be 'rgb' or 'pose' here, got {modality!r}")
+        where = record.path if modality == "rgb" else Path(pose_root) / record.class_name / record.stem
+        try:
+            if modality == "rgb":
+                with av.open(str(where)) as container:
+                    frames = [
+                        f.to_ndarray(format="rgb24", width=width, height=height) for f in container.decode(video=0)
+                    ]
+            else:
+                files = sorted(where.glob("img_*.jpg"))
+                frames = [
+                    np.asarray(Image.open(f).convert("RGB").resize((width, height), Image.BILINEAR)) for f in files
+                ]
+            if not frames:
+                raise ValueError("no frames")
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            warnings.warn(f"skipped unreadable video {where}: {err}", SkippedVideoWarning, stacklevel=2)
+            continue
         videos.append(np.stack(frames))
+        labels.append(record.label)
     lengths = {len(v) for v in videos}
-    if len(lengths) != 1:
+    if len(lengths) > 1:
         raise ValueError(f"videos have different frame counts {sorted(lengths)}; decode_videos needs equal lengths")
-    tensor = torch.from_numpy(np.stack(videos))
+    if not videos:
+        raise ValueError(f"none of the {len(records)} videos could be read")
+    tensor, labels = torch.from_numpy(np.stack(videos)), torch.tensor(labels)
     if cache is not None:
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(cache).with_suffix(".tmp")
-        torch.save(tensor, tmp)
+        torch.save({"videos": tensor, "labels": labels}, tmp)
         tmp.replace(cache)
-    return tensor
+    return tensor, labels
 
 
 _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1, 1) * 255
@@ -215,8 +234,7 @@ def load_synthetic(root: str | Path, modality: str = "rgb", split: int = 1, size
     for subset in ("train", "test"):
         records = read_split(root, "synthetic", split, subset)
         cache = cache_dir / f"{modality}_split{split}_{subset}_{size[0]}x{size[1]}.pt"
-        parts[subset] = (decode_videos(records, modality, size, pose_root_for(root), cache),
-                         torch.tensor([r.label for r in records]))  # fmt: skip
+        parts[subset] = decode_videos(records, modality, size, pose_root_for(root), cache)
     return SyntheticSplit(*parts["train"], *parts["test"], class_names(root, "synthetic"), modality)
 
 

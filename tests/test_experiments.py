@@ -126,3 +126,21 @@ def test_run_rows_reuses_finished_runs(tiny_synthetic, tmp_path, monkeypatch):
     assert again.equals(first)
     with pytest.raises(AssertionError, match="trained again"):
         experiments.run_rows(rows, data, cfg, tmp_path, seeds=[0], progress=False, reuse=False)
+
+
+def test_unreadable_videos_are_skipped_with_their_labels(tiny_synthetic, tmp_path):
+    import shutil
+
+    from actionlib.data.datasets import SkippedVideoWarning, read_split
+    from actionlib.experiments import decode_videos
+
+    records = read_split(tiny_synthetic, "synthetic", 1, "train")
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(shutil.copyfile(records[0].path, tmp_path / "x.avi").read_bytes()[:300])
+    records[0].path = broken
+    with pytest.warns(SkippedVideoWarning, match="broken.avi"):
+        videos, labels = decode_videos(records, "rgb", (32, 24), cache=tmp_path / "c.pt")
+    assert len(videos) == len(labels) == len(records) - 1
+    assert labels.tolist() == [r.label for r in records[1:]]
+    again, again_labels = decode_videos(records, "rgb", (32, 24), cache=tmp_path / "c.pt")
+    assert torch.equal(again, videos) and torch.equal(again_labels, labels)
