@@ -43,10 +43,8 @@ class ResNet2d(nn.Module):
     def __init__(self, depth: int, in_channels: int = 3, fusion: str | None = None, width: int = 64):
         super().__init__()
         block, layers = DEPTHS[depth]
-        if width == 64:
-            net = tv.ResNet(block, list(layers))
-        else:  # a narrow variant for CPU runs: every stage scaled by width / 64, same layout and key names
-            net = tv.ResNet(block, list(layers))
+        net = tv.ResNet(block, list(layers))
+        if width != 64:  # a narrow variant for CPU runs: every stage scaled by width / 64, same layout and key names
             net.inplanes = width
             net.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
             net.bn1 = nn.BatchNorm2d(width)
