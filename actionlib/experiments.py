@@ -360,7 +360,9 @@ def run_rows(rows: list[dict], data: SyntheticSplit, cfg, runs_dir: str | Path, 
                 batch_size=cfg.batch_size, optimizer=row.get("optimizer", "adamw"), lr=row.get("lr", lr),
                 sampling=row.get("sampling", "tsn"), **options,
             )  # fmt: skip
-            done.write_text(json.dumps(result, indent=1))
+            partial = done.with_suffix(".tmp")  # written whole, then renamed: a kill never leaves half a file
+            partial.write_text(json.dumps(result, indent=1))
+            partial.replace(done)
         out.append({"row": row["row"], "seed": seed, "modality": data.modality, **result})
     return pd.DataFrame(out)
 
