@@ -11,9 +11,9 @@ test 11 % after 6 epochs); the rendered pose frames generalise (narrow ResNet18:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .paths import repo_root
@@ -48,51 +48,6 @@ def ensure_synthetic(root: str | Path, classes=None, videos_per_class: int = 30,
     return root
 
 
-@dataclass
-class Features:
-    """Backbone feature maps of one split, with labels, and the class names."""
-
-    maps: torch.Tensor  # (N, C, T, H, W)
-    labels: torch.Tensor  # (N,)
-    class_names: list[str]
-
-
-class FeatureDataset(Dataset):
-    """Cached feature maps served like clips, so `engine.fit` trains a head on them unchanged."""
-
-    def __init__(self, features: Features):
-        self.features = features
-
-    def __len__(self):
-        return len(self.features.labels)
-
-    def __getitem__(self, index):
-        return {"clip": self.features.maps[index].float(), "label": int(self.features.labels[index]), "index": index}
-
-
-def backbone_features(model: nn.Module, dataset, class_names, batch_size: int = 16, desc: str = "features") -> Features:
-    """Run the (frozen) backbone of `model` over `dataset` once; unreadable videos are skipped."""
-    from .engine.train import collate
-
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate, num_workers=0)
-    maps, labels = [], []
-    model.eval()
-    with torch.inference_mode():
-        for batch in tqdm(loader, desc=desc, leave=False):
-            if "clip" not in batch:
-                continue
-            maps.append(model.backbone(batch["clip"]).to(torch.float16))
-            labels.append(batch["label"])
-    return Features(torch.cat(maps), torch.cat(labels), list(class_names))
-
-
-def head_model(model: nn.Module) -> nn.Module:
-    """A copy of `model` whose backbone is the identity: it classifies cached feature maps."""
-    head_only = copy.deepcopy(model)
-    head_only.backbone = nn.Identity()
-    return head_only
-
-
 def cache_key(**parts) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -107,10 +62,12 @@ def thesis_accuracy(table: str) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ synthetic videos decoded into memory
 def decode_videos(records, modality: str = "rgb", size=(64, 48), pose_root: str | Path | None = None,
-                  cache: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """All frames of `records` as uint8 (N, F, H, W, 3) at `size` (width, height), and their labels.
+                  cache: str | Path | None = None, flow_root: str | Path | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """All frames of `records` as uint8 (N, F, H, W, C) at `size` (width, height), and their labels.
 
-    RGB comes from the video files (PyAV), pose from the rendered pose frames (`<pose_root>/<class>/<stem>/`).
+    RGB comes from the video files (PyAV, C=3), pose from the rendered pose frames (`<pose_root>/<class>/<stem>/`,
+    C=3), flow from the TV-L1 JPEGs (`<flow_root>/<class>/<stem>/flow_x_*.jpg`, `flow_y_*`; C=2, one frame fewer).
     Every video must have the same number of frames (true of the synthetic dataset). An unreadable video is
     skipped with a warning naming it (and left out of the labels). The result is cached in `cache` if given.
     """
@@ -126,20 +83,29 @@ def decode_videos(records, modality: str = "rgb", size=(64, 48), pose_root: str 
         if isinstance(cached, dict):
             return cached["videos"], cached["labels"]
         # an older cache (frames only, no labels): decode again and replace it
-    if modality not in ("rgb", "pose"):
-        raise ValueError(f"modality must be 'rgb' or 'pose' here, got {modality!r}")
+    if modality not in ("rgb", "pose", "flow"):
+        raise ValueError(f"modality must be 'rgb', 'pose' or 'flow' here, got {modality!r}")
     if modality == "pose" and pose_root is None:
         raise ValueError("modality 'pose' needs pose_root (the synthetic dataset's <root>_pose folder)")
+    if modality == "flow" and flow_root is None:
+        raise ValueError("modality 'flow' needs flow_root (the synthetic dataset's <root>_flow folder)")
     width, height = size
     videos, labels = [], []
     for record in tqdm(records, desc=f"decode {modality}", leave=False):
-        where = record.path if modality == "rgb" else Path(pose_root) / record.class_name / record.stem
+        folder = {"rgb": None, "pose": pose_root, "flow": flow_root}[modality]
+        where = record.path if folder is None else Path(folder) / record.class_name / record.stem
         try:
             if modality == "rgb":
                 with av.open(str(where)) as container:
                     frames = [
                         f.to_ndarray(format="rgb24", width=width, height=height) for f in container.decode(video=0)
                     ]
+            elif modality == "flow":
+                frames = [
+                    np.stack([np.asarray(Image.open(x).convert("L").resize((width, height), Image.BILINEAR)),
+                              np.asarray(Image.open(y).convert("L").resize((width, height), Image.BILINEAR))], -1)
+                    for x, y in zip(sorted(where.glob("flow_x_*.jpg")), sorted(where.glob("flow_y_*.jpg")), strict=True)
+                ]  # fmt: skip
             else:
                 files = sorted(where.glob("img_*.jpg"))
                 frames = [
@@ -166,45 +132,88 @@ def decode_videos(records, modality: str = "rgb", size=(64, 48), pose_root: str 
     return tensor, labels
 
 
-_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1, 1) * 255
-_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1, 1) * 255
-
-
 class MemoryClips(Dataset):
     """Clips cut from videos held in memory, returned as `engine.fit` expects ({"clip", "label", "index"}).
 
-    `sampling="tsn"`: one frame per segment (2D models; random within the segment in training, the centre in
+    `sampling="tsn"`: one frame per segment (2D models; random within the segment in training, the middle in
     testing); `"clip"`: consecutive frames (3D models; random start in training, centred in testing). Training
-    also flips horizontally at random. Normalisation is ImageNet's mean and std.
+    also flips horizontally at random (flow: x displacement inverted). Normalisation is the 2D ResNets' (ImageNet
+    for RGB and pose, 0.5/0.226 for flow). At test time `protocol` (one of `engine.PROTOCOLS`) picks the views
+    averaged per video: "single" or "multi" clips (several along the video) times "center" (the whole frame) or
+    "ten" crops (five 7/8-size crops resized back, and their mirror images), as in Appendix C.2.
     """
 
-    def __init__(self, videos: torch.Tensor, labels, frames: int, train: bool, sampling: str = "tsn"):
+    def __init__(self, videos: torch.Tensor, labels, frames: int, train: bool, sampling: str = "tsn",
+                 protocol: str = "single-center"):  # fmt: skip
+        from .data.transforms import normalization_for
+        from .engine.evaluate import PROTOCOLS
+
         if sampling not in ("tsn", "clip"):
             raise ValueError(f"sampling must be 'tsn' or 'clip', got {sampling!r}")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
         if videos.shape[1] < frames:
             raise ValueError(f"videos have {videos.shape[1]} frames, fewer than the {frames} a clip needs")
         self.videos, self.labels = videos, torch.as_tensor(labels)
         self.frames, self.train, self.sampling = frames, train, sampling
+        self.clips, self.crops = PROTOCOLS[protocol]
+        channels = videos.shape[-1]
+        scale, shift = normalization_for("resnet2d", "flow" if channels == 2 else "rgb").affine(channels)
+        self.scale, self.shift = scale.view(-1, 1, 1, 1), shift.view(-1, 1, 1, 1)
 
     def __len__(self):
         return len(self.labels)
 
-    def _indices(self) -> torch.Tensor:
+    def _starts(self) -> list[list[int]]:
+        """Frame indices of each clip of one video."""
+        from .data.sampling import segment_indices
+
         total = self.videos.shape[1]
         if self.sampling == "tsn":
-            segment = total // self.frames
-            offset = (
-                torch.randint(0, segment, (self.frames,)) if self.train else torch.full((self.frames,), segment // 2)
-            )
-            return torch.arange(self.frames) * segment + offset
-        start = int(torch.randint(0, total - self.frames + 1, ())) if self.train else (total - self.frames) // 2
-        return torch.arange(start, start + self.frames)
+            if self.train or self.clips == "single":
+                return [segment_indices(total, self.frames, self.train)]
+            width = total / self.frames  # multi: three phases inside each segment
+            return [
+                [min(int((k + phase) * width), total - 1) for k in range(self.frames)]
+                for phase in (1 / 6, 1 / 2, 5 / 6)
+            ]
+        if self.train:
+            start = random.randint(0, total - self.frames)
+            return [list(range(start, start + self.frames))]
+        if self.clips == "single":
+            starts = [(total - self.frames) // 2]
+        else:  # multi: clips spread evenly from the first frame to the last
+            count = max(2, -(-total // self.frames))
+            starts = np.linspace(0, total - self.frames, count).round().astype(int).tolist()
+        return [list(range(s, s + self.frames)) for s in starts]
+
+    def _flip(self, clip: torch.Tensor) -> torch.Tensor:
+        clip = clip.flip(-1)
+        if clip.shape[0] == 2:  # flow: mirrored x displacement (TSN convention)
+            clip = torch.cat([255 - clip[:1], clip[1:]])
+        return clip
+
+    def _crops(self, clip: torch.Tensor) -> list[torch.Tensor]:
+        if self.crops == "center":
+            return [clip]
+        h, w = clip.shape[-2:]
+        ch, cw = h * 7 // 8, w * 7 // 8
+        boxes = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
+        crops = [
+            torch.nn.functional.interpolate(clip[..., y : y + ch, x : x + cw], size=(h, w), mode="bilinear")
+            for y, x in boxes
+        ]
+        return crops + [self._flip(c) for c in crops]
 
     def __getitem__(self, index):
-        clip = self.videos[index, self._indices()].permute(3, 0, 1, 2).float()  # (3, T, H, W)
-        if self.train and torch.rand(()) < 0.5:
-            clip = clip.flip(-1)
-        return {"clip": (clip - _MEAN) / _STD, "label": int(self.labels[index]), "index": index}
+        views = []
+        for frames in self._starts():
+            clip = self.videos[index, frames].permute(3, 0, 1, 2).float()  # (C, T, H, W)
+            if self.train and random.random() < 0.5:
+                clip = self._flip(clip)
+            views += self._crops(clip)
+        clips = torch.stack(views) * self.scale + self.shift
+        return {"clip": clips[0] if len(clips) == 1 else clips, "label": int(self.labels[index]), "index": index}
 
 
 @dataclass
@@ -217,10 +226,45 @@ class SyntheticSplit:
     test_labels: torch.Tensor
     class_names: list[str]
     modality: str
+    split: int = 1
 
-    def datasets(self, frames: int, sampling: str = "tsn"):
+    def datasets(self, frames: int, sampling: str = "tsn", protocol: str = "single-center"):
         return (MemoryClips(self.train, self.train_labels, frames, True, sampling),
-                MemoryClips(self.test, self.test_labels, frames, False, sampling))  # fmt: skip
+                MemoryClips(self.test, self.test_labels, frames, False, sampling, protocol))  # fmt: skip
+
+
+# TV-L1 on the 64x48 synthetic frames: the fast settings (coarser on large motion, 3-4x cheaper) and the
+# thesis's 20-pixel bound at 340x256 scaled to the frame width (20 * 64 / 340 ~ 4 pixels).
+SYNTHETIC_FLOW = {"size": (64, 48), "bound": 4.0, "fast": True}
+
+
+def ensure_flow(root: str | Path, jobs: int = 2) -> Path:
+    """TV-L1 flow of the synthetic dataset at `root`, in `<root>_flow`, computed once (~3 min on 2 cores).
+
+    An interrupted extraction resumes (finished videos are kept); unreadable videos are reported and skipped.
+    """
+    from .data.flow import FAST_TVL1, TVL1Options, extract_dataset_flow
+
+    root = Path(root)
+    out = root.with_name(root.name + "_flow")
+    manifest = out / "flow.json"
+    wanted = {"size": list(SYNTHETIC_FLOW["size"]), "bound": SYNTHETIC_FLOW["bound"], "fast": SYNTHETIC_FLOW["fast"]}
+    if manifest.is_file():
+        found = json.loads(manifest.read_text())
+        if found != wanted:
+            raise ValueError(f"{out} holds flow made with {found}, not {wanted}; delete it to recompute")
+        return out
+    report = extract_dataset_flow(root, out, dataset="synthetic", jobs=jobs,
+                                  options=FAST_TVL1 if SYNTHETIC_FLOW["fast"] else TVL1Options(),
+                                  size=SYNTHETIC_FLOW["size"], bound=SYNTHETIC_FLOW["bound"])  # fmt: skip
+    if report.failed:
+        import warnings
+
+        from .data.datasets import SkippedVideoWarning
+
+        warnings.warn(f"flow: {report.summary()}", SkippedVideoWarning, stacklevel=2)
+    manifest.write_text(json.dumps(wanted))
+    return out
 
 
 def load_synthetic(root: str | Path, modality: str = "rgb", split: int = 1, size=(64, 48)) -> SyntheticSplit:
@@ -234,44 +278,35 @@ def load_synthetic(root: str | Path, modality: str = "rgb", split: int = 1, size
     for subset in ("train", "test"):
         records = read_split(root, "synthetic", split, subset)
         cache = cache_dir / f"{modality}_split{split}_{subset}_{size[0]}x{size[1]}.pt"
-        parts[subset] = decode_videos(records, modality, size, pose_root_for(root), cache)
-    return SyntheticSplit(*parts["train"], *parts["test"], class_names(root, "synthetic"), modality)
+        flow_root = ensure_flow(root) if modality == "flow" else None
+        parts[subset] = decode_videos(records, modality, size, pose_root_for(root), cache, flow_root)
+    return SyntheticSplit(*parts["train"], *parts["test"], class_names(root, "synthetic"), modality, split)
 
 
-def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs: int, out: str | Path,
-                   seed: int = 0, batch_size: int = 16, optimizer: str = "adamw", lr: float = 2e-3,
-                   sampling: str = "tsn", progress: bool = False, **options) -> dict:  # fmt: skip
-    """Train `model_name` (registry options in `options`) on `data` with `engine.fit` and return one result row.
-
-    A killed run continues from its last checkpoint in `out`. The thesis's protocol on the test split: the
-    reported epoch is the one with the best test Top-1. The row
-    holds Top-1/Top-3 (%), the mean pairwise accuracy (%) over the time-reversed pairs and each pair's value,
-    the walk/run pair, the best epoch and the training time.
-    """
+def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set, test_set, class_names, modality,
+                    *, epochs: int, out: str | Path, seed: int, batch_size: int, optimizer: str, lr: float,
+                    teacher: nn.Module | None = None, distill: str | None = None,
+                    distill_weight: float | None = None) -> dict:  # fmt: skip
+    """Train with `engine.fit` (resuming from `out`) and return the result row of the epoch with the best test Top-1."""
     import time
 
     from .data.synthetic import reversed_pairs, speed_pairs
-    from .engine.repro import seed_everything
     from .engine.train import TrainConfig, fit
-    from .models import create
 
-    seed_everything(seed)
-    model = create(model_name, num_classes=len(data.class_names), modality=data.modality, frames=frames, **options)
-    train_set, test_set = data.datasets(frames, sampling)
-    config = TrainConfig(model=model_name, options=dict(options, frames=frames), modality=data.modality,
-                         dataset="synthetic", epochs=epochs, batch_size=batch_size, effective_batch=batch_size,
-                         accumulation=1, optimizer=optimizer, lr=lr, seed=seed, workers=0, device="cpu",
-                         out=str(out), progress=progress, tensorboard=False, resume=True,
-                         num_classes=len(data.class_names), class_names=list(data.class_names))  # fmt: skip
-    pairs = reversed_pairs(data.class_names) + speed_pairs(data.class_names)
+    config = TrainConfig(model=model_name, options=options, modality=modality, dataset="synthetic", epochs=epochs,
+                         batch_size=batch_size, effective_batch=batch_size, accumulation=1, optimizer=optimizer,
+                         lr=lr, seed=seed, workers=0, device="cpu", out=str(out), progress=False, tensorboard=False,
+                         resume=True, num_classes=len(class_names), class_names=list(class_names), distill=distill,
+                         distill_weight=distill_weight)  # fmt: skip
+    pairs = reversed_pairs(class_names) + speed_pairs(class_names)
     started = time.perf_counter()
-    result = fit(config, model, train_set, test_set, pairs=pairs)
+    result = fit(config, model, train_set, test_set, teacher=teacher, pairs=pairs)
     seconds = time.perf_counter() - started
     epochs_log = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines() if line]
     best = next(m for m in epochs_log if m["epoch"] == result["best_epoch"])
     pairwise = {f"{a}/{b}": float(best.get("val_pairwise", {}).get(f"{a}|{b}", float("nan")))
                 for a, b in pairs}  # fmt: skip
-    reversed_names = [f"{a}/{b}" for a, b in reversed_pairs(data.class_names)]
+    reversed_names = [f"{a}/{b}" for a, b in reversed_pairs(class_names)]
     return {
         "top1": best["val_top1"],
         "top3": best["val_top3"],
@@ -282,6 +317,304 @@ def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs
         "seconds": seconds,
         "parameters": sum(p.numel() for p in model.parameters()),
     }
+
+
+def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs: int, out: str | Path,
+                   seed: int = 0, batch_size: int = 16, optimizer: str = "adamw", lr: float = 2e-3,
+                   sampling: str = "tsn", init: str | Path | None = None, **options) -> dict:  # fmt: skip
+    """Train `model_name` (registry options in `options`) end to end on `data` and return one result row.
+
+    A killed run continues from its last checkpoint in `out`. The thesis's protocol on the test split: the
+    reported epoch is the one with the best test Top-1. The row holds Top-1/Top-3 (%), the mean pairwise
+    accuracy (%) over the time-reversed pairs and each pair's value, the walk/run pair, the best epoch and the
+    training time. `init`: a checkpoint whose weights start the run (the thesis's "16f pre-trained" rows).
+    """
+    from .engine.repro import seed_everything
+    from .models import create
+
+    seed_everything(seed)
+    model = create(model_name, num_classes=len(data.class_names), modality=data.modality, frames=frames, **options)
+    if init is not None:
+        state = torch.load(init, map_location="cpu", weights_only=False)["model"]
+        model.load_state_dict(state)  # 3D kernels do not depend on the clip length: a 16f checkpoint fits 32f
+    train_set, test_set = data.datasets(frames, sampling)
+    return _fit_and_report(model_name, model, dict(options, frames=frames), train_set, test_set, data.class_names,
+                           data.modality, epochs=epochs, out=out, seed=seed, batch_size=batch_size,
+                           optimizer=optimizer, lr=lr)  # fmt: skip
+
+
+# ------------------------------------------------------------------ pretrained (frozen) backbones and their features
+class FeatureDataset(Dataset):
+    """Cached feature maps served like clips, so `engine.fit` trains a head on them unchanged.
+
+    `maps`: (N, C, T, H, W), or (N, V, C, T, H, W) for several test views per video; `teacher`: the same
+    samples' maps from another stream, served as `teacher_clip` (distillation).
+    """
+
+    random_augmentation = False  # the views were drawn when the maps were cached
+
+    def __init__(self, maps: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None):
+        if teacher is not None and len(teacher) != len(maps):
+            raise ValueError(f"{len(teacher)} teacher maps for {len(maps)} student maps")
+        self.maps, self.labels, self.teacher = maps, labels, teacher
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        item = {"clip": self.maps[index].float(), "label": int(self.labels[index]), "index": index}
+        if self.teacher is not None:
+            item["teacher_clip"] = self.teacher[index].float()
+        return item
+
+
+def head_model(model: nn.Module) -> nn.Module:
+    """`model` with the identity as backbone: it classifies cached feature maps (the backbone is dropped)."""
+    model.backbone = nn.Identity()
+    return model
+
+
+@torch.inference_mode()
+def extract_features(backbone: nn.Module, dataset: MemoryClips, seed: int = 0, batch_size: int = 32,
+                     desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """`backbone` over every item of `dataset` (float16 maps, labels). Item i's random draws (segment offsets,
+    flip) are seeded by (seed, i), so two streams extracted with the same seed see the same frames and flips."""
+    from .engine.train import _to_memory_format
+
+    backbone.eval()
+    _to_memory_format(backbone)  # channels-last, as in training: faster on CPU too
+    maps, labels = [], []
+    for first in tqdm(range(0, len(dataset), batch_size), desc=desc, leave=False):
+        items = []
+        for i in range(first, min(first + batch_size, len(dataset))):
+            random.seed(seed * 1_000_003 + i)
+            items.append(dataset[i])
+        clips = torch.stack([item["clip"] for item in items])
+        views = clips.dim() == 6
+        flat = (clips.flatten(0, 1) if views else clips).contiguous(memory_format=torch.channels_last_3d)
+        out = backbone(flat).to(torch.float16).contiguous()
+        maps.append(out.unflatten(0, clips.shape[:2]) if views else out)
+        labels += [item["label"] for item in items]
+    return torch.cat(maps), torch.tensor(labels)
+
+
+def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int | None = None, sampling: str = "tsn",
+             epochs: int | None = None, lr: float = 2e-3, seed: int = 0, init: str | Path | None = None,
+             runs_dir: str | Path | None = None, **options) -> dict:  # fmt: skip
+    """Train `model` end to end once on the synthetic train split; later rows freeze its backbone.
+
+    The CPU stand-in for the thesis's ImageNet/Kinetics-pretrained backbones: the heads of a table are then
+    compared on the same frozen features (`frozen_features`, `run_heads`), which takes seconds per head. The run
+    is cached in `runs_dir` (default runs/backbones/) under a hash of its settings; returns its result row plus `checkpoint`, `model`,
+    `options`, `frames` and `sampling`.
+    """
+    frames = frames or cfg.frames
+    epochs = epochs or cfg.epochs
+    if model.startswith("resnet") and "3d" not in model:
+        options.setdefault("width", cfg.width)
+        options.setdefault("frozen_stages", 0)
+    options.setdefault("head", "avg")
+    settings = {"model": model, "frames": frames, "sampling": sampling, "epochs": epochs, "lr": lr, "seed": seed,
+                "batch_size": cfg.batch_size, "size": int(data.train.shape[3]), "modality": data.modality, "profile": cfg.name,
+                "split": data.split, "init": str(init) if init else None, **options}  # fmt: skip
+    out = Path(runs_dir or repo_root() / "runs" / "backbones") / cache_key(**settings)
+    done = out / "result.json"
+    if done.is_file():
+        result = json.loads(done.read_text())
+    else:
+        result = train_and_test(model, data, frames=frames, epochs=epochs, out=out, seed=seed,
+                                batch_size=cfg.batch_size, lr=lr, sampling=sampling, init=init, **options)  # fmt: skip
+        _write_json(done, result)
+    return {**result, "checkpoint": str(out / "best.pt"), "model": model, "options": options, "frames": frames,
+            "sampling": sampling, "modality": data.modality}  # fmt: skip
+
+
+def _write_json(path: Path, value) -> None:
+    """Written whole, then renamed: a kill never leaves half a file."""
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(value, indent=1))
+    partial.replace(path)
+
+
+def _rebuild(backbone: dict, num_classes: int, **changes) -> nn.Module:
+    """The pretrained model of `backbone` (a `pretrain` row), with `changes` to its options (head, fusion...)."""
+    from .models import create
+
+    pretrained = torch.load(backbone["checkpoint"], map_location="cpu", weights_only=False)["model"]
+    model = create(backbone["model"], num_classes=num_classes, modality=backbone["modality"],
+                   frames=backbone["frames"], **{**backbone["options"], **changes})  # fmt: skip
+    trunk = {k[len("backbone.") :]: v for k, v in pretrained.items() if k.startswith("backbone.")}
+    model.backbone.load_state_dict(trunk)
+    return model
+
+
+def frozen_features(backbone: dict, data: SyntheticSplit, train_views: int = 4, protocol: str = "single-center",
+                    fusion: str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Feature maps of the pretrained `backbone` (a `pretrain` row): `train_views` randomly sampled and flipped
+    views of every training video, and the test videos under `protocol`. Cached beside the checkpoint.
+
+    Returns (train maps, train labels, test maps, test labels). `fusion` taps several stages of a 2D ResNet
+    (Table 3.4); the stage weights are the pretrained ones.
+    """
+    folder = Path(backbone["checkpoint"]).parent / "features"
+    model, train, test = None, None, None
+    parts = {}
+    for subset, key in (("train", cache_key(views=train_views, fusion=fusion, split=data.split)),
+                        ("test", cache_key(protocol=protocol, fusion=fusion, split=data.split))):  # fmt: skip
+        cache = folder / f"{subset}_{key}.pt"
+        if cache.is_file():
+            parts[subset] = torch.load(cache, weights_only=True)
+            continue
+        if model is None:
+            model = _rebuild(backbone, len(data.class_names), **({"fusion": fusion} if fusion else {}))
+            train, test = data.datasets(backbone["frames"], backbone["sampling"], protocol)
+        if subset == "train":
+            views = [
+                extract_features(model.backbone, train, seed=v, desc=f"features (view {v})") for v in range(train_views)
+            ]
+            parts[subset] = (torch.cat([m for m, _ in views]), torch.cat([y for _, y in views]))
+        else:
+            parts[subset] = extract_features(model.backbone, test, desc=f"features (test, {protocol})")
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(parts[subset], cache.with_suffix(".tmp"))
+        cache.with_suffix(".tmp").replace(cache)
+    return (*parts["train"], *parts["test"])
+
+
+# Heads on cached features: batches this large cost a quarter of the steps of the profile's 16 (measured: the
+# same Top-1 within a seed's spread). Other profiles use their own batch size.
+HEAD_BATCH = {"smoke": 64}
+
+HEAD_RUN_KEYS = ("row", "optimizer", "lr", "fusion", "distill", "distill_weight", "frames")
+
+
+def _select_frames(maps: torch.Tensor, row: dict) -> torch.Tensor:
+    """`frames: 1` in a row (the thesis's single-frame "no pooling" model): keep the middle position only."""
+    if row.get("frames", None) in (None, maps.shape[-3]):
+        return maps
+    if row["frames"] != 1:
+        raise ValueError(f"a head row may only narrow its features to frames=1, got {row['frames']}")
+    middle = maps.shape[-3] // 2
+    return maps[..., middle : middle + 1, :, :]
+
+
+def _head_for(backbone: dict, row: dict, num_classes: int) -> nn.Module:
+    """A fresh head (and classifier) for `backbone`'s features; row keys not in HEAD_RUN_KEYS are head options."""
+    from .models import create
+
+    options = {**backbone["options"], **{k: v for k, v in row.items() if k not in HEAD_RUN_KEYS}}
+    if row.get("fusion"):
+        options["fusion"] = row["fusion"]
+    model = create(backbone["model"], num_classes=num_classes, modality=backbone["modality"],
+                   frames=row.get("frames", backbone["frames"]), **options)  # fmt: skip
+    return head_model(model)
+
+
+def load_head(run_dir: str | Path, backbone: dict, row: dict, num_classes: int) -> nn.Module:
+    """The trained head of a `run_heads` run (its best epoch), in eval mode: a teacher for distillation."""
+    model = _head_for(backbone, row, num_classes)
+    state = torch.load(Path(run_dir) / "best.pt", map_location="cpu", weights_only=False)["model"]
+    # a `pretrain` run's checkpoint holds its backbone too: the head alone is wanted here
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("backbone.")})
+    model.modality = backbone["modality"]
+    return model.eval()
+
+
+def small_3d(cfg) -> dict:
+    """The CPU profile's 3D network, for `pretrain(cfg, data, **small_3d(cfg))`: ResNeXt blocks, one per stage,
+    16 base channels, clips of 32 consecutive frames (8 under `test`; 2 temporal positions after layer4), trained
+    for half the profile's epochs (a 32-frame 3D clip costs about 4x a 2D run's 8 frames), learning rate 1e-3."""
+    return {"model": "resnext3d_101", "layers": (1, 1, 1, 1), "width": 16, "frames": 8 if cfg.name == "test" else 32,
+            "sampling": "clip", "epochs": max(1, cfg.epochs // 2), "lr": 1e-3}  # fmt: skip
+
+
+def narrow_head_options(head: str, width: int) -> dict:
+    """Heads sized like the backbone: the thesis's hidden sizes (LSTM 512, ConvGRU 196, concatenation + FC 1550,
+    non-local + concatenation + FC 1000) are for 64-channel networks; a narrow CPU backbone (`width` < 64) gets
+    them scaled by width / 64."""
+    hidden = {"lstm": 512, "convgru": 196, "concat_fc": 1550, "nl_concat_fc": 1000}.get(head)
+    return {} if hidden is None or width == 64 else {"hidden": max(8, hidden * width // 64)}
+
+
+@torch.inference_mode()
+def head_scores(run_dir: str | Path, backbone: dict, row: dict, data: SyntheticSplit, protocol: str = "single-center",
+                train_views: int = 4) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Test-split logits (N, K) of a trained head (views averaged) and the labels: one stream for late fusion."""
+    model = load_head(run_dir, backbone, row, len(data.class_names))
+    *_, maps, labels = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
+    maps = _select_frames(maps, row).float()
+    if maps.dim() == 6:
+        return model(maps.flatten(0, 1)).unflatten(0, maps.shape[:2]).mean(1), labels
+    return model(maps), labels
+
+
+def score_summary(scores: torch.Tensor, labels: torch.Tensor, class_names) -> dict:
+    """Top-1/Top-3 (%) and the mean reversed-pair accuracy (%) of test scores (e.g. fused streams)."""
+    from .data.synthetic import reversed_pairs
+    from .engine.evaluate import summarize
+
+    report = summarize(scores, labels, len(class_names), list(class_names), reversed_pairs(class_names))
+    pairs = report.get("pairwise_accuracy", {})
+    return {"top1": report["top1"], "top3": report["top3"], "reversed_pairs": pairs.get("mean", np.nan)}
+
+
+def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_dir: str | Path, seeds=None,
+              lr: float = 1e-3, epochs: int | None = None, protocol: str = "single-center", train_views: int = 4,
+              teacher: dict | None = None, batch_size: int | None = None, reuse: bool = True) -> pd.DataFrame:  # fmt: skip
+    """Train a head per row on the frozen features of `backbone` (a `pretrain` row), for each seed.
+
+    A row is `{"row": thesis row name, "head": ..., **head options}` and may set `optimizer`, `lr`, `fusion`
+    (2D stage fusion), `distill` ("bert"/"mars") and `distill_weight`; distillation needs `teacher`:
+    `{"backbone": pretrain row of the teacher's stream, "row": the teacher's head row}` (its head is trained
+    here first, on the same views). Runs are cached in `runs_dir` by their settings (the row name excluded,
+    so two tables sharing a configuration train it once); returns one line per row and seed, with `run_dir`.
+    """
+    seeds = cfg.seeds if seeds is None else seeds
+    epochs = epochs or cfg.epochs
+    batch_size = batch_size or HEAD_BATCH.get(cfg.name, cfg.batch_size)
+    num_classes = len(data.class_names)
+    teacher_model, teacher_data = None, None
+    if any(row.get("distill") for row in rows):
+        if teacher is None:
+            raise ValueError("rows with `distill` need `teacher` (its stream's pretrain row and head row)")
+        teacher_run = run_heads([teacher["row"]], teacher["backbone"], teacher["data"], cfg, runs_dir, seeds[:1], lr,
+                                epochs, protocol, train_views, batch_size=batch_size, reuse=reuse)  # fmt: skip
+        teacher_model = load_head(teacher_run["run_dir"][0], teacher["backbone"], teacher["row"], num_classes)
+        teacher_data = frozen_features(teacher["backbone"], teacher["data"], train_views, protocol)
+    out = []
+    bar = tqdm([(row, seed) for row in rows for seed in seeds], desc="heads", leave=False)
+    for row, seed in bar:
+        bar.set_postfix_str(row["row"][:40])
+        # defaults spelled out, so that a row naming them (e.g. optimizer="adamw") shares the run of one that does not
+        settings = {"optimizer": "adamw", "lr": lr, **{k: v for k, v in row.items() if k != "row"}}
+        key = cache_key(settings=settings, seed=seed, backbone=backbone["checkpoint"], epochs=epochs,
+                        protocol=protocol, views=train_views, batch=batch_size,
+                        teacher=teacher and (teacher["backbone"]["checkpoint"], teacher["row"]))  # fmt: skip
+        run_dir = Path(runs_dir) / key
+        done = run_dir / "result.json"
+        if reuse and done.is_file():
+            result = json.loads(done.read_text())
+        else:
+            from .engine.repro import seed_everything
+
+            train_maps, train_labels, test_maps, test_labels = frozen_features(
+                backbone, data, train_views, protocol, row.get("fusion")
+            )
+            seed_everything(seed)
+            model = _head_for(backbone, row, num_classes)
+            distilled = teacher_data is not None and row.get("distill")
+            train_set = FeatureDataset(_select_frames(train_maps, row), train_labels,
+                                       teacher_data[0] if distilled else None)  # fmt: skip
+            test_set = FeatureDataset(_select_frames(test_maps, row), test_labels)
+            result = _fit_and_report(
+                backbone["model"], model, settings, train_set, test_set,
+                data.class_names, data.modality, epochs=epochs, out=run_dir, seed=seed, batch_size=batch_size,
+                optimizer=settings["optimizer"], lr=settings["lr"], teacher=teacher_model if distilled else None, distill=row.get("distill"),
+                distill_weight=row.get("distill_weight"),
+            )  # fmt: skip
+            _write_json(done, result)
+        out.append({"row": row["row"], "seed": seed, "modality": data.modality, **result, "run_dir": str(run_dir)})
+    return pd.DataFrame(out)
 
 
 def compare_with_thesis(table: str, ours: pd.DataFrame, metric: str = "top1") -> pd.DataFrame:
@@ -360,9 +693,7 @@ def run_rows(rows: list[dict], data: SyntheticSplit, cfg, runs_dir: str | Path, 
                 batch_size=cfg.batch_size, optimizer=row.get("optimizer", "adamw"), lr=row.get("lr", lr),
                 sampling=row.get("sampling", "tsn"), **options,
             )  # fmt: skip
-            partial = done.with_suffix(".tmp")  # written whole, then renamed: a kill never leaves half a file
-            partial.write_text(json.dumps(result, indent=1))
-            partial.replace(done)
+            _write_json(done, result)
         out.append({"row": row["row"], "seed": seed, "modality": data.modality, **result})
     return pd.DataFrame(out)
 

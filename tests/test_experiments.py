@@ -5,11 +5,8 @@ import json
 import pytest
 import torch
 
-from actionlib.data.datasets import class_names
-from actionlib.engine.inputs import build_dataset
-from actionlib.engine.train import TrainConfig, fit
-from actionlib.experiments import FeatureDataset, Features, backbone_features, ensure_synthetic, head_model
-from actionlib.models import create
+from actionlib import experiments, profiles
+from actionlib.experiments import FeatureDataset, MemoryClips, ensure_synthetic
 
 
 @pytest.fixture(scope="module")
@@ -27,33 +24,125 @@ def test_ensure_synthetic_reuses_and_refuses_other_settings(tiny_synthetic):
     assert json.loads((tiny_synthetic / "synthetic.json").read_text())["frames"] == 12
 
 
-def test_features_train_a_head_with_the_engine(tiny_synthetic, tmp_path):
-    names = class_names(tiny_synthetic, "synthetic")
-    model = create("resnet18", num_classes=len(names), frames=4, size=32, head="bert")
-    config = TrainConfig(model="resnet18", dataset="synthetic", root=str(tiny_synthetic), split=1)
-    train = backbone_features(model, build_dataset(config, "train", model, "train"), names)
-    assert train.maps.shape[1:3] == (512, 4) and train.maps.dtype == torch.float16
-    assert len(train.labels) == len(FeatureDataset(train)) > 0
-
-    head = head_model(model)
-    assert isinstance(head.backbone, torch.nn.Identity) and model.backbone is not head.backbone
-    run = TrainConfig(model="resnet18", options={"head": "bert"}, dataset="synthetic", epochs=2, batch_size=4,
-                      accumulation=1, optimizer="adamw", lr=1e-3, workers=0, out=str(tmp_path / "run"),
-                      progress=False, class_names=names)  # fmt: skip
-    result = fit(run, head, FeatureDataset(train), FeatureDataset(train), pairs=[("sit_down", "stand_up")])
-    assert 0 <= result["best_top1"] <= 100
-    assert "sit_down|stand_up" in result["last"]["val_pairwise"]
+@pytest.fixture(scope="module")
+def pretrained(tiny_synthetic, tmp_path_factory):
+    """A tiny pose backbone trained once (the `test` profile: 1 epoch, 4 segments, width 8) and its data."""
+    cfg = profiles.resolve("test")
+    data = experiments.load_synthetic(tiny_synthetic, "pose", size=(32, 24))
+    runs = tmp_path_factory.mktemp("backbones")
+    return cfg, data, experiments.pretrain(cfg, data, "resnet18", runs_dir=runs), runs
 
 
-def test_feature_dataset_serves_float_clips():
-    feats = Features(torch.zeros(3, 8, 2, 1, 1, dtype=torch.float16), torch.tensor([0, 1, 0]), ["a", "b"])
-    sample = FeatureDataset(feats)[1]
+def test_pretrain_is_cached_by_its_settings(pretrained, monkeypatch):
+    cfg, data, backbone, runs = pretrained
+    assert backbone["options"] == {"width": 8, "frozen_stages": 0, "head": "avg"} and backbone["frames"] == 4
+    assert (runs / backbone["checkpoint"].split("/")[-2] / "best.pt").is_file()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished backbone was trained again")
+
+    monkeypatch.setattr(experiments, "train_and_test", fail)
+    assert experiments.pretrain(cfg, data, "resnet18", runs_dir=runs)["checkpoint"] == backbone["checkpoint"]
+    with pytest.raises(AssertionError, match="trained again"):
+        experiments.pretrain(cfg, data, "resnet18", runs_dir=runs, seed=1)
+
+
+def test_frozen_features_views_and_protocols(pretrained):
+    cfg, data, backbone, _ = pretrained
+    train, train_labels, test, test_labels = experiments.frozen_features(backbone, data, train_views=2)
+    n_train, n_test = len(data.train_labels), len(data.test_labels)
+    assert train.shape == (2 * n_train, 64, 4, 1, 1) and train.dtype == torch.float16
+    assert train_labels.tolist() == data.train_labels.tolist() * 2
+    assert test.shape == (n_test, 64, 4, 1, 1) and test_labels.tolist() == data.test_labels.tolist()
+    *_, multi, _ = experiments.frozen_features(backbone, data, train_views=2, protocol="multi-ten")
+    assert multi.shape == (n_test, 30, 64, 4, 1, 1)  # 3 phases x 10 crops
+    fused = experiments.frozen_features(backbone, data, train_views=2, fusion="triple")[0]
+    assert fused.shape == (2 * n_train, 16 + 32 + 64, 4, 1, 1)
+    again = experiments.frozen_features(backbone, data, train_views=2)
+    assert torch.equal(again[0], train) and torch.equal(again[2], test)
+
+
+def test_heads_on_frozen_features_and_their_scores(pretrained, tmp_path, monkeypatch):
+    cfg, data, backbone, _ = pretrained
+    rows = [
+        {"row": "average", "head": "avg"},
+        {"row": "BERT", "head": "bert"},
+        {"row": "one frame", "head": "avg", "frames": 1},
+    ]
+    result = experiments.run_heads(rows, backbone, data, cfg, tmp_path, seeds=[0], train_views=2)
+    assert result["row"].tolist() == ["average", "BERT", "one frame"]
+    assert result["top1"].between(0, 100).all() and result["parameters"].iloc[1] > result["parameters"].iloc[0]
+    scores, labels = experiments.head_scores(result["run_dir"][1], backbone, rows[1], data, train_views=2)
+    assert scores.shape == (len(data.test_labels), len(data.class_names)) and torch.equal(labels, data.test_labels)
+    summary = experiments.score_summary(scores, labels, data.class_names)
+    assert summary["top1"] == pytest.approx(result["top1"][1]) and 0 <= summary["reversed_pairs"] <= 100
+
+    # a row with the same settings under another name is not trained again
+    monkeypatch.setattr(experiments, "_fit_and_report", lambda *a, **k: pytest.fail("trained again"))
+    again = experiments.run_heads(
+        [{"row": "renamed", "head": "avg"}], backbone, data, cfg, tmp_path, seeds=[0], train_views=2
+    )
+    assert again["top1"][0] == result["top1"][0]
+
+
+def test_distillation_heads_follow_a_teacher(pretrained, tmp_path):
+    cfg, data, backbone, _ = pretrained
+    teacher = {"backbone": backbone, "data": data, "row": {"row": "teacher", "head": "bert"}}
+    rows = [{"row": "student", "head": "bert", "distill": "bert", "distill_weight": 10.0}]
+    result = experiments.run_heads(rows, backbone, data, cfg, tmp_path, seeds=[0], train_views=2, teacher=teacher)
+    assert 0 <= result["top1"][0] <= 100
+    logged = [json.loads(line) for line in (tmp_path / result["run_dir"][0].split("/")[-1] / "metrics.jsonl").open()]
+    assert logged and all("mse" in json.dumps(m) for m in logged)
+    with pytest.raises(ValueError, match="need `teacher`"):
+        experiments.run_heads(rows, backbone, data, cfg, tmp_path / "x", seeds=[0], train_views=2)
+
+
+def test_feature_dataset_serves_float_clips_and_teacher_maps():
+    maps = torch.zeros(3, 8, 2, 1, 1, dtype=torch.float16)
+    sample = FeatureDataset(maps, torch.tensor([0, 1, 0]), teacher=maps + 1)[1]
     assert sample["clip"].dtype == torch.float32 and sample["label"] == 1 and sample["index"] == 1
+    assert sample["teacher_clip"].dtype == torch.float32 and float(sample["teacher_clip"].max()) == 1
+    with pytest.raises(ValueError, match="teacher maps"):
+        FeatureDataset(maps, torch.tensor([0, 1, 0]), teacher=maps[:2])
+
+
+def test_memory_clips_protocols_and_flow():
+    videos = torch.arange(40, dtype=torch.uint8).view(1, 40, 1, 1, 1).expand(2, 40, 8, 8, 3).contiguous()
+    assert MemoryClips(videos, [0, 1], 8, False, "clip", "multi-center")[0]["clip"].shape == (5, 3, 8, 8, 8)
+    assert MemoryClips(videos, [0, 1], 8, False, "clip", "single-ten")[0]["clip"].shape == (10, 3, 8, 8, 8)
+    assert MemoryClips(videos, [0, 1], 8, False, "tsn", "multi-center")[0]["clip"].shape == (3, 3, 8, 8, 8)
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        MemoryClips(videos, [0, 1], 8, False, "clip", "five-crop")
+    flow = torch.full((1, 10, 2, 4, 2), 200, dtype=torch.uint8)
+    flow[..., 1] = 100
+    clip = MemoryClips(flow, [0], 4, False)[0]["clip"]
+    assert clip.shape == (2, 4, 2, 4)
+    assert torch.allclose(clip[0], torch.tensor((200 / 255 - 0.5) / 0.226))  # the 2D ResNets' flow normalisation
+    mirrored = MemoryClips(flow, [0], 4, False)._flip(flow[0, :4].permute(3, 0, 1, 2).float())
+    assert mirrored[0].eq(55).all() and mirrored[1].eq(100).all()  # x displacement inverted, y kept
+
+
+def test_decode_flow_frames(tiny_synthetic, tmp_path):
+    from PIL import Image
+
+    from actionlib.data.datasets import read_split
+    from actionlib.experiments import decode_videos
+
+    records = read_split(tiny_synthetic, "synthetic", 1, "train")[:2]
+    for record in records:
+        folder = tmp_path / record.class_name / record.stem
+        folder.mkdir(parents=True)
+        for i in range(1, 4):
+            Image.new("L", (16, 12), 128).save(folder / f"flow_x_{i:05d}.jpg")
+            Image.new("L", (16, 12), 64).save(folder / f"flow_y_{i:05d}.jpg")
+    videos, labels = decode_videos(records, "flow", (8, 6), flow_root=tmp_path)
+    assert videos.shape == (2, 3, 6, 8, 2) and labels.tolist() == [r.label for r in records]
+    assert abs(int(videos[..., 0].float().mean()) - 128) <= 2 and abs(int(videos[..., 1].float().mean()) - 64) <= 2
+    with pytest.raises(ValueError, match="flow_root"):
+        decode_videos(records, "flow", (8, 6))
 
 
 def test_memory_clips_sample_tsn_segments_and_clips():
-    from actionlib.experiments import MemoryClips
-
     videos = torch.arange(40, dtype=torch.uint8).view(1, 40, 1, 1, 1).expand(2, 40, 4, 6, 3).contiguous()
     test = MemoryClips(videos, [0, 1], frames=8, train=False)
     item = test[1]
@@ -64,7 +153,6 @@ def test_memory_clips_sample_tsn_segments_and_clips():
     clip = MemoryClips(videos, [0, 1], frames=8, train=False, sampling="clip")[0]["clip"]
     raw = clip[0, :, 0, 0] * (0.229 * 255) + 0.485 * 255
     assert torch.allclose(raw, torch.arange(16, 24).float(), atol=1e-3)
-    torch.manual_seed(1)
     train = MemoryClips(videos, [0, 1], frames=8, train=True)
     raw = train[0]["clip"][0, :, 0, 0] * (0.229 * 255) + 0.485 * 255
     assert all(5 * i <= v < 5 * i + 5 for i, v in enumerate(raw.round().tolist()))

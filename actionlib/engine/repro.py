@@ -78,7 +78,8 @@ class SeededDataset(Dataset):
 
     The sampler passes `(epoch, index)` keys (plain indices mean epoch 0). The global RNGs are
     restored afterwards, so loading in the main process (num_workers=0) does not disturb the
-    model's own random stream.
+    model's own random stream. A dataset with `random_augmentation = False` (e.g. cached features)
+    skips the reseeding, which costs ~0.1 ms a sample.
     """
 
     def __init__(self, dataset: Dataset, seed: int):
@@ -96,6 +97,8 @@ class SeededDataset(Dataset):
 
     def __getitem__(self, key):
         epoch, index = key if isinstance(key, tuple) else (0, key)
+        if not getattr(self.dataset, "random_augmentation", True):
+            return self.dataset[index]
         # Augmentation runs on the CPU: only the CPU generators are reseeded (and restored), so a
         # CUDA run's model RNG is never touched and no device synchronisation is needed.
         saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())

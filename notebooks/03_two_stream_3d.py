@@ -1,0 +1,138 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03: Two-stream 3D CNNs and the four test protocols (Table 3.9, Table C.1)
+#
+# Section 3.4.3 of the thesis trains ResNeXt101 (64 frames, 112 px) and I3D (64 frames, 224 px) on RGB and on
+# TV-L1 optical flow, and fuses the two streams late. Table 3.9 reports the "multiple clips, ten crops" test;
+# Appendix C.1 repeats every model under the four test protocols: a single centred clip or non-overlapping
+# clips covering the video, times the centre crop or ten crops (five crops and their mirror images).
+#
+# **What the profiles run.** `smoke` (CPU, default): the CPU 3D network (`ex.small_3d`: ResNeXt blocks, one per
+# stage, 16 base channels, 32-frame clips) trained end to end with temporal global average pooling (TGAP), once
+# on the pose frames (the CPU profile's "RGB" stand-in, see notebook 01) and once on the synthetic TV-L1 flow;
+# both are tested under the four protocols, and their scores fused. These trained networks are the frozen
+# backbones of notebooks 05-07. I3D is not trained on CPU: its rows show the thesis only. `full`: not written yet.
+
+# %% tags=["parameters"]
+profile = "smoke"  # test | smoke | full
+seed = 0
+epochs = None  # None: the CPU 3D network's (half the profile's epochs)
+data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
+weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+results_dir = None  # None: <repo>/results
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from actionlib import experiments as ex
+from actionlib import paths, profiles
+from actionlib.engine.evaluate import PROTOCOLS
+from actionlib.engine.fusion import fuse_scores
+
+NOTEBOOK = "03"
+cfg = profiles.resolve(profile, data_root=data_root, weights_dir=weights_dir)
+results = paths.results_dir(results_dir)
+if cfg.name == "full":
+    raise NotImplementedError(
+        "the full profile of this notebook is not written yet: train each stream with `actionlib train --model "
+        "resnext3d_101 --modality flow ...` and test with `actionlib test --protocol all` (README, 'Full profile')"
+    )
+network = {**ex.small_3d(cfg), **({"epochs": epochs} if epochs else {})}
+# Appendix C.1, ResNeXt101 rows (HMDB51 split 1, Top-1 %), protocol by protocol, as printed in the thesis.
+THESIS_C1 = {
+    "RGB": {"multi-ten": 73.07, "multi-center": 73.73, "single-ten": 72.88, "single-center": 73.20},
+    "Flow": {"multi-ten": 79.80, "multi-center": 79.74, "single-ten": 78.50, "single-center": 78.50},
+    "Two-Stream": {"multi-ten": 82.35, "multi-center": 81.83, "single-ten": 81.96, "single-center": 81.24},
+}
+network
+
+# %% [markdown]
+# ## Training the two streams
+#
+# Cached under `runs/backbones/` (notebooks 05-07 reuse them). The flow is computed once (`ex.ensure_flow`).
+
+# %%
+streams = {"RGB": ex.cpu_data(cfg), "Flow": ex.cpu_data(cfg, modality="flow")}
+trained = {name: ex.pretrain(cfg, data, **network, head="tgap", seed=seed) for name, data in streams.items()}
+for name, run in trained.items():
+    print(f"{name} ({run['modality']}): best epoch {run['best_epoch']}, {run['seconds']:.0f} s")
+
+# %% [markdown]
+# ## Table C.1: four test protocols, and Table 3.9
+#
+# Each network's own TGAP classifier scores every view of a test video; the views' logits are averaged. The two
+# streams are fused late (L2-normalised logits summed).
+
+# %%
+rows = []
+for protocol in PROTOCOLS:
+    scores = {}
+    for name, run in trained.items():
+        scores[name], labels = ex.head_scores(
+            run["checkpoint"].rsplit("/", 1)[0], run, {"head": "tgap"}, streams[name], protocol
+        )
+    scores["Two-Stream"] = fuse_scores([scores["RGB"], scores["Flow"]], method="l2")
+    for name, score in scores.items():
+        summary = ex.score_summary(score, labels, streams["RGB"].class_names)
+        rows.append({"stream": name, "protocol": protocol, **summary, "thesis_top1": THESIS_C1[name][protocol]})
+protocols = pd.DataFrame(rows)
+protocols["modality"] = protocols["stream"].map({"RGB": streams["RGB"].modality, "Flow": "flow",
+                                                 "Two-Stream": f"{streams['RGB'].modality}+flow"})  # fmt: skip
+protocols = protocols[["stream", "modality", "protocol", "thesis_top1", "top1", "top3", "reversed_pairs"]]
+ex.save_table(protocols, results, f"{NOTEBOOK}_tableC.1_protocols")
+protocols
+
+# %%
+main = protocols[protocols["protocol"] == "multi-ten"].assign(row=lambda d: "ResNeXt101 " + d["stream"])
+table = ex.compare_with_thesis("3.9", main[["row", "modality", "top1", "top3", "reversed_pairs"]])
+i3d = ex.thesis_accuracy("3.9")
+i3d = i3d[i3d["row"].str.startswith("I3D")][["row", "top1"]].rename(columns={"top1": "thesis_top1"})
+table = pd.concat([table.assign(status="trained on CPU (small ResNeXt3D)"),
+                   i3d.assign(status="not trained on CPU (thesis value only)")], ignore_index=True)  # fmt: skip
+table = table[["row", "modality", "thesis_top1", "top1", "difference", "top3", "reversed_pairs", "status"]]
+ex.save_table(table, results, f"{NOTEBOOK}_table3.9_two_stream")
+table
+
+# %%
+sns.set_theme(style="whitegrid")
+fig, ax = plt.subplots(figsize=(9, 4))
+sns.barplot(data=protocols, x="stream", y="top1", hue="protocol", ax=ax)
+ax.set(ylabel="Top-1 (%)", xlabel="", title=f"Table C.1 on the synthetic dataset (profile {cfg.name})")
+ax.legend(loc="lower right", fontsize=8)
+fig.tight_layout()
+(results / "figures").mkdir(exist_ok=True)
+fig.savefig(results / "figures" / f"{NOTEBOOK}_tableC.1_protocols.png", dpi=120)
+
+# %% [markdown]
+# ## Observations (computed)
+
+# %%
+pivot = protocols.pivot(index="stream", columns="protocol", values="top1")
+best_protocol = pivot.idxmax(axis=1)
+print(f"- Multi-ten Top-1: RGB stand-in {pivot.loc['RGB', 'multi-ten']:.1f} %, flow {pivot.loc['Flow', 'multi-ten']:.1f} %, "
+      f"two-stream {pivot.loc['Two-Stream', 'multi-ten']:.1f} % (thesis: 73.07, 79.80, 82.35).")  # fmt: skip
+gain = pivot.loc["Two-Stream"] - pivot.loc[["RGB", "Flow"]].max()
+print(
+    f"- Two-stream minus the better single stream, per protocol: {', '.join(f'{p} {v:+.1f}' for p, v in gain.items())}."
+)
+print(f"- Best protocol per stream: {', '.join(f'{s}: {p}' for s, p in best_protocol.items())}; spread across protocols "
+      f"{', '.join(f'{s} {v:.1f}' for s, v in (pivot.max(axis=1) - pivot.min(axis=1)).items())} points "
+      "(thesis: at most 1.3 points).")  # fmt: skip
+
+# %%
+assert protocols["top1"].between(0, 100).all() and not protocols["top1"].isna().any(), protocols
+assert len(protocols) == 3 * len(PROTOCOLS)
