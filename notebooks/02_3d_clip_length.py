@@ -24,13 +24,16 @@
 # 32 frames instead of 16 and 64, 64x48 and 96x72 pixels instead of 112 and 224. A row "pre-trained" on another
 # row starts from that row's weights and trains for half the epochs (3D kernels do not depend on the clip
 # length or the frame size). Nothing is pretrained on Kinetics here: the thesis's "64f" row (Kinetics 64f
-# weights) is the 32-frame network trained from scratch. `full`: not written yet.
+# weights) is the 32-frame network trained from scratch. The resolution row (`high_resolution`) is not run by
+# default: fine-tuned at 96x72 for 5 epochs it took 147 s and fell from 32.6 % to 20.1 % (measured with 10-epoch
+# networks), because a network trained from scratch at 64x48 does not transfer to another scale in so few
+# epochs; the thesis's row starts from Kinetics weights. `full`: not written yet.
 
 # %% tags=["parameters"]
 profile = "smoke"  # test | smoke | full
 seed = 0
-high_resolution = 96  # frame width of the last row (the thesis's 224 px); 0: skip the row
-epochs = None  # None: the CPU 3D network's (half the profile's epochs)
+high_resolution = 0  # frame width of the last row (the thesis's 224 px), e.g. 96; 0: not run (see below)
+epochs = None  # None: the CPU 3D network's (8 under smoke, see ex.small_3d)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
 results_dir = None  # None: <repo>/results
@@ -87,6 +90,9 @@ if high_resolution:
     train("3D ResNeXt101 64f 224 (64f-112 pre-trained)", "resnext3d_101", long_clip, data=large,
           init="3D ResNeXt101 64f", epochs=fine_tune)  # fmt: skip
 table = ex.compare_with_thesis("3.8", pd.DataFrame(rows))
+not_run = ex.thesis_accuracy("3.8").query("row not in @table.row")[["row", "top1"]]
+table = pd.concat([table, not_run.rename(columns={"top1": "thesis_top1"})], ignore_index=True)
+table["cpu_setting"] = table["cpu_setting"].fillna("not run (high_resolution=0)")
 table = table[["row", "cpu_setting", "modality", "thesis_top1", "top1", "difference", "thesis_rank", "our_rank",
                "top3", "reversed_pairs", "parameters", "seconds"]]  # fmt: skip
 ex.save_table(table, results, f"{NOTEBOOK}_table3.8_clip_length")
@@ -116,8 +122,9 @@ for name in ("ResNet101", "ResNeXt101"):
 if high_resolution:
     print(f"- Resolution {cfg.size} -> {high_resolution} px: {t['3D ResNeXt101 64f']:.1f} -> "
           f"{t['3D ResNeXt101 64f 224 (64f-112 pre-trained)']:.1f} % (thesis: 73.07 -> 75.23).")  # fmt: skip
-print(f"- Rank agreement with the thesis (Spearman): {table['thesis_top1'].corr(table['top1'], method='spearman'):.2f} "
-      f"over {len(table)} rows, one seed each.")  # fmt: skip
+ran = table.dropna(subset=["top1"])
+rho = ran["thesis_top1"].rank().corr(ran["top1"].rank())  # Spearman: Pearson on ranks
+print(f"- Rank agreement with the thesis (Spearman): {rho:.2f} over {len(ran)} rows, one seed each.")
 
 # %%
-assert table["top1"].between(0, 100).all() and not table["top1"].isna().any(), table
+assert ran["top1"].between(0, 100).all() and len(ran) >= 5, table

@@ -28,7 +28,7 @@
 # %% tags=["parameters"]
 profile = "smoke"  # test | smoke | full
 seed = 0
-epochs = None  # None: the CPU 3D network's (half the profile's epochs)
+epochs = None  # None: the CPU 3D network's (8 under smoke, see ex.small_3d)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
 results_dir = None  # None: <repo>/results

@@ -27,7 +27,7 @@
 # %% tags=["parameters"]
 profile = "smoke"  # test | smoke | full
 seed = 0
-repeats = None  # seeds per head; None: 2 under smoke, the profile's otherwise
+repeats = None  # seeds per head; None: the profile's (1 under smoke)
 bert_l2_input = False  # L2-normalise BERT's input tokens (the authors' I3D-BERT does; their ResNeXt-BERT does not)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
@@ -44,8 +44,6 @@ from actionlib import paths, profiles
 from actionlib.engine.fusion import fuse_scores
 
 NOTEBOOK = "06"
-if repeats is None and profile == "smoke":
-    repeats = 2
 cfg = profiles.resolve(profile, repeats=repeats, data_root=data_root, weights_dir=weights_dir)
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
