@@ -185,3 +185,25 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
     b = load_checkpoint(last)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_seeded_dataset_skips_reseeding_for_datasets_without_random_augmentation():
+    import random
+
+    from actionlib.engine.repro import SeededDataset
+
+    class Draws:
+        random_augmentation = True
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, index):
+            return random.random()
+
+    seeded = SeededDataset(Draws(), seed=3)
+    assert seeded[(1, 2)] == seeded[(1, 2)] != seeded[(2, 2)]  # a pure function of (seed, epoch, index)
+    Draws.random_augmentation = False  # e.g. cached features: served as they are, the global stream advances
+    random.seed(0)
+    first = seeded[(1, 2)]
+    assert seeded[(1, 2)] != first
