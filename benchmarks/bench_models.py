@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from actionlib.complexity import clip_shape, measure  # noqa: E402
+from actionlib.engine.train import _to_memory_format  # noqa: E402
 from actionlib.models import create  # noqa: E402
 from actionlib.thesis import ROWS, Config, read_spec  # noqa: E402
 
@@ -216,6 +217,7 @@ def run_bench(
     ceiling: float,
     device: torch.device,
     batch: int = 1,
+    channels_last: bool = False,
 ) -> dict:
     """Time one configuration. `train=None` decides by size: always for the late temporal heads, else when the
     forward pass is at most `train_max_gmacs` G multiply-adds."""
@@ -232,12 +234,16 @@ def run_bench(
         "options": " ".join(f"{k}={v}" for k, v in config.options.items()),
         "clip": bench.clip,
         "batch": batch,
+        "memory_format": "channels_last" if channels_last else "default",
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
         "gmacs": gmacs,
         "note": "",
     }
     model = model.to(device).eval()
     clip = torch.randn(batch, *shape, device=device)
+    if channels_last:  # as `engine.fit` trains: every 4D/5D weight and the 5D clip channels-last
+        _to_memory_format(model)
+        clip = clip.contiguous(memory_format=torch.channels_last_3d)
 
     def infer():
         with torch.inference_mode():
@@ -392,6 +398,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     )
     parser.add_argument("--quick", action="store_true", help="1 repeat, training only for the late temporal heads")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--channels-last", action="store_true", help="channels-last weights and clips (what training uses)"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output path without suffix")
     args = parser.parse_args(argv)
@@ -413,7 +422,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     records, start = [], time.perf_counter()
     for i, bench in enumerate(benches, 1):
         record = run_bench(
-            bench, args.repeats, args.warmup, None, args.train_max_gmacs, ceiling["median"], device=device
+            bench,
+            args.repeats,
+            args.warmup,
+            None,
+            args.train_max_gmacs,
+            ceiling["median"],
+            device=device,
+            channels_last=args.channels_last,
         )
         records.append(record)
         train = f"train {record['train_s']:.2f} s" if "train_s" in record else record["note"]
