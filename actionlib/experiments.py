@@ -381,10 +381,10 @@ def extract_features(backbone: nn.Module, dataset: MemoryClips, seed: int = 0, b
                      desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """`backbone` over every item of `dataset` (float16 maps, labels). Item i's random draws (segment offsets,
     flip) are seeded by (seed, i), so two streams extracted with the same seed see the same frames and flips."""
-    from .engine.train import _to_memory_format
+    from .engine.train import to_channels_last
 
     backbone.eval()
-    _to_memory_format(backbone)  # channels-last, as in training: faster on CPU too
+    to_channels_last(backbone)  # channels-last, as in training: faster on CPU too
     maps, labels = [], []
     for first in tqdm(range(0, len(dataset), batch_size), desc=desc, leave=False):
         items = []

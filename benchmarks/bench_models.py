@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from actionlib.complexity import clip_shape, measure  # noqa: E402
-from actionlib.engine.train import _to_memory_format  # noqa: E402
+from actionlib.engine.train import to_channels_last  # noqa: E402
 from actionlib.models import create  # noqa: E402
 from actionlib.thesis import ROWS, Config, read_spec  # noqa: E402
 
@@ -242,7 +242,7 @@ def run_bench(
     model = model.to(device).eval()
     clip = torch.randn(batch, *shape, device=device)
     if channels_last:  # as `engine.fit` trains: every 4D/5D weight and the 5D clip channels-last
-        _to_memory_format(model)
+        to_channels_last(model)
         clip = clip.contiguous(memory_format=torch.channels_last_3d)
 
     def infer():

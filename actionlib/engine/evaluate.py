@@ -202,9 +202,9 @@ def evaluate_checkpoint(
     model.to(device)
     # channels-last, as in training: inference of R(2+1)D-34 on 2 CPU cores went from 61 % to 79 % of the matmul
     # rate (benchmarks/bench_models.py --channels-last)
-    from .train import _to_memory_format
+    from .train import to_channels_last
 
-    _to_memory_format(model)
+    to_channels_last(model)
     dataset = build_dataset(config, "test", model, protocol)
     loader = DataLoader(
         dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, worker_init_fn=seed_worker

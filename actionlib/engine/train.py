@@ -152,7 +152,7 @@ def collate(batch: list) -> dict:
     return out
 
 
-def _to_memory_format(model: nn.Module) -> None:
+def to_channels_last(model: nn.Module) -> None:
     """channels-last for every 4D / 5D weight (2D and 3D convolutions in one model)."""
     for p in model.parameters():
         if p.dim() == 4:
@@ -241,7 +241,7 @@ def fit(
     seed_everything(config.seed + rank)
     model = model.to(device)
     if channels_last:
-        _to_memory_format(model)
+        to_channels_last(model)
     groups = parameter_groups(model, config.lr, LR_MULTIPLIERS.get(config.model))
     optimizer = build_optimizer(
         config.optimizer, groups, config.lr, config.weight_decay, config.momentum, config.dampening
