@@ -592,7 +592,7 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
                                 epochs, protocol, train_views, batch_size=batch_size, reuse=reuse)  # fmt: skip
         teacher_model = load_head(teacher_run["run_dir"][0], teacher["backbone"], teacher["row"], num_classes)
         teacher_data = frozen_features(teacher["backbone"], teacher["data"], train_views, protocol)
-    out = []
+    out, features = [], {}
     bar = tqdm([(row, seed) for row in rows for seed in seeds], desc="heads", leave=False)
     for row, seed in bar:
         bar.set_postfix_str(row["row"][:40])
@@ -608,9 +608,9 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
         else:
             from .engine.repro import seed_everything
 
-            train_maps, train_labels, test_maps, test_labels = frozen_features(
-                backbone, data, train_views, protocol, row.get("fusion")
-            )
+            if row.get("fusion") not in features:  # read from the cache once per call, not once per row
+                features[row.get("fusion")] = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
+            train_maps, train_labels, test_maps, test_labels = features[row.get("fusion")]
             seed_everything(seed)
             model = _head_for(backbone, row, num_classes)
             distilled = teacher_data is not None and row.get("distill")
@@ -640,6 +640,13 @@ def compare_with_thesis(table: str, ours: pd.DataFrame, metric: str = "top1") ->
     merged["thesis_rank"] = merged[f"thesis_{metric}"].rank(ascending=False, method="min")
     merged["our_rank"] = merged[metric].rank(ascending=False, method="min")
     return merged
+
+
+def with_rows_not_run(table: pd.DataFrame, thesis_table: str) -> pd.DataFrame:
+    """`table` (a `compare_with_thesis` result) followed by the thesis's rows it lacks, with their Top-1 only:
+    every row of the thesis stays visible, our columns blank where a profile did not run it."""
+    missing = thesis_accuracy(thesis_table).query("row not in @table.row")[["row", "top1"]]
+    return pd.concat([table, missing.rename(columns={"top1": "thesis_top1"})], ignore_index=True)
 
 
 def save_table(df: pd.DataFrame, results: str | Path, name: str, floatfmt: str = ".2f") -> Path:
@@ -672,41 +679,6 @@ def cpu_data(cfg, modality: str | None = None, split: int = 1) -> SyntheticSplit
     """The profile's synthetic split in memory, frames resized to `cfg.size` wide (4:3)."""
     size = (cfg.size, cfg.size * 3 // 4)
     return load_synthetic(synthetic_root(cfg), modality or cfg.modality, split, size)
-
-
-def run_rows(rows: list[dict], data: SyntheticSplit, cfg, runs_dir: str | Path, seeds=None, lr: float = 2e-3,
-             progress=None, reuse: bool = True) -> pd.DataFrame:  # fmt: skip
-    """Train and test each row (`{"row": thesis row name, "model": ..., **registry options}`) for each seed.
-
-    2D models get the profile's narrow width and train every stage (nothing is pretrained on CPU). A row may
-    set `optimizer`, `lr`, `frames` or `sampling`. Returns one line per row and seed. Each run's folder under
-    `runs_dir` is named by a hash of its settings and keeps `result.json`: with `reuse`, a finished run is
-    reported again instead of retrained (delete the folder, or pass reuse=False, to retrain).
-    """
-    seeds = cfg.seeds if seeds is None else seeds
-    out = []
-    bar = tqdm([(row, seed) for row in rows for seed in seeds], desc="runs", disable=progress is False)
-    for row, seed in bar:
-        options = {k: v for k, v in row.items() if k not in ("row", "model", "optimizer", "lr", "frames", "sampling")}
-        if row["model"].startswith("resnet") and "3d" not in row["model"]:
-            options.setdefault("width", cfg.width)
-            options.setdefault("frozen_stages", 0)
-        bar.set_postfix_str(row["row"][:40])
-        settings = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "frames": cfg.frames, "size": cfg.size,
-                    "width": cfg.width, "lr": lr}  # fmt: skip
-        run_dir = Path(runs_dir) / cache_key(row=row, seed=seed, profile=cfg.name, modality=data.modality, **settings)
-        done = run_dir / "result.json"
-        if reuse and done.is_file():  # a finished run with the same settings: report it again, do not retrain
-            result = json.loads(done.read_text())
-        else:
-            result = train_and_test(
-                row["model"], data, frames=row.get("frames", cfg.frames), epochs=cfg.epochs, out=run_dir, seed=seed,
-                batch_size=cfg.batch_size, optimizer=row.get("optimizer", "adamw"), lr=row.get("lr", lr),
-                sampling=row.get("sampling", "tsn"), **options,
-            )  # fmt: skip
-            _write_json(done, result)
-        out.append({"row": row["row"], "seed": seed, "modality": data.modality, **result})
-    return pd.DataFrame(out)
 
 
 def mean_over_seeds(df: pd.DataFrame) -> pd.DataFrame:

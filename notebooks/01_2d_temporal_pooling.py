@@ -197,8 +197,7 @@ for depth in [18, *chosen_depths]:
     result = ex.run_heads([row], deep, data, cfg, runs, seeds=seeds)
     depth_rows.append(result.assign(backbone_top1=deep["top1"], backbone_seconds=deep["seconds"]))
 depth_table = ex.compare_with_thesis("3.5", ex.mean_over_seeds(pd.concat(depth_rows, ignore_index=True)))
-not_run = ex.thesis_accuracy("3.5").query("row not in @depth_table.row")[["row", "top1"]]
-depth_table = pd.concat([depth_table, not_run.rename(columns={"top1": "thesis_top1"})], ignore_index=True)
+depth_table = ex.with_rows_not_run(depth_table, "3.5")
 depth_table["status"] = depth_table["top1"].notna().map({True: "trained on CPU", False: "not run (see `depths`)"})
 depth_table = depth_table[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference",
                            "reversed_pairs", "backbone_top1", "backbone_seconds", "status"]]  # fmt: skip

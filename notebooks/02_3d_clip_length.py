@@ -90,8 +90,7 @@ if high_resolution:
     train("3D ResNeXt101 64f 224 (64f-112 pre-trained)", "resnext3d_101", long_clip, data=large,
           init="3D ResNeXt101 64f", epochs=fine_tune)  # fmt: skip
 table = ex.compare_with_thesis("3.8", pd.DataFrame(rows))
-not_run = ex.thesis_accuracy("3.8").query("row not in @table.row")[["row", "top1"]]
-table = pd.concat([table, not_run.rename(columns={"top1": "thesis_top1"})], ignore_index=True)
+table = ex.with_rows_not_run(table, "3.8")
 table["cpu_setting"] = table["cpu_setting"].fillna("not run (high_resolution=0)")
 table = table[["row", "cpu_setting", "modality", "thesis_top1", "top1", "difference", "thesis_rank", "our_rank",
                "top3", "reversed_pairs", "parameters", "seconds"]]  # fmt: skip

@@ -93,8 +93,7 @@ if pooling_table:
     rows = [{"row": row, **options} for row, options in POOLING_ROWS.items()]
     pooling_runs = ex.run_heads(rows, backbone3d, data, cfg, runs, seeds=seeds)
     pooling = ex.compare_with_thesis("4.1", ex.mean_over_seeds(pooling_runs))
-    skipped = ex.thesis_accuracy("4.1").query("row not in @pooling.row")[["row", "top1"]]
-    pooling = pd.concat([pooling, skipped.rename(columns={"top1": "thesis_top1"})], ignore_index=True)
+    pooling = ex.with_rows_not_run(pooling, "4.1")
     pooling["status"] = pooling["top1"].notna().map({True: "trained on CPU", False: "not run on CPU (see above)"})
     pooling = pooling[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "thesis_rank",
                        "our_rank", "top3", "reversed_pairs", "parameters", "status"]]  # fmt: skip

@@ -109,8 +109,7 @@ chosen = float(lam.loc[lam["top1"].idxmax(), "lambda"])
 distilled = students[students["lambda"] == chosen].assign(row="RGB-ResNeXt101-BERT-FRMB <- Flow-ResNeXt101-BERT-FRMB")
 others = students[students["row"].isin(["RGB-ResNeXt101-BERT-FRMB no distillation", "RGB-ResNeXt101 no distillation"])]
 compared = ex.compare_with_thesis("5.2", pd.concat([others, distilled], ignore_index=True))
-not_run = ex.thesis_accuracy("5.2").query("row not in @compared.row")[["row", "top1"]]
-table = pd.concat([compared, not_run.rename(columns={"top1": "thesis_top1"})], ignore_index=True)
+table = ex.with_rows_not_run(compared, "5.2")
 table["status"] = table["top1"].notna().map({True: "trained on CPU (frozen 3D network)", False: "not run on CPU"})
 teacher_top1 = teacher_run["top1"].iloc[0]
 table = table[["row", "lambda", "thesis_top1", "top1", "top1_std", "seeds", "difference", "top3", "reversed_pairs",

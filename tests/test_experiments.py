@@ -197,23 +197,17 @@ def test_parse_choices_names_parameter_and_allowed_values():
         parse_choices("heads", "avg,gru", {"avg": 1, "bert": 2})
 
 
-def test_run_rows_reuses_finished_runs(tiny_synthetic, tmp_path, monkeypatch):
-    from actionlib import experiments, profiles
+def test_with_rows_not_run_keeps_every_thesis_row():
+    import pandas as pd
 
-    cfg = profiles.resolve("test")
-    data = experiments.load_synthetic(tiny_synthetic, "pose", size=(32, 24))
-    rows = [{"row": "ResNet18 Concatenation", "model": "resnet18", "head": "concat"}]
-    first = experiments.run_rows(rows, data, cfg, tmp_path, seeds=[0], progress=False)
-    assert len(list(tmp_path.glob("*/result.json"))) == 1
+    from actionlib.experiments import compare_with_thesis, thesis_accuracy, with_rows_not_run
 
-    def fail(*args, **kwargs):
-        raise AssertionError("a finished run was trained again")
-
-    monkeypatch.setattr(experiments, "train_and_test", fail)
-    again = experiments.run_rows(rows, data, cfg, tmp_path, seeds=[0], progress=False)
-    assert again.equals(first)
-    with pytest.raises(AssertionError, match="trained again"):
-        experiments.run_rows(rows, data, cfg, tmp_path, seeds=[0], progress=False, reuse=False)
+    if thesis_accuracy("3.9").empty:
+        pytest.skip("accuracy_reference.csv is not beside the repository")
+    ours = compare_with_thesis("3.9", pd.DataFrame({"row": ["ResNeXt101 RGB"], "top1": [30.0]}))
+    table = with_rows_not_run(ours, "3.9")
+    assert table["row"].tolist() == thesis_accuracy("3.9")["row"].tolist()
+    assert table["top1"].notna().tolist() == [True] + [False] * 5 and table["thesis_top1"].notna().all()
 
 
 def test_unreadable_videos_are_skipped_with_their_labels(tiny_synthetic, tmp_path):
