@@ -535,7 +535,7 @@ def small_3d(cfg) -> dict:
     16 base channels, clips of 32 consecutive frames (8 under `test`; 2 temporal positions after layer4), trained
     for two fifths of the profile's epochs (8 under smoke: a 32-frame 3D clip costs about 4x a 2D run's 8 frames),
     learning rate 1e-3."""
-    return {"model": "resnext3d_101", "layers": (1, 1, 1, 1), "width": 16, "frames": 8 if cfg.name == "test" else 32,
+    return {"model": "resnext3d_101", "blocks": (1, 1, 1, 1), "width": 16, "frames": 8 if cfg.name == "test" else 32,
             "sampling": "clip", "epochs": max(1, cfg.epochs * 2 // 5), "lr": 1e-3}  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 ROOT_ENV = "ACTIONLIB_ROOT"
 RESULTS_ENV = "ACTIONLIB_RESULTS"
+RUNS_ENV = "ACTIONLIB_RUNS"
 
 
 def _is_root(folder: Path) -> bool:
@@ -53,3 +54,8 @@ def results_dir(override: str | os.PathLike | None = None) -> Path:
     folder = resolve_path(chosen)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def runs_dir() -> Path:
+    """Where training runs are kept: $ACTIONLIB_RUNS, else <repo>/runs."""
+    return resolve_path(os.environ.get(RUNS_ENV) or "runs")

@@ -41,6 +41,7 @@ class Profile:
     cell_timeout: int | None  # seconds one notebook cell may take under `actionlib reproduce` (None: no limit)
     width: int = 64  # first-stage channels of 2D ResNets: 64 as published; narrow on CPU (trained from scratch)
     modality: str = "rgb"  # the frame stream used where a table's rows are RGB (see README: CPU profile)
+    workers: int = 4  # DataLoader worker processes of the full profile's training and testing (0: in-process)
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -144,6 +145,8 @@ def resolve(profile: str | Profile, **overrides) -> Profile:
         value = getattr(resolved, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             problems.append(f"{key}={value!r} (a positive integer)")
+    if isinstance(resolved.workers, bool) or not isinstance(resolved.workers, int) or resolved.workers < 0:
+        problems.append(f"workers={resolved.workers!r} (0 or a positive integer)")
     if not resolved.splits or not all(s in (1, 2, 3) for s in resolved.splits):
         problems.append(f"splits={resolved.splits!r} (a non-empty subset of 1, 2, 3)")
     if resolved.device not in ("cpu", "cuda") and not str(resolved.device).startswith("cuda:"):

@@ -32,7 +32,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from . import profiles
+from . import profiles, recipes
 from .paths import repo_root, results_dir
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.py"
@@ -213,10 +213,21 @@ def _preflight(notebooks: dict[str, tuple[dict, dict]], profile: str) -> list[st
         except ValueError as err:
             by_problem.setdefault(str(err), []).append(name)
             continue
-        needs = profiles.NEEDS.get(name[:2], profiles.Needs())
+        needs, frames = profiles.NEEDS.get(name[:2]), set()
+        if needs is None and name[:2] in recipes.NOTEBOOK_TABLES:
+            chosen = recipes.recipes_for(recipes.NOTEBOOK_TABLES[name[:2]])
+            needs, frames = profiles.Needs(*recipes.needs(chosen)), recipes.modalities(chosen) - {"rgb"}
+            if value("stand_in", None) is not None:  # the stand-in's checkpoints come from write_stand_in_weights
+                needs = profiles.Needs(needs.datasets)
+        needs = needs or profiles.Needs()
         for dataset in needs.datasets or (cfg.dataset,):
             for line in missing_inputs(dataset, cfg.data_root, cfg.splits, cfg.weights_dir, needs.weights):
                 by_problem.setdefault(line, []).append(name)
+            for modality in sorted(frames):
+                folder = recipes.frame_root(cfg.data_root, dataset, modality) if cfg.data_root else None
+                if folder is not None and not folder.is_dir():
+                    line = f"{dataset}: {modality} frame folders {folder} (<class>/<video>/...; README, 'Full profile')"
+                    by_problem.setdefault(line, []).append(name)
     return [f"{line} (needed by {', '.join(names)})" for line, names in by_problem.items()]
 
 

@@ -42,15 +42,17 @@ streams = True  # Tables 3.6 and 3.7: flow and RGB backbones, their heads, and t
 epochs = None  # None: the profile's (backbone pretraining and heads alike)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles
+from actionlib import paths, profiles, recipes
 from actionlib.engine.fusion import fuse_scores
 
 NOTEBOOK = "01"
@@ -58,11 +60,7 @@ cfg = profiles.resolve(profile, epochs=epochs, repeats=repeats, data_root=data_r
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 seeds = [seed + s for s in cfg.seeds]
-if cfg.name == "full":
-    raise NotImplementedError(
-        "the full profile of this notebook is not written yet: train each row with `actionlib train --model "
-        "resnet18 --head HEAD --dataset hmdb51 ...` (README, 'Full profile'); this notebook runs test/smoke"
-    )
+cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 
 
 def head(name, **options):
@@ -100,15 +98,31 @@ cfg
 
 
 # %% [markdown]
+# ## Full profile: the thesis protocol
+#
+# Under `full`, this cell fine-tunes and tests every row of Table 3.2-3.7 from the public initialisations
+# (`actionlib.recipes`: one training run per stream, split and seed, shared between rows; an interrupted run
+# resumes from its last checkpoint; multi-stream rows fuse their streams' scores) and writes
+# `01_full_tables` (mean over splits and seeds, beside the thesis) and `01_full_runs`. `stand_in="tiny"`
+# replaces every network by a small one of the same kind: the whole protocol in minutes on a CPU, a check of
+# the plumbing, not the thesis's numbers. The CPU profiles skip this cell and the full profile skips the CPU cells.
+
+# %%
+if not cpu_profile:
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    display(full)
+
+# %% [markdown]
 # ## The pretrained backbone
 #
 # ResNet18 with average pooling, trained end to end on the synthetic training split (cached under
 # `runs/backbones/`: the next notebooks reuse it). Its own test accuracy is printed for reference.
 
 # %%
-data = ex.cpu_data(cfg)
-backbone = ex.pretrain(cfg, data, "resnet18")
-print(f"ResNet18 ({data.modality}) pretraining: test Top-1 {backbone['top1']:.1f} %, {backbone['seconds']:.0f} s")
+if cpu_profile:
+    data = ex.cpu_data(cfg)
+    backbone = ex.pretrain(cfg, data, "resnet18")
+    print(f"ResNet18 ({data.modality}) pretraining: test Top-1 {backbone['top1']:.1f} %, {backbone['seconds']:.0f} s")
 
 # %% [markdown]
 # ## Table 3.3: pooling types
@@ -119,29 +133,33 @@ print(f"ResNet18 ({data.modality}) pretraining: test Top-1 {backbone['top1']:.1f
 # not in the thesis, L2-normalises BERT's input tokens (the authors' I3D-BERT does).
 
 # %%
-rows = [{"row": HEAD_ROWS[h][0], **HEAD_ROWS[h][1]} for h in chosen_heads]
-if "bert" in chosen_heads:
-    rows.append({"row": "ResNet18 BERT, L2-normalised input (not in the thesis)", **head("bert", normalize_input=True)})
-pooling_runs = ex.run_heads(rows, backbone, data, cfg, runs, seeds=seeds)
-pooling = ex.compare_with_thesis("3.3", ex.mean_over_seeds(pooling_runs))
-pooling.insert(1, "head", [r.get("head") if r.get("frames") != 1 else "no_pooling" for r in rows])
-pooling.loc[pooling["row"].str.contains("L2"), "head"] = "bert_l2"
-columns = ["row", "head", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "thesis_rank",
-           "our_rank", "top3", "reversed_pairs", "walk/run", "parameters", "seconds"]  # fmt: skip
-pooling = pooling[columns]
-ex.save_table(pooling, results, f"{NOTEBOOK}_table3.3_pooling")
-pooling
+if cpu_profile:
+    rows = [{"row": HEAD_ROWS[h][0], **HEAD_ROWS[h][1]} for h in chosen_heads]
+    if "bert" in chosen_heads:
+        rows.append(
+            {"row": "ResNet18 BERT, L2-normalised input (not in the thesis)", **head("bert", normalize_input=True)}
+        )
+    pooling_runs = ex.run_heads(rows, backbone, data, cfg, runs, seeds=seeds)
+    pooling = ex.compare_with_thesis("3.3", ex.mean_over_seeds(pooling_runs))
+    pooling.insert(1, "head", [r.get("head") if r.get("frames") != 1 else "no_pooling" for r in rows])
+    pooling.loc[pooling["row"].str.contains("L2"), "head"] = "bert_l2"
+    columns = ["row", "head", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "thesis_rank",
+               "our_rank", "top3", "reversed_pairs", "walk/run", "parameters", "seconds"]  # fmt: skip
+    pooling = pooling[columns]
+    ex.save_table(pooling, results, f"{NOTEBOOK}_table3.3_pooling")
+    display(pooling)
 
 # %%
-sns.set_theme(style="whitegrid")
-long = pooling.melt(id_vars="head", value_vars=["top1", "reversed_pairs"], var_name="metric", value_name="accuracy")
-fig, ax = plt.subplots(figsize=(10, 4))
-sns.barplot(data=long, x="head", y="accuracy", hue="metric", ax=ax)
-ax.axhline(50, color="grey", ls="--", lw=1)
-ax.set(title=f"Table 3.3 on the synthetic dataset ({data.modality} frames, profile {cfg.name})", ylabel="%")
-fig.tight_layout()
-(results / "figures").mkdir(exist_ok=True)
-fig.savefig(results / "figures" / f"{NOTEBOOK}_table3.3_pooling.png", dpi=120)
+if cpu_profile:
+    sns.set_theme(style="whitegrid")
+    long = pooling.melt(id_vars="head", value_vars=["top1", "reversed_pairs"], var_name="metric", value_name="accuracy")
+    fig, ax = plt.subplots(figsize=(10, 4))
+    sns.barplot(data=long, x="head", y="accuracy", hue="metric", ax=ax)
+    ax.axhline(50, color="grey", ls="--", lw=1)
+    ax.set(title=f"Table 3.3 on the synthetic dataset ({data.modality} frames, profile {cfg.name})", ylabel="%")
+    fig.tight_layout()
+    (results / "figures").mkdir(exist_ok=True)
+    fig.savefig(results / "figures" / f"{NOTEBOOK}_table3.3_pooling.png", dpi=120)
 
 # %% [markdown]
 # ## Table 3.2: optimizers for the BERT model
@@ -150,17 +168,18 @@ fig.savefig(results / "figures" / f"{NOTEBOOK}_table3.3_pooling.png", dpi=120)
 # head trained from its random initialisation needs more: 1e-3 for the adaptive ones; SGD keeps 1e-2.
 
 # %%
-rows = [{"row": OPTIMIZER_ROWS[o], **head("bert"), "optimizer": o, **({"lr": 1e-2} if o == "sgd" else {})}
-        for o in chosen_optimizers]  # fmt: skip
-optim_table = pd.DataFrame()
-if rows:
-    optim_runs = ex.run_heads(rows, backbone, data, cfg, runs, seeds=seeds)
-    optim_table = ex.compare_with_thesis("3.2", ex.mean_over_seeds(optim_runs))
-    optim_table.insert(1, "optimizer", chosen_optimizers)
-    optim_table = optim_table[["row", "optimizer", "modality", "thesis_top1", "top1", "top1_std", "seeds",
-                               "difference", "thesis_rank", "our_rank", "reversed_pairs", "seconds"]]  # fmt: skip
-    ex.save_table(optim_table, results, f"{NOTEBOOK}_table3.2_optimizers")
-optim_table
+if cpu_profile:
+    rows = [{"row": OPTIMIZER_ROWS[o], **head("bert"), "optimizer": o, **({"lr": 1e-2} if o == "sgd" else {})}
+            for o in chosen_optimizers]  # fmt: skip
+    optim_table = pd.DataFrame()
+    if rows:
+        optim_runs = ex.run_heads(rows, backbone, data, cfg, runs, seeds=seeds)
+        optim_table = ex.compare_with_thesis("3.2", ex.mean_over_seeds(optim_runs))
+        optim_table.insert(1, "optimizer", chosen_optimizers)
+        optim_table = optim_table[["row", "optimizer", "modality", "thesis_top1", "top1", "top1_std", "seeds",
+                                   "difference", "thesis_rank", "our_rank", "reversed_pairs", "seconds"]]  # fmt: skip
+        ex.save_table(optim_table, results, f"{NOTEBOOK}_table3.2_optimizers")
+    display(optim_table)
 
 # %% [markdown]
 # ## Table 3.4: feature fusion
@@ -169,16 +188,19 @@ optim_table
 # stages of the same frozen ResNet18.
 
 # %%
-fusion_table = pd.DataFrame()
-if chosen_fusions:
-    rows = [{"row": FUSION_ROWS[f], **head("concat"), **({"fusion": f} if f else {})} for f in [None, *chosen_fusions]]
-    fusion_runs = ex.run_heads(rows, backbone, data, cfg, runs, seeds=seeds)
-    fusion_table = ex.compare_with_thesis("3.4", ex.mean_over_seeds(fusion_runs))
-    fusion_table.insert(1, "fusion", ["none", *chosen_fusions])
-    fusion_table = fusion_table[["row", "fusion", "modality", "thesis_top1", "top1", "top1_std", "seeds",
-                                 "difference", "thesis_rank", "our_rank", "reversed_pairs"]]  # fmt: skip
-    ex.save_table(fusion_table, results, f"{NOTEBOOK}_table3.4_fusion")
-fusion_table
+if cpu_profile:
+    fusion_table = pd.DataFrame()
+    if chosen_fusions:
+        rows = [
+            {"row": FUSION_ROWS[f], **head("concat"), **({"fusion": f} if f else {})} for f in [None, *chosen_fusions]
+        ]
+        fusion_runs = ex.run_heads(rows, backbone, data, cfg, runs, seeds=seeds)
+        fusion_table = ex.compare_with_thesis("3.4", ex.mean_over_seeds(fusion_runs))
+        fusion_table.insert(1, "fusion", ["none", *chosen_fusions])
+        fusion_table = fusion_table[["row", "fusion", "modality", "thesis_top1", "top1", "top1_std", "seeds",
+                                     "difference", "thesis_rank", "our_rank", "reversed_pairs"]]  # fmt: skip
+        ex.save_table(fusion_table, results, f"{NOTEBOOK}_table3.4_fusion")
+    display(fusion_table)
 
 # %% [markdown]
 # ## Table 3.5: depth
@@ -190,19 +212,20 @@ fusion_table
 # show the thesis only.
 
 # %%
-depth_rows = []
-for depth in [18, *chosen_depths]:
-    deep = backbone if depth == 18 else ex.pretrain(cfg, data, f"resnet{depth}")
-    row = {"row": f"ResNet{depth} concat + triple fusion", **head("concat"), "fusion": "triple"}
-    result = ex.run_heads([row], deep, data, cfg, runs, seeds=seeds)
-    depth_rows.append(result.assign(backbone_top1=deep["top1"], backbone_seconds=deep["seconds"]))
-depth_table = ex.compare_with_thesis("3.5", ex.mean_over_seeds(pd.concat(depth_rows, ignore_index=True)))
-depth_table = ex.with_rows_not_run(depth_table, "3.5")
-depth_table["status"] = depth_table["top1"].notna().map({True: "trained on CPU", False: "not run (see `depths`)"})
-depth_table = depth_table[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference",
-                           "reversed_pairs", "backbone_top1", "backbone_seconds", "status"]]  # fmt: skip
-ex.save_table(depth_table, results, f"{NOTEBOOK}_table3.5_depth")
-depth_table
+if cpu_profile:
+    depth_rows = []
+    for depth in [18, *chosen_depths]:
+        deep = backbone if depth == 18 else ex.pretrain(cfg, data, f"resnet{depth}")
+        row = {"row": f"ResNet{depth} concat + triple fusion", **head("concat"), "fusion": "triple"}
+        result = ex.run_heads([row], deep, data, cfg, runs, seeds=seeds)
+        depth_rows.append(result.assign(backbone_top1=deep["top1"], backbone_seconds=deep["seconds"]))
+    depth_table = ex.compare_with_thesis("3.5", ex.mean_over_seeds(pd.concat(depth_rows, ignore_index=True)))
+    depth_table = ex.with_rows_not_run(depth_table, "3.5")
+    depth_table["status"] = depth_table["top1"].notna().map({True: "trained on CPU", False: "not run (see `depths`)"})
+    depth_table = depth_table[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference",
+                               "reversed_pairs", "backbone_top1", "backbone_seconds", "status"]]  # fmt: skip
+    ex.save_table(depth_table, results, f"{NOTEBOOK}_table3.5_depth")
+    display(depth_table)
 
 # %% [markdown]
 # ## Table 3.6: flow and pose
@@ -211,26 +234,27 @@ depth_table
 # layer pretrained the same way. Pose: the backbone above (the CPU profile's "RGB" stand-in is the pose stream).
 
 # %%
-stream_table, fused_table = pd.DataFrame(), pd.DataFrame()
-if streams:
-    flow = ex.cpu_data(cfg, modality="flow")
-    flow_backbone = ex.pretrain(cfg, flow, "resnet18")
-    STREAM_HEADS = {
-        "Average Pooling": head("avg"),
-        "Concatenation No Fusion": head("concat"),
-        "Concatenation Triple Fusion": {**head("concat"), "fusion": "triple"},
-        "BERT": head("bert"),
-    }
-    stream_runs = []
-    for name, stream_backbone, stream_data in (("Flow", flow_backbone, flow), ("Pose", backbone, data)):
-        rows = [{"row": f"ResNet18 {name} {label}", **options} for label, options in STREAM_HEADS.items()]
-        stream_runs.append(ex.run_heads(rows, stream_backbone, stream_data, cfg, runs, seeds=seeds))
-    stream_runs = pd.concat(stream_runs, ignore_index=True)
-    stream_table = ex.compare_with_thesis("3.6", ex.mean_over_seeds(stream_runs))
-    stream_table = stream_table[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference",
-                                 "thesis_rank", "our_rank", "reversed_pairs"]]  # fmt: skip
-    ex.save_table(stream_table, results, f"{NOTEBOOK}_table3.6_flow_pose")
-stream_table
+if cpu_profile:
+    stream_table, fused_table = pd.DataFrame(), pd.DataFrame()
+    if streams:
+        flow = ex.cpu_data(cfg, modality="flow")
+        flow_backbone = ex.pretrain(cfg, flow, "resnet18")
+        STREAM_HEADS = {
+            "Average Pooling": head("avg"),
+            "Concatenation No Fusion": head("concat"),
+            "Concatenation Triple Fusion": {**head("concat"), "fusion": "triple"},
+            "BERT": head("bert"),
+        }
+        stream_runs = []
+        for name, stream_backbone, stream_data in (("Flow", flow_backbone, flow), ("Pose", backbone, data)):
+            rows = [{"row": f"ResNet18 {name} {label}", **options} for label, options in STREAM_HEADS.items()]
+            stream_runs.append(ex.run_heads(rows, stream_backbone, stream_data, cfg, runs, seeds=seeds))
+        stream_runs = pd.concat(stream_runs, ignore_index=True)
+        stream_table = ex.compare_with_thesis("3.6", ex.mean_over_seeds(stream_runs))
+        stream_table = stream_table[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference",
+                                     "thesis_rank", "our_rank", "reversed_pairs"]]  # fmt: skip
+        ex.save_table(stream_table, results, f"{NOTEBOOK}_table3.6_flow_pose")
+    display(stream_table)
 
 # %% [markdown]
 # ## Table 3.7: two and three streams
@@ -240,85 +264,89 @@ stream_table
 # the real RGB frames here; from scratch at this scale it stays weak (compare its train and test Top-1).
 
 # %%
-if streams:
-    rgb = ex.cpu_data(cfg, modality="rgb")
-    rgb_backbone = ex.pretrain(cfg, rgb, "resnet18")
-    members = {
-        "RGB": (rgb_backbone, rgb, {"row": "ResNet18 RGB Concatenation", **head("concat"), "fusion": "triple"}),
-        "Flow": (flow_backbone, flow, {"row": "ResNet18 Flow BERT", **head("bert")}),
-        "Pose": (backbone, data, {"row": "ResNet18 Pose BERT", **head("bert")}),
-    }
-    fused_rows, scores = [], {}
-    for name, (stream_backbone, stream_data, row) in members.items():
-        run = ex.run_heads([row], stream_backbone, stream_data, cfg, runs, seeds=seeds[:1]).iloc[0]
-        scores[name], labels = ex.head_scores(run["run_dir"], stream_backbone, row, stream_data)
-        fused_rows.append({"row": row["row"], "streams": name, **ex.score_summary(scores[name], labels, data.class_names),
-                           "train_top1": run["train_top1"]})  # fmt: skip
-    for name, parts in (("ResNet18 Two-Stream (RGB concat + Flow BERT)", ["RGB", "Flow"]),
-                        ("ResNet18 Three-Stream (+ Pose BERT)", ["RGB", "Flow", "Pose"]),
-                        ("Flow + Pose (not in the thesis)", ["Flow", "Pose"])):  # fmt: skip
-        fused = fuse_scores([scores[p] for p in parts], method="l2")
-        fused_rows.append(
-            {"row": name, "streams": " + ".join(parts), **ex.score_summary(fused, labels, data.class_names)}
-        )
-    fused_table = ex.compare_with_thesis("3.7", pd.DataFrame(fused_rows))
-    fused_table = fused_table[["row", "streams", "thesis_top1", "top1", "difference", "top3", "reversed_pairs",
-                               "train_top1"]]  # fmt: skip
-    ex.save_table(fused_table, results, f"{NOTEBOOK}_table3.7_streams")
-fused_table
+if cpu_profile:
+    if streams:
+        rgb = ex.cpu_data(cfg, modality="rgb")
+        rgb_backbone = ex.pretrain(cfg, rgb, "resnet18")
+        members = {
+            "RGB": (rgb_backbone, rgb, {"row": "ResNet18 RGB Concatenation", **head("concat"), "fusion": "triple"}),
+            "Flow": (flow_backbone, flow, {"row": "ResNet18 Flow BERT", **head("bert")}),
+            "Pose": (backbone, data, {"row": "ResNet18 Pose BERT", **head("bert")}),
+        }
+        fused_rows, scores = [], {}
+        for name, (stream_backbone, stream_data, row) in members.items():
+            run = ex.run_heads([row], stream_backbone, stream_data, cfg, runs, seeds=seeds[:1]).iloc[0]
+            scores[name], labels = ex.head_scores(run["run_dir"], stream_backbone, row, stream_data)
+            fused_rows.append({"row": row["row"], "streams": name, **ex.score_summary(scores[name], labels, data.class_names),
+                               "train_top1": run["train_top1"]})  # fmt: skip
+        for name, parts in (("ResNet18 Two-Stream (RGB concat + Flow BERT)", ["RGB", "Flow"]),
+                            ("ResNet18 Three-Stream (+ Pose BERT)", ["RGB", "Flow", "Pose"]),
+                            ("Flow + Pose (not in the thesis)", ["Flow", "Pose"])):  # fmt: skip
+            fused = fuse_scores([scores[p] for p in parts], method="l2")
+            fused_rows.append(
+                {"row": name, "streams": " + ".join(parts), **ex.score_summary(fused, labels, data.class_names)}
+            )
+        fused_table = ex.compare_with_thesis("3.7", pd.DataFrame(fused_rows))
+        fused_table = fused_table[["row", "streams", "thesis_top1", "top1", "difference", "top3", "reversed_pairs",
+                                   "train_top1"]]  # fmt: skip
+        ex.save_table(fused_table, results, f"{NOTEBOOK}_table3.7_streams")
+    display(fused_table)
 
 # %%
-if streams:
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    sns.barplot(data=fused_table, y="streams", x="top1", ax=ax, color="tab:blue")
-    ax.set(xlabel="Top-1 (%) on the synthetic test split", ylabel="",
-           title=f"Table 3.7: single streams and late fusion (profile {cfg.name})")  # fmt: skip
-    fig.tight_layout()
-    fig.savefig(results / "figures" / f"{NOTEBOOK}_table3.7_streams.png", dpi=120)
+if cpu_profile:
+    if streams:
+        fig, ax = plt.subplots(figsize=(9, 3.8))
+        sns.barplot(data=fused_table, y="streams", x="top1", ax=ax, color="tab:blue")
+        ax.set(xlabel="Top-1 (%) on the synthetic test split", ylabel="",
+               title=f"Table 3.7: single streams and late fusion (profile {cfg.name})")  # fmt: skip
+        fig.tight_layout()
+        fig.savefig(results / "figures" / f"{NOTEBOOK}_table3.7_streams.png", dpi=120)
 
 # %% [markdown]
 # ## Observations (computed from the tables above)
 
 # %%
-notes = []
-by_head = pooling.set_index("head")
-order_free = [h for h in ("no_pooling", "avg", "nl_avg") if h in by_head.index]
-order_aware = [h for h in ("concat", "nl_concat", "lstm", "convgru", "bert") if h in by_head.index]
-if order_free and order_aware:
-    free = by_head.loc[order_free, "reversed_pairs"]
-    aware = by_head.loc[order_aware, "reversed_pairs"]
-    notes.append(f"Reversed pairs: order-free heads {', '.join(f'{h} {v:.0f} %' for h, v in free.items())}; "
-                 f"order-aware heads {', '.join(f'{h} {v:.0f} %' for h, v in aware.items())}.")  # fmt: skip
-best = by_head["top1"].idxmax()
-notes.append(f"Best Top-1 here: {best} ({by_head.loc[best, 'top1']:.1f} %, {cfg.repeats} seed(s), largest std "
-             f"{pooling['top1_std'].max():.1f}); in the thesis (HMDB51): "
-             f"{pooling.loc[pooling['thesis_top1'].idxmax(), 'head']} ({pooling['thesis_top1'].max():.2f} %).")  # fmt: skip
-if len(optim_table):
-    o = optim_table.set_index("optimizer")["top1"]
-    notes.append(f"Optimizers (BERT): best {o.idxmax()} ({o.max():.1f} %), worst {o.idxmin()} ({o.min():.1f} %); "
-                 "the thesis found AdamW best (52.42 %) and SGD worst (50.78 %).")  # fmt: skip
-if len(fusion_table):
-    f = fusion_table.set_index("fusion")["top1"]
-    notes.append(f"Fusion: {', '.join(f'{k} {v:.1f} %' for k, v in f.items())}; thesis best: triple (52.02 %).")
-if chosen_depths:
-    ran = depth_table.dropna(subset=["top1"])
-    notes.append(f"Depth: {', '.join(f'{r} {v:.1f} %' for r, v in zip(ran['row'], ran['top1'], strict=True))}.")
-if len(fused_table):
-    t = fused_table.set_index("streams")["top1"]
-    best_single = max(t.get(s, 0) for s in ("RGB", "Flow", "Pose"))
-    notes.append(f"Streams: RGB {t['RGB']:.1f} %, flow {t['Flow']:.1f} %, pose {t['Pose']:.1f} %; two-stream "
-                 f"{t['RGB + Flow']:.1f} %, three-stream {t['RGB + Flow + Pose']:.1f} % "
-                 f"({t['RGB + Flow + Pose'] - best_single:+.1f} over the best single stream; thesis: +10.8).")  # fmt: skip
-print("\n".join(f"- {n}" for n in notes))
+if cpu_profile:
+    notes = []
+    by_head = pooling.set_index("head")
+    order_free = [h for h in ("no_pooling", "avg", "nl_avg") if h in by_head.index]
+    order_aware = [h for h in ("concat", "nl_concat", "lstm", "convgru", "bert") if h in by_head.index]
+    if order_free and order_aware:
+        free = by_head.loc[order_free, "reversed_pairs"]
+        aware = by_head.loc[order_aware, "reversed_pairs"]
+        notes.append(f"Reversed pairs: order-free heads {', '.join(f'{h} {v:.0f} %' for h, v in free.items())}; "
+                     f"order-aware heads {', '.join(f'{h} {v:.0f} %' for h, v in aware.items())}.")  # fmt: skip
+    best = by_head["top1"].idxmax()
+    notes.append(f"Best Top-1 here: {best} ({by_head.loc[best, 'top1']:.1f} %, {cfg.repeats} seed(s), largest std "
+                 f"{pooling['top1_std'].max():.1f}); in the thesis (HMDB51): "
+                 f"{pooling.loc[pooling['thesis_top1'].idxmax(), 'head']} ({pooling['thesis_top1'].max():.2f} %).")  # fmt: skip
+    if len(optim_table):
+        o = optim_table.set_index("optimizer")["top1"]
+        notes.append(f"Optimizers (BERT): best {o.idxmax()} ({o.max():.1f} %), worst {o.idxmin()} ({o.min():.1f} %); "
+                     "the thesis found AdamW best (52.42 %) and SGD worst (50.78 %).")  # fmt: skip
+    if len(fusion_table):
+        f = fusion_table.set_index("fusion")["top1"]
+        notes.append(f"Fusion: {', '.join(f'{k} {v:.1f} %' for k, v in f.items())}; thesis best: triple (52.02 %).")
+    if chosen_depths:
+        ran = depth_table.dropna(subset=["top1"])
+        notes.append(f"Depth: {', '.join(f'{r} {v:.1f} %' for r, v in zip(ran['row'], ran['top1'], strict=True))}.")
+    if len(fused_table):
+        t = fused_table.set_index("streams")["top1"]
+        best_single = max(t.get(s, 0) for s in ("RGB", "Flow", "Pose"))
+        notes.append(f"Streams: RGB {t['RGB']:.1f} %, flow {t['Flow']:.1f} %, pose {t['Pose']:.1f} %; two-stream "
+                     f"{t['RGB + Flow']:.1f} %, three-stream {t['RGB + Flow + Pose']:.1f} % "
+                     f"({t['RGB + Flow + Pose'] - best_single:+.1f} over the best single stream; thesis: +10.8).")  # fmt: skip
+    print("\n".join(f"- {n}" for n in notes))
 
 # %% [markdown]
 # ## Checks
 
 # %%
-for table in (pooling, optim_table, fusion_table, depth_table.dropna(subset=["top1"]), stream_table, fused_table):
-    if len(table):
-        assert table["top1"].between(0, 100).all(), table
-        assert not table["top1"].isna().any(), table
-if cfg.name == "smoke" and order_free and order_aware:
-    # the point of the synthetic dataset: averaging is blind to time order, concatenation is not
-    assert by_head.loc[order_aware, "reversed_pairs"].max() > by_head.loc[order_free, "reversed_pairs"].max() + 15
+if cpu_profile:
+    for table in (pooling, optim_table, fusion_table, depth_table.dropna(subset=["top1"]), stream_table, fused_table):
+        if len(table):
+            assert table["top1"].between(0, 100).all(), table
+            assert not table["top1"].isna().any(), table
+    if cfg.name == "smoke" and order_free and order_aware:
+        # the point of the synthetic dataset: averaging is blind to time order, concatenation is not
+        assert by_head.loc[order_aware, "reversed_pairs"].max() > by_head.loc[order_free, "reversed_pairs"].max() + 15

@@ -35,26 +35,24 @@ repeats = None  # seeds per student; None: the profile's (1 under smoke)
 lambdas = "25000,50000,100000,250000,500000"  # Table 5.1's weights, comma-separated
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles
+from actionlib import paths, profiles, recipes
 
 NOTEBOOK = "07"
 cfg = profiles.resolve(profile, repeats=repeats, data_root=data_root, weights_dir=weights_dir)
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 seeds = [seed + s for s in cfg.seeds]
-if cfg.name == "full":
-    raise NotImplementedError(
-        "the full profile of this notebook is not written yet: train the student with `actionlib train --distill "
-        "bert --teacher runs/<flow-bert>/best.pt --distill-weight 1e5 ...` (README, 'Full profile')"
-    )
+cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 try:
     weights = [float(x) for x in lambdas.split(",") if x.strip()]
 except ValueError as err:
@@ -64,40 +62,55 @@ if not weights or min(weights) <= 0:
 network = ex.small_3d(cfg)
 cfg
 
+# %% [markdown]
+# ## Full profile: the thesis protocol
+#
+# Under `full`, this cell fine-tunes and tests every row of Table 5.1 and 5.2 from the public initialisations
+# (`actionlib.recipes`: one training run per stream, split and seed, shared between rows; an interrupted run
+# resumes from its last checkpoint; multi-stream rows fuse their streams' scores) and writes
+# `07_full_tables` (mean over splits and seeds, beside the thesis) and `07_full_runs`. `stand_in="tiny"`
+# replaces every network by a small one of the same kind: the whole protocol in minutes on a CPU, a check of
+# the plumbing, not the thesis's numbers. The CPU profiles skip this cell and the full profile skips the CPU cells.
+
 # %%
-pose, flow = ex.cpu_data(cfg), ex.cpu_data(cfg, modality="flow")
-student_backbone = ex.pretrain(cfg, pose, **network, head="tgap", seed=seed)
-teacher = {
-    "backbone": ex.pretrain(cfg, flow, **network, head="tgap", seed=seed),
-    "data": flow,
-    "row": {"row": "Flow-ResNeXt101-BERT-FRMB (teacher)", "head": "bert"},
-}
+if not cpu_profile:
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    display(full)
 
+# %%
+if cpu_profile:
+    pose, flow = ex.cpu_data(cfg), ex.cpu_data(cfg, modality="flow")
+    student_backbone = ex.pretrain(cfg, pose, **network, head="tgap", seed=seed)
+    teacher = {
+        "backbone": ex.pretrain(cfg, flow, **network, head="tgap", seed=seed),
+        "data": flow,
+        "row": {"row": "Flow-ResNeXt101-BERT-FRMB (teacher)", "head": "bert"},
+    }
 
-def label(weight):
-    return f"lambda {weight / 1000:g}k"
+    def label(weight):
+        return f"lambda {weight / 1000:g}k"
 
-
-rows = [{"row": "RGB-ResNeXt101-BERT-FRMB no distillation", "head": "bert"}]
-rows += [{"row": label(w), "head": "bert", "distill": "bert", "distill_weight": w} for w in weights]
-student_runs = ex.run_heads(rows, student_backbone, pose, cfg, runs, seeds=seeds, teacher=teacher)
-teacher_run = ex.run_heads([teacher["row"]], teacher["backbone"], flow, cfg, runs, seeds=seeds[:1])
-tgap_run = ex.run_heads([{"row": "RGB-ResNeXt101 no distillation", "head": "tgap"}], student_backbone, pose, cfg,
-                        runs, seeds=seeds)  # fmt: skip
-students = ex.mean_over_seeds(pd.concat([student_runs, tgap_run], ignore_index=True))
-students["lambda"] = [
-    next((r.get("distill_weight", 0) for r in rows if r["row"] == name), 0) for name in students["row"]
-]
+    rows = [{"row": "RGB-ResNeXt101-BERT-FRMB no distillation", "head": "bert"}]
+    rows += [{"row": label(w), "head": "bert", "distill": "bert", "distill_weight": w} for w in weights]
+    student_runs = ex.run_heads(rows, student_backbone, pose, cfg, runs, seeds=seeds, teacher=teacher)
+    teacher_run = ex.run_heads([teacher["row"]], teacher["backbone"], flow, cfg, runs, seeds=seeds[:1])
+    tgap_run = ex.run_heads([{"row": "RGB-ResNeXt101 no distillation", "head": "tgap"}], student_backbone, pose, cfg,
+                            runs, seeds=seeds)  # fmt: skip
+    students = ex.mean_over_seeds(pd.concat([student_runs, tgap_run], ignore_index=True))
+    students["lambda"] = [
+        next((r.get("distill_weight", 0) for r in rows if r["row"] == name), 0) for name in students["row"]
+    ]
 
 # %% [markdown]
 # ## Table 5.1: choosing λ
 
 # %%
-lam = ex.compare_with_thesis("5.1", students[students["row"].str.startswith("lambda")].copy())
-lam = lam[["row", "lambda", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "thesis_rank",
-           "our_rank", "top3", "reversed_pairs"]]  # fmt: skip
-ex.save_table(lam, results, f"{NOTEBOOK}_table5.1_lambda")
-lam
+if cpu_profile:
+    lam = ex.compare_with_thesis("5.1", students[students["row"].str.startswith("lambda")].copy())
+    lam = lam[["row", "lambda", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "thesis_rank",
+               "our_rank", "top3", "reversed_pairs"]]  # fmt: skip
+    ex.save_table(lam, results, f"{NOTEBOOK}_table5.1_lambda")
+    display(lam)
 
 # %% [markdown]
 # ## Table 5.2: distillation against no distillation
@@ -105,49 +118,61 @@ lam
 # The distilled row uses the λ with the best Top-1 in Table 5.1 here (the thesis, too, picks λ on split 1's test).
 
 # %%
-chosen = float(lam.loc[lam["top1"].idxmax(), "lambda"])
-distilled = students[students["lambda"] == chosen].assign(row="RGB-ResNeXt101-BERT-FRMB <- Flow-ResNeXt101-BERT-FRMB")
-others = students[students["row"].isin(["RGB-ResNeXt101-BERT-FRMB no distillation", "RGB-ResNeXt101 no distillation"])]
-compared = ex.compare_with_thesis("5.2", pd.concat([others, distilled], ignore_index=True))
-table = ex.with_rows_not_run(compared, "5.2")
-table["status"] = table["top1"].notna().map({True: "trained on CPU (frozen 3D network)", False: "not run on CPU"})
-teacher_top1 = teacher_run["top1"].iloc[0]
-table = table[["row", "lambda", "thesis_top1", "top1", "top1_std", "seeds", "difference", "top3", "reversed_pairs",
-               "status"]]  # fmt: skip
-ex.save_table(table, results, f"{NOTEBOOK}_table5.2_distillation")
-print(f"teacher (flow BERT head): test Top-1 {teacher_top1:.1f} %")
-table
+if cpu_profile:
+    chosen = float(lam.loc[lam["top1"].idxmax(), "lambda"])
+    distilled = students[students["lambda"] == chosen].assign(
+        row="RGB-ResNeXt101-BERT-FRMB <- Flow-ResNeXt101-BERT-FRMB"
+    )
+    others = students[
+        students["row"].isin(["RGB-ResNeXt101-BERT-FRMB no distillation", "RGB-ResNeXt101 no distillation"])
+    ]
+    compared = ex.compare_with_thesis("5.2", pd.concat([others, distilled], ignore_index=True))
+    table = ex.with_rows_not_run(compared, "5.2")
+    table["status"] = table["top1"].notna().map({True: "trained on CPU (frozen 3D network)", False: "not run on CPU"})
+    teacher_top1 = teacher_run["top1"].iloc[0]
+    table = table[["row", "lambda", "thesis_top1", "top1", "top1_std", "seeds", "difference", "top3", "reversed_pairs",
+                   "status"]]  # fmt: skip
+    ex.save_table(table, results, f"{NOTEBOOK}_table5.2_distillation")
+    print(f"teacher (flow BERT head): test Top-1 {teacher_top1:.1f} %")
+    display(table)
 
 # %%
-sns.set_theme(style="whitegrid")
-fig, ax = plt.subplots(figsize=(8, 3.8))
-shown = pd.concat([student_runs, tgap_run], ignore_index=True)
-shown = shown[shown["row"].str.startswith("lambda") | shown["row"].str.contains("BERT-FRMB no")]
-shown = shown.assign(student=shown["row"].str.replace("RGB-ResNeXt101-BERT-FRMB no distillation", "no distillation"))
-sns.pointplot(data=shown, x="student", y="top1", errorbar=("pi", 100), linestyle="none", ax=ax)
-ax.axhline(teacher_top1, color="grey", ls="--", lw=1, label="flow teacher")
-ax.set(ylabel="Top-1 (%)", xlabel="", title=f"Table 5.1: BERT distillation weight ({cfg.name}, {len(seeds)} seed(s))")
-ax.legend()
-fig.tight_layout()
-(results / "figures").mkdir(exist_ok=True)
-fig.savefig(results / "figures" / f"{NOTEBOOK}_table5.1_lambda.png", dpi=120)
+if cpu_profile:
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    shown = pd.concat([student_runs, tgap_run], ignore_index=True)
+    shown = shown[shown["row"].str.startswith("lambda") | shown["row"].str.contains("BERT-FRMB no")]
+    shown = shown.assign(
+        student=shown["row"].str.replace("RGB-ResNeXt101-BERT-FRMB no distillation", "no distillation")
+    )
+    sns.pointplot(data=shown, x="student", y="top1", errorbar=("pi", 100), linestyle="none", ax=ax)
+    ax.axhline(teacher_top1, color="grey", ls="--", lw=1, label="flow teacher")
+    ax.set(
+        ylabel="Top-1 (%)", xlabel="", title=f"Table 5.1: BERT distillation weight ({cfg.name}, {len(seeds)} seed(s))"
+    )
+    ax.legend()
+    fig.tight_layout()
+    (results / "figures").mkdir(exist_ok=True)
+    fig.savefig(results / "figures" / f"{NOTEBOOK}_table5.1_lambda.png", dpi=120)
 
 # %% [markdown]
 # ## Observations (computed)
 
 # %%
-base = students.set_index("row").loc["RGB-ResNeXt101-BERT-FRMB no distillation"]
-best = lam.loc[lam["top1"].idxmax()]
-thesis_best = lam.loc[lam["thesis_top1"].idxmax()]
-print(f"- Without distillation: {base['top1']:.1f} % (std {base['top1_std']:.1f}); best λ here {best['row']} "
-      f"({best['top1']:.1f} %, {best['top1'] - base['top1']:+.1f}); thesis best {thesis_best['row']} "
-      f"({thesis_best['thesis_top1']:.2f} % on split 1).")  # fmt: skip
-print(f"- Teacher (flow) {teacher_top1:.1f} % vs student without distillation {base['top1']:.1f} %: "
-      + ("the teacher is stronger, so there is something to distil." if teacher_top1 > base["top1"] else
-         "the teacher is not stronger than the student here."))  # fmt: skip
-print(f"- Spread of Top-1 over λ: {lam['top1'].max() - lam['top1'].min():.1f} points; largest seed std "
-      f"{lam['top1_std'].max():.1f}.")  # fmt: skip
+if cpu_profile:
+    base = students.set_index("row").loc["RGB-ResNeXt101-BERT-FRMB no distillation"]
+    best = lam.loc[lam["top1"].idxmax()]
+    thesis_best = lam.loc[lam["thesis_top1"].idxmax()]
+    print(f"- Without distillation: {base['top1']:.1f} % (std {base['top1_std']:.1f}); best λ here {best['row']} "
+          f"({best['top1']:.1f} %, {best['top1'] - base['top1']:+.1f}); thesis best {thesis_best['row']} "
+          f"({thesis_best['thesis_top1']:.2f} % on split 1).")  # fmt: skip
+    print(f"- Teacher (flow) {teacher_top1:.1f} % vs student without distillation {base['top1']:.1f} %: "
+          + ("the teacher is stronger, so there is something to distil." if teacher_top1 > base["top1"] else
+             "the teacher is not stronger than the student here."))  # fmt: skip
+    print(f"- Spread of Top-1 over λ: {lam['top1'].max() - lam['top1'].min():.1f} points; largest seed std "
+          f"{lam['top1_std'].max():.1f}.")  # fmt: skip
 
 # %%
-assert lam["top1"].between(0, 100).all() and not lam["top1"].isna().any(), lam
-assert table["top1"].dropna().between(0, 100).all(), table
+if cpu_profile:
+    assert lam["top1"].between(0, 100).all() and not lam["top1"].isna().any(), lam
+    assert table["top1"].dropna().between(0, 100).all(), table

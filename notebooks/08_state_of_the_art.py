@@ -32,15 +32,17 @@ splits = None  # comma-separated subset of 1,2,3; None: the profile's (1,2,3 und
 streams = "pose"  # streams trained per split: pose (the "RGB" stand-in), or pose,flow (adds flow and two-stream rows)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles
+from actionlib import paths, profiles, recipes
 from actionlib.engine.fusion import fuse_scores
 
 NOTEBOOK = "08"
@@ -54,11 +56,7 @@ if chosen_splits is None and profile == "smoke":
 cfg = profiles.resolve(profile, splits=chosen_splits, data_root=data_root, weights_dir=weights_dir)
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
-if cfg.name == "full":
-    raise NotImplementedError(
-        "the full profile of this notebook is not written yet: train every split with `actionlib train --split N "
-        "...` and fuse with `actionlib test --fuse` (README, 'Full profile')"
-    )
+cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 # Table 4.7 rows and the complexity spec ids of the same models (None: not counted).
 SOTA = {
     "ResNeXt101 two-stream": "t4.3/both",
@@ -68,6 +66,21 @@ SOTA = {
     "R(2+1)D BERT (64f) IG65M": None,
 }
 cfg
+
+# %% [markdown]
+# ## Full profile: the thesis protocol
+#
+# Under `full`, this cell fine-tunes and tests every row of Table 4.7 (HMDB51 and UCF101, three splits) from
+# the public initialisations (`actionlib.recipes`: one training run per stream, split and seed, shared between
+# rows; an interrupted run resumes from its last checkpoint; multi-stream rows fuse their streams' scores) and writes
+# `08_full_tables` (mean over splits and seeds, beside the thesis) and `08_full_runs`. `stand_in="tiny"`
+# replaces every network by a small one of the same kind: the whole protocol in minutes on a CPU, a check of
+# the plumbing, not the thesis's numbers. The CPU profiles skip this cell and the full profile skips the CPU cells.
+
+# %%
+if not cpu_profile:
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    display(full)
 
 # %% [markdown]
 # ## Table 4.7: the thesis's results, with our counts of its models
@@ -86,73 +99,79 @@ sota
 # ## Three splits on the synthetic dataset (the protocol of Tables C.3/C.4)
 
 # %%
-rows = []
-for split in cfg.splits:
-    scores = {}
-    for modality in chosen_streams:
-        stream = STREAMS[modality]
-        data = ex.cpu_data(cfg, modality=modality, split=split)
-        backbone = ex.pretrain(cfg, data, "resnet18", seed=seed)
-        heads = [{"row": f"{stream}", "head": "avg"}, {"row": f"{stream} BERT", "head": "bert"}]
-        result = ex.run_heads(heads, backbone, data, cfg, runs / f"split{split}", seeds=[seed])
-        for head, run in zip(heads, result.itertuples(), strict=True):
-            scores[head["row"]], labels = ex.head_scores(run.run_dir, backbone, head, data)
-            rows.append({"split": split, "row": head["row"], "bert": "BERT" in head["row"], "modality": modality,
-                         **ex.score_summary(scores[head["row"]], labels, data.class_names)})  # fmt: skip
-    for suffix in ("", " BERT") if "flow" in chosen_streams else ():
-        fused = fuse_scores([scores[f"RGB{suffix}"], scores[f"Flow{suffix}"]], method="l2")
-        rows.append({"split": split, "row": f"Two-stream{suffix}", "bert": bool(suffix), "modality": f"{cfg.modality}+flow",
-                     **ex.score_summary(fused, labels, data.class_names)})  # fmt: skip
-per_split = pd.DataFrame(rows)
-summary = (
-    per_split.groupby(["row", "modality"], sort=False)
-    .agg(
-        top1=("top1", "mean"),
-        top1_std=("top1", "std"),
-        top3=("top3", "mean"),
-        reversed_pairs=("reversed_pairs", "mean"),
-        splits=("split", "count"),
+if cpu_profile:
+    rows = []
+    for split in cfg.splits:
+        scores = {}
+        for modality in chosen_streams:
+            stream = STREAMS[modality]
+            data = ex.cpu_data(cfg, modality=modality, split=split)
+            backbone = ex.pretrain(cfg, data, "resnet18", seed=seed)
+            heads = [{"row": f"{stream}", "head": "avg"}, {"row": f"{stream} BERT", "head": "bert"}]
+            result = ex.run_heads(heads, backbone, data, cfg, runs / f"split{split}", seeds=[seed])
+            for head, run in zip(heads, result.itertuples(), strict=True):
+                scores[head["row"]], labels = ex.head_scores(run.run_dir, backbone, head, data)
+                rows.append({"split": split, "row": head["row"], "bert": "BERT" in head["row"], "modality": modality,
+                             **ex.score_summary(scores[head["row"]], labels, data.class_names)})  # fmt: skip
+        for suffix in ("", " BERT") if "flow" in chosen_streams else ():
+            fused = fuse_scores([scores[f"RGB{suffix}"], scores[f"Flow{suffix}"]], method="l2")
+            rows.append({"split": split, "row": f"Two-stream{suffix}", "bert": bool(suffix), "modality": f"{cfg.modality}+flow",
+                         **ex.score_summary(fused, labels, data.class_names)})  # fmt: skip
+    per_split = pd.DataFrame(rows)
+    summary = (
+        per_split.groupby(["row", "modality"], sort=False)
+        .agg(
+            top1=("top1", "mean"),
+            top1_std=("top1", "std"),
+            top3=("top3", "mean"),
+            reversed_pairs=("reversed_pairs", "mean"),
+            splits=("split", "count"),
+        )
+        .reset_index()
     )
-    .reset_index()
-)
-wide = per_split.pivot(index="row", columns="split", values="top1").add_prefix("top1_split")
-summary = summary.merge(wide, left_on="row", right_index=True)
-# the thesis's three-split averages of the corresponding ResNeXt101 rows (Table C.3, HMDB51)
-THESIS_C3 = {"RGB": 74.22, "RGB BERT": 77.49, "Flow": 79.28, "Flow BERT": 81.29, "Two-stream": 81.78,
-             "Two-stream BERT": 83.55}  # fmt: skip
-summary.insert(2, "thesis_top1_resnext101_hmdb51", summary["row"].map(THESIS_C3))
-ex.save_table(summary, results, f"{NOTEBOOK}_tableC.3_three_splits")
-ex.save_table(per_split, results, f"{NOTEBOOK}_tableC.3_per_split")
-summary
+    wide = per_split.pivot(index="row", columns="split", values="top1").add_prefix("top1_split")
+    summary = summary.merge(wide, left_on="row", right_index=True)
+    # the thesis's three-split averages of the corresponding ResNeXt101 rows (Table C.3, HMDB51)
+    THESIS_C3 = {"RGB": 74.22, "RGB BERT": 77.49, "Flow": 79.28, "Flow BERT": 81.29, "Two-stream": 81.78,
+                 "Two-stream BERT": 83.55}  # fmt: skip
+    summary.insert(2, "thesis_top1_resnext101_hmdb51", summary["row"].map(THESIS_C3))
+    ex.save_table(summary, results, f"{NOTEBOOK}_tableC.3_three_splits")
+    ex.save_table(per_split, results, f"{NOTEBOOK}_tableC.3_per_split")
+    display(summary)
 
 # %%
-sns.set_theme(style="whitegrid")
-fig, ax = plt.subplots(figsize=(9, 4))
-shown = per_split.assign(head=per_split["bert"].map({True: "BERT", False: "average (TGAP)"}),
-                         stream=per_split["row"].str.replace(" BERT", ""))  # fmt: skip
-sns.pointplot(data=shown, x="stream", y="top1", hue="head", errorbar=("pi", 100), dodge=0.3, linestyle="none", ax=ax)
-ax.set(ylabel="Top-1 (%), mean and range over splits", xlabel="",
-       title=f"Three splits of the synthetic dataset (profile {cfg.name})")  # fmt: skip
-fig.tight_layout()
-(results / "figures").mkdir(exist_ok=True)
-fig.savefig(results / "figures" / f"{NOTEBOOK}_tableC.3_three_splits.png", dpi=120)
+if cpu_profile:
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(9, 4))
+    shown = per_split.assign(head=per_split["bert"].map({True: "BERT", False: "average (TGAP)"}),
+                             stream=per_split["row"].str.replace(" BERT", ""))  # fmt: skip
+    sns.pointplot(
+        data=shown, x="stream", y="top1", hue="head", errorbar=("pi", 100), dodge=0.3, linestyle="none", ax=ax
+    )
+    ax.set(ylabel="Top-1 (%), mean and range over splits", xlabel="",
+           title=f"Three splits of the synthetic dataset (profile {cfg.name})")  # fmt: skip
+    fig.tight_layout()
+    (results / "figures").mkdir(exist_ok=True)
+    fig.savefig(results / "figures" / f"{NOTEBOOK}_tableC.3_three_splits.png", dpi=120)
 
 # %% [markdown]
 # ## Observations (computed)
 
 # %%
-s = summary.set_index("row")
-for stream in [r for r in ("RGB", "Flow", "Two-stream") if r in s.index]:
-    gain = s.loc[f"{stream} BERT", "top1"] - s.loc[stream, "top1"]
-    thesis_gain = THESIS_C3[f"{stream} BERT"] - THESIS_C3[stream]
-    print(f"- {stream}: BERT - average = {gain:+.1f} Top-1 points over {len(cfg.splits)} split(s) (split std "
-          f"{s.loc[stream, 'top1_std']:.1f} / {s.loc[f'{stream} BERT', 'top1_std']:.1f}); thesis (ResNeXt101, "
-          f"HMDB51) {thesis_gain:+.2f}.")  # fmt: skip
-best = sota.loc[sota["thesis_hmdb51_top1"].idxmax()]
-print(
-    f"- Thesis best on HMDB51: {best['row']} ({best['thesis_hmdb51_top1']:.2f} %, UCF101 {best['thesis_ucf101_top1']:.2f} %)."
-)
+if cpu_profile:
+    s = summary.set_index("row")
+    for stream in [r for r in ("RGB", "Flow", "Two-stream") if r in s.index]:
+        gain = s.loc[f"{stream} BERT", "top1"] - s.loc[stream, "top1"]
+        thesis_gain = THESIS_C3[f"{stream} BERT"] - THESIS_C3[stream]
+        print(f"- {stream}: BERT - average = {gain:+.1f} Top-1 points over {len(cfg.splits)} split(s) (split std "
+              f"{s.loc[stream, 'top1_std']:.1f} / {s.loc[f'{stream} BERT', 'top1_std']:.1f}); thesis (ResNeXt101, "
+              f"HMDB51) {thesis_gain:+.2f}.")  # fmt: skip
+    best = sota.loc[sota["thesis_hmdb51_top1"].idxmax()]
+    print(
+        f"- Thesis best on HMDB51: {best['row']} ({best['thesis_hmdb51_top1']:.2f} %, UCF101 {best['thesis_ucf101_top1']:.2f} %)."
+    )
 
 # %%
-assert per_split["top1"].between(0, 100).all() and not per_split["top1"].isna().any(), per_split
-assert set(per_split["split"]) == set(cfg.splits)
+if cpu_profile:
+    assert per_split["top1"].between(0, 100).all() and not per_split["top1"].isna().any(), per_split
+    assert set(per_split["split"]) == set(cfg.splits)

@@ -2,9 +2,10 @@
 
 import json
 
+import pandas as pd
 import pytest
 
-from actionlib import reproduce
+from actionlib import recipes, reproduce
 
 pytestmark = pytest.mark.slow
 
@@ -24,3 +25,23 @@ def test_every_notebook_runs_with_the_test_profile(tmp_path, monkeypatch):
         number = notebook.name[:2]
         assert list((tmp_path / "tables").glob(f"{number}_*.md")), f"{notebook.name} wrote no table"
         assert list((tmp_path / "figures").glob(f"{number}_*.png")), f"{notebook.name} wrote no figure"
+
+
+def test_every_notebook_runs_the_full_profile_on_the_stand_in(tmp_path, monkeypatch):
+    """The full profile's path through every notebook: published layouts (fixture trees), checkpoints in the
+    public layout, training, resuming, the test protocols, fusion and distillation, on the tiny stand-in."""
+    from .test_recipes import build_full_tree
+
+    data = build_full_tree(tmp_path / "data", ucf=True)
+    monkeypatch.setenv("ACTIONLIB_RUNS", str(tmp_path / "runs"))
+    results = tmp_path / "results"
+    args = ["--profile", "full", "-p", f"data_root={data}", "-p", "stand_in=tiny", "--results", str(results)]
+    code = reproduce.main(args)
+    assert code == 0, (results / "README.md").read_text()
+    for number, tables in recipes.NOTEBOOK_TABLES.items():
+        table = pd.read_csv(results / "tables" / f"{number}_full_tables.csv")
+        assert set(table["table"]) == {f"Table {t}" for t in tables}
+        ran = table[table["status"].str.startswith("run on the 'tiny' stand-in")]
+        assert len(ran) and ran["top1"].between(0, 100).all() and ran["thesis_top1"].notna().all(), number
+        assert (results / "figures" / f"{number}_full_tables.png").is_file()
+    assert "ucf101" in set(pd.read_csv(results / "tables" / "08_full_tables.csv")["dataset"])

@@ -239,3 +239,23 @@ def test_add_parser_and_values():
     }
     with pytest.raises(reproduce.ParameterError, match="NAME=VALUE"):
         reproduce.parse_assignments(["seed"])
+
+
+def test_full_profile_needs_come_from_the_notebooks_recipes(tmp_path, monkeypatch):
+    _no_kernels(monkeypatch)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    source = reproduce.repo_root() / "notebooks" / "07_distillation.py"
+    (notebooks / source.name).write_text(source.read_text())
+    data = tmp_path / "data"
+    (data / "hmdb51" / "brush_hair").mkdir(parents=True)
+    with pytest.raises(reproduce.MissingInputsError) as err:
+        reproduce.run(profile="full", params={"data_root": str(data), "weights_dir": str(tmp_path / "w")},
+                      notebooks_dir=notebooks, results=tmp_path / "results")  # fmt: skip
+    message = str(err.value)
+    assert "Flow_Kinetics_64f.pth" in message and "resnext-101-64f-kinetics.pth" in message  # teacher and student
+    assert f"hmdb51: flow frame folders {data / 'hmdb51_flow'}" in message
+    with pytest.raises(reproduce.MissingInputsError) as err:  # the stand-in writes its own checkpoints
+        reproduce.run(profile="full", params={"data_root": str(data), "stand_in": "tiny"},
+                      notebooks_dir=notebooks, results=tmp_path / "results")  # fmt: skip
+    assert ".pth" not in str(err.value) and "flow frame folders" in str(err.value)

@@ -6,8 +6,9 @@ flow ResNeXts and `resnet-101-kinetics.pth` load directly. The stem keeps the te
 resolution (stride (1, 2, 2)) and the max pool halves it, so 64 frames become T/16 = 4 positions
 after layer4: the BERT head on ResNeXt101-64f sees 4 tokens, not 8.
 
-`layers` and `width` build CPU variants that are not in the thesis (e.g. layers=(1, 1, 1, 1), width=16:
-one block per stage, a quarter of the channels) for the CPU profile, which trains from scratch.
+`blocks` and `width` build CPU variants that are not in the thesis (e.g. blocks=(1, 1, 1, 1), width=16:
+one block per stage, a quarter of the channels) for the CPU profile, which trains from scratch. (`layers`
+stays free for the BERT head's depth, Table 4.2.)
 
 Feature reduction (Section 4.2.1) turns the 2048-wide output into 512 channels so that BERT
 stays small: FRMB replaces layer4's last block with a narrower one, FRAB appends it.
@@ -118,7 +119,7 @@ def _build(variant, num_classes, modality, head, reduction, frames, dropout, hea
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     # CPU variants (not in the thesis): fewer blocks per stage and narrower stages, same block types.
-    layers = tuple(head_options.pop("layers", (3, 4, 23, 3)))
+    layers = tuple(head_options.pop("blocks", (3, 4, 23, 3)))
     width = head_options.pop("width", 64)
     if (layers, width) != ((3, 4, 23, 3), 64) and reduction is not None:
         raise ValueError("reduction (FRMB/FRAB) is defined for the published 101-layer network only")

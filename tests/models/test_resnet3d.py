@@ -132,7 +132,7 @@ def test_truncated_checkpoint_lists_missing_keys(tmp_path):
 
 
 def test_cpu_variant_is_small_and_trains():
-    model = create("resnext3d_101", num_classes=4, head="bert", frames=32, layers=(1, 1, 1, 1), width=16)
+    model = create("resnext3d_101", num_classes=4, head="bert", frames=32, blocks=(1, 1, 1, 1), width=16)
     assert sum(p.numel() for p in model.parameters()) < 4_000_000  # the published one: 47.6 M
     assert model.backbone.out_channels == 512
     assert forward_backward(model, torch.randn(2, 3, 32, 48, 64))["logits"].shape == (2, 4)

@@ -1,0 +1,686 @@
+"""The thesis's experiments as training recipes: what the `full` profile trains and tests for each table row.
+
+A `Stream` is one fine-tuning run (model, modality, public initialisation, optimizer settings, teacher); a
+`Recipe` is one row of a thesis table: the streams whose test scores it fuses, the test protocol, the dataset.
+Streams are shared between rows (Table 3.3's BERT row and Table 3.2's AdamW row are the same run), so each is
+trained once per split and seed. `run` trains what is missing through `engine.train.run` (resuming an
+interrupted run from its last.pt), tests each stream with `engine.evaluate.evaluate_checkpoint` (scores cached
+beside the checkpoint), fuses multi-stream rows (sum of L2-normalised logits, the authors' fusion) and returns
+one row per recipe, split and seed.
+
+Where the text and the authors' code leave a row undefined it says so in `Recipe.unsupported` rather than
+guessing. Data layout under the profile's `data_root` (see README, "Full profile"): the videos and split files in
+the published layouts (`hmdb51/`, `UCF-101/` + `ucfTrainTestlist/`), TV-L1 flow frame folders in
+`<dataset>_flow/<class>/<video>/flow_{x,y}_00001.jpg` and pose frames in `<dataset>_pose/<class>/<video>/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .profiles import DATASET_DIRS
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One fine-tuning run of the thesis: a model on one modality from a public initialisation."""
+
+    model: str
+    modality: str = "rgb"
+    options: dict = field(default_factory=dict)  # registry options: head, reduction, fusion, frames, size, ...
+    weights: str | None = None  # public checkpoint file under weights_dir
+    train: dict = field(default_factory=dict)  # TrainConfig fields: optimizer, lr, stride, distill, ...
+    teacher: str | None = None  # key of the stream whose best.pt is the distillation teacher
+
+
+@dataclass(frozen=True)
+class Recipe:
+    table: str
+    row: str  # as in accuracy_reference.csv
+    streams: tuple[str, ...] = ()  # keys of STREAMS; several: late fusion of their scores
+    protocol: str = "multi-center"
+    dataset: str = "hmdb51"
+    three_splits: bool = False  # the thesis reports the mean over the three splits
+    unsupported: str | None = None  # why this row cannot be run as the thesis ran it
+
+
+# Public initialisations (README, "Full profile", says where each comes from).
+IMAGENET = {18: "resnet18-f37072fd.pth", 34: "resnet34-b627a593.pth", 50: "resnet50-0676ba61.pth",
+            101: "resnet101-63fe2227.pth"}  # fmt: skip
+RX_RGB, RX_RGB16, RX_FLOW = "resnext-101-64f-kinetics.pth", "resnext-101-kinetics.pth", "Flow_Kinetics_64f.pth"
+R3D_16, MARS = "resnet-101-kinetics.pth", "MARS_Kinetics_64f.pth"
+I3D_RGB, I3D_FLOW = "rgb_imagenet.pth", "flow_imagenet.pth"
+SLOWFAST, R2P1D = "SLOWFAST_8x8_R50_torch.pth", "r2plus1d_34_clip32_ig65m_from_scratch-449a7af9.pth"
+
+FRMB = {"head": "bert", "reduction": "frmb"}
+FRAB = {"head": "bert", "reduction": "frab"}
+BERT_DISTILL = {"distill": "bert"}
+
+
+def _r2d(depth: int = 18, modality: str = "rgb", **options) -> Stream:
+    return Stream(f"resnet{depth}", modality, {"frames": 16, **options}, IMAGENET[depth])
+
+
+def _rx(modality: str = "rgb", weights: str | None = None, train: dict | None = None, teacher=None, **options):
+    weights = weights or (RX_FLOW if modality == "flow" else RX_RGB)
+    return Stream("resnext3d_101", modality, {"frames": 64, **options}, weights, train or {}, teacher)
+
+
+STREAMS: dict[str, Stream] = {
+    # Chapter 3, 2D ResNets (16 TSN segments, 224 px, ImageNet)
+    **{
+        f"r18_bert_{opt}": _r2d(head="bert")
+        if opt == "adamw"
+        else Stream("resnet18", "rgb", {"frames": 16, "head": "bert"}, IMAGENET[18], {"optimizer": opt})
+        for opt in ("adam", "swats", "adamw", "sgd")
+    },  # fmt: skip
+    "r18_single_frame": _r2d(frames=1),
+    **{f"r18_{head}": _r2d(head=head) for head in ("avg", "nl_avg", "concat", "nl_concat", "lstm", "convgru")},
+    **{f"r18_concat_{fusion}": _r2d(head="concat", fusion=fusion) for fusion in ("dual", "triple", "quadruplet")},
+    **{f"r{d}_concat_triple": _r2d(d, head="concat", fusion="triple") for d in (34, 50, 101)},
+    **{
+        f"r18_{m}_{name}": _r2d(18, m, **o)
+        for m in ("flow", "pose")
+        for name, o in (
+            ("avg", {"head": "avg"}),
+            ("concat", {"head": "concat"}),
+            ("concat_triple", {"head": "concat", "fusion": "triple"}),
+            ("bert", {"head": "bert"}),
+        )
+    },  # fmt: skip
+    "r101_concat": _r2d(101, head="concat"),
+    "r101_flow_bert": _r2d(101, "flow", head="bert"),
+    "r101_pose_bert": _r2d(101, "pose", head="bert"),
+    # Chapter 3, 3D CNNs (Kinetics; Table 3.8 clip length and resolution, 3.9 two streams, 3.10 architectures)
+    "r3d101_16f": Stream("resnet3d_101", "rgb", {"frames": 16}, R3D_16),
+    "rx101_16f": _rx(weights=RX_RGB16, frames=16),
+    "r3d101_64f_from16": Stream("resnet3d_101", "rgb", {"frames": 64}, R3D_16),
+    "rx101_64f_from16": _rx(weights=RX_RGB16),
+    "rx101_rgb": _rx(),
+    "rx101_rgb_224": _rx(size=224),
+    "rx101_flow": _rx("flow"),
+    "i3d_rgb": Stream("i3d", "rgb", {"frames": 64}, I3D_RGB),
+    "i3d_flow": Stream("i3d", "flow", {"frames": 64}, I3D_FLOW),
+    "mfnet_16f": Stream("mfnet3d", "rgb", {"frames": 16}, "MFNet3D_Kinetics-400_72.8.pth"),
+    "repflow_32f": Stream("repflow_50", "rgb", {"frames": 32}, "rep_flow_kinetics.pth"),
+    "tsm_8x8f": Stream(
+        "tsm_r50", "rgb", {"frames": 8}, "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment16_e50.pth"
+    ),
+    **{
+        f"i3dr50{nl}_{f}": Stream(
+            "i3d_r50",
+            "rgb",
+            {"frames": n, **({"nonlocal_blocks": True} if nl else {})},
+            f"i3d_r50{nl}_kinetics.pth",
+            {"stride": s},
+        )
+        for nl in ("", "_nl")
+        for f, n, s in (("32x2f", 32, 2), ("64f", 64, 1))
+    },  # fmt: skip
+    "slowfast": Stream("slowfast_r50", "rgb", {"frames": 64}, SLOWFAST),
+    "mars_kinetics": _rx(weights=MARS),
+    "r2plus1d_32f": Stream("r2plus1d_34", "rgb", {"frames": 32}, R2P1D),
+    # Chapter 4: BERT on the 3D backbones (AdamW 1e-5; I3D 1e-4: the engine's defaults for BERT heads)
+    "rx101_rgb_adamw": _rx(train={"optimizer": "adamw", "lr": 1e-5}),
+    **{
+        f"rx101_{head}_frmb": _rx(head=head, reduction="frmb", train={"optimizer": "adamw", "lr": 1e-5})
+        for head in ("avg", "concat", "lstm", "concat_fc", "nl_concat_fc")
+    },  # fmt: skip
+    "rx101_rgb_bert_frmb": _rx(**FRMB),
+    "rx101_rgb_bert_frab": _rx(**FRAB),
+    "rx101_flow_bert_frmb": _rx("flow", **FRMB),
+    **{
+        f"rx101_bert_{name}": _rx(**FRMB, **o)
+        for name, o in (
+            ("mean_8h", {"layers": 1, "heads": 8, "cls": "mean"}),
+            ("cls_1h", {"layers": 1, "heads": 1}),
+            ("cls_2l", {"layers": 2, "heads": 8}),
+        )
+    },  # fmt: skip
+    "i3d_rgb_bert": Stream("i3d", "rgb", {"frames": 64, "head": "bert"}, I3D_RGB),
+    "i3d_rgb_bert_frab": Stream("i3d", "rgb", {"frames": 64, **FRAB}, I3D_RGB),
+    "i3d_flow_bert": Stream("i3d", "flow", {"frames": 64, "head": "bert"}, I3D_FLOW),
+    "i3d_flow_bert_frab": Stream("i3d", "flow", {"frames": 64, **FRAB}, I3D_FLOW),
+    **{
+        f"slowfast_bert_{f}": Stream("slowfast_r50", "rgb", {"frames": 64, **FRAB, "fusion": f}, SLOWFAST)
+        for f in ("early", "late")
+    },  # fmt: skip
+    "r2plus1d_32f_bert": Stream("r2plus1d_34", "rgb", {"frames": 32, "head": "bert"}, R2P1D),
+    "r2plus1d_32x2f_bert": Stream("r2plus1d_34", "rgb", {"frames": 32, "head": "bert"}, R2P1D, {"stride": 2}),
+    "r2plus1d_64f_bert": Stream("r2plus1d_34", "rgb", {"frames": 64, "head": "bert"}, R2P1D),
+    # UCF101 streams for Table 4.7 are the same runs on the other dataset (`run` keys runs by dataset).
+    # Chapter 5: distillation (Eq. 5.1 with lambda; MARS: 50 x MSE of the pooled features)
+    **{
+        f"rx101_frmb_from_flow_{k}k": _rx(
+            **FRMB, train={**BERT_DISTILL, "distill_weight": k * 1e3}, teacher="rx101_flow_bert_frmb"
+        )
+        for k in (25, 50, 100, 250, 500)
+    },  # fmt: skip
+    "rx101_frab_from_flow": _rx(**FRAB, train={**BERT_DISTILL, "distill_weight": 1e5}, teacher="rx101_flow_bert_frmb"),
+    "rx101_frab_from_r2plus1d": _rx(
+        **FRAB, train={**BERT_DISTILL, "distill_weight": 1e5}, teacher="r2plus1d_32x2f_bert"
+    ),  # fmt: skip
+    "rx101_mars_from_flow": _rx(train={"distill": "mars"}, teacher="rx101_flow"),
+}
+
+_2D, _3D, _CH4 = "single-ten", "multi-ten", "multi-center"  # the test settings the thesis reports per chapter
+
+
+def _rows(table: str, protocol: str, rows: dict, **common) -> list[Recipe]:
+    """Recipes of one table: {row name: stream key, tuple of keys (fused) or an `unsupported` reason}."""
+    recipes = []
+    for row, streams in rows.items():
+        if isinstance(streams, str) and streams not in STREAMS:
+            recipes.append(Recipe(table, row, (), protocol, unsupported=streams, **common))
+        else:
+            recipes.append(Recipe(table, row, (streams,) if isinstance(streams, str) else streams, protocol, **common))
+    return recipes
+
+
+NO_SEGMENT_TSM = "TSM's segment-based pre-training variant is not defined in the thesis or the authors' code"
+NO_DENSE_TSM = "TSM with 8 consecutive frames: the engine samples TSM densely (8x8), as the authors' main variant"
+RECIPES: list[Recipe] = [
+    *_rows(
+        "3.2",
+        _2D,
+        {
+            f"RGB-ResNet18-BERT {name} ten-crop": f"r18_bert_{opt}"
+            for name, opt in (("ADAM", "adam"), ("SWAT", "swats"), ("ADAMW", "adamw"), ("SGD", "sgd"))
+        },
+        three_splits=True,
+    ),  # fmt: skip
+    *_rows(
+        "3.3",
+        _2D,
+        {
+            "ResNet18 No Pooling": "r18_single_frame",
+            "ResNet18 Average Pooling": "r18_avg",
+            "ResNet18 Non-local + Average Pooling": "r18_nl_avg",
+            "ResNet18 Concatenation": "r18_concat",
+            "ResNet18 Non-local + Concatenation": "r18_nl_concat",
+            "ResNet18 LSTM": "r18_lstm",
+            "ResNet18 Convolutional GRU": "r18_convgru",
+            "ResNet18 BERT": "r18_bert_adamw",
+        },
+        three_splits=True,
+    ),  # fmt: skip
+    *_rows(
+        "3.4",
+        _2D,
+        {
+            "ResNet18 concat No fusion": "r18_concat",
+            "ResNet18 concat Dual Fusion": "r18_concat_dual",
+            "ResNet18 concat Triple Fusion": "r18_concat_triple",
+            "ResNet18 concat Quadruplet Fusion": "r18_concat_quadruplet",
+        },
+        three_splits=True,
+    ),  # fmt: skip
+    *_rows(
+        "3.5",
+        _2D,
+        {f"ResNet{d} concat + triple fusion": f"r{d}_concat_triple" for d in (18, 34, 50, 101)},
+        three_splits=True,
+    ),  # fmt: skip
+    *_rows(
+        "3.6",
+        _2D,
+        {
+            f"ResNet18 {m.title()} {name}": f"r18_{m}_{key}"
+            for m in ("flow", "pose")
+            for name, key in (
+                ("Average Pooling", "avg"),
+                ("Concatenation No Fusion", "concat"),
+                ("Concatenation Triple Fusion", "concat_triple"),
+                ("BERT", "bert"),
+            )
+        },
+        three_splits=True,
+    ),  # fmt: skip
+    *_rows(
+        "3.7",
+        _2D,
+        {
+            f"ResNet{d} {name}": streams
+            for d, (rgb, flow, pose) in (
+                (18, ("r18_concat", "r18_flow_bert", "r18_pose_bert")),
+                (101, ("r101_concat", "r101_flow_bert", "r101_pose_bert")),
+            )
+            for name, streams in (
+                ("RGB Concatenation", rgb),
+                ("Flow BERT", flow),
+                ("Pose BERT", pose),
+                ("Two-Stream (RGB concat + Flow BERT)", (rgb, flow)),
+                ("Three-Stream (+ Pose BERT)", (rgb, flow, pose)),
+            )
+        },
+        three_splits=True,
+    ),  # fmt: skip
+    *_rows(
+        "3.8",
+        _3D,
+        {
+            "3D ResNet101 16f": "r3d101_16f",
+            "3D ResNeXt101 16f": "rx101_16f",
+            "3D ResNet101 64f (16f pre-trained)": "r3d101_64f_from16",
+            "3D ResNeXt101 64f (16f pre-trained)": "rx101_64f_from16",
+            "3D ResNeXt101 64f": "rx101_rgb",
+            "3D ResNeXt101 64f 224 (64f-112 pre-trained)": "rx101_rgb_224",
+        },
+    ),  # fmt: skip
+    *_rows(
+        "3.9",
+        _3D,
+        {
+            "ResNeXt101 RGB": "rx101_rgb",
+            "ResNeXt101 Flow": "rx101_flow",
+            "ResNeXt101 Two-Stream": ("rx101_rgb", "rx101_flow"),
+            "I3D RGB": "i3d_rgb",
+            "I3D Flow": "i3d_flow",
+            "I3D Two-Stream": ("i3d_rgb", "i3d_flow"),
+        },
+    ),  # fmt: skip
+    *_rows(
+        "3.10",
+        _3D,
+        {
+            "ResNeXt101 112x112 16f": "rx101_16f",
+            "ResNeXt101 112x112 64f": "rx101_rgb",
+            "MFNET 224x224 16f": "mfnet_16f",
+            "Rep-Flow-50 224x224 32f": "repflow_32f",
+            "TSM-50 224x224 8f": NO_DENSE_TSM,
+            "TSM-50 224x224 8x8f": "tsm_8x8f",
+            "TSM-50 224x224 8x8f (segment pre-training)": NO_SEGMENT_TSM,
+            "Modified ResNet50 224x224 32x2f": "i3dr50_32x2f",
+            "Modified ResNet50 Non-local 224x224 32x2f": "i3dr50_nl_32x2f",
+            "Modified ResNet50 224x224 64f": "i3dr50_64f",
+            "Modified ResNet50 Non-local 224x224 64f": "i3dr50_nl_64f",
+            "I3D 224x224 64f": "i3d_rgb",
+            "SlowFast-50 (8x8) 224x224 64f": "slowfast",
+            "MARS ResNext101 112x112 64f": "mars_kinetics",
+            "R(2+1)D ResNet34 112x112 32f": "r2plus1d_32f",
+        },
+    ),  # fmt: skip
+    *_rows(
+        "4.1",
+        _CH4,
+        {
+            "ResNeXt101 Average Pooling (baseline) SGD": "rx101_rgb",
+            "ResNeXt101 Average Pooling ADAMW": "rx101_rgb_adamw",
+            "ResNeXt101 Average Pooling FRMB ADAMW": "rx101_avg_frmb",
+            "ResNeXt101 Concatenation FRMB": "rx101_concat_frmb",
+            "ResNeXt101 LSTM FRMB": "rx101_lstm_frmb",
+            "ResNeXt101 Concatenation + FC FRMB": "rx101_concat_fc_frmb",
+            "ResNeXt101 Non-local + Concatenation + FC FRMB": "rx101_nl_concat_fc_frmb",
+            "ResNeXt101 BERT pooling FRMB": "rx101_rgb_bert_frmb",
+        },
+        three_splits=True,
+    ),  # fmt: skip
+    *_rows(
+        "4.2",
+        _CH4,
+        {
+            "BERT 1 layer 8 heads pooled features": "rx101_bert_mean_8h",
+            "BERT 1 layer 1 head classification token": "rx101_bert_cls_1h",
+            "BERT 1 layer 8 heads classification token": "rx101_rgb_bert_frmb",
+            "BERT 2 layers 8 heads classification token": "rx101_bert_cls_2l",
+        },
+        three_splits=True,
+    ),  # fmt: skip
+    *_rows(
+        "4.3",
+        _CH4,
+        {
+            "ResNeXt101 RGB": "rx101_rgb",
+            "ResNeXt101 RGB BERT (FRMB)": "rx101_rgb_bert_frmb",
+            "ResNeXt101 Flow": "rx101_flow",
+            "ResNeXt101 Flow BERT (FRMB)": "rx101_flow_bert_frmb",
+            "ResNeXt101 Two-stream": ("rx101_rgb", "rx101_flow"),
+            "ResNeXt101 Two-stream BERT (FRMB)": ("rx101_rgb_bert_frmb", "rx101_flow_bert_frmb"),
+        },
+    ),
+    *_rows(
+        "4.4",
+        _CH4,
+        {
+            "I3D RGB": "i3d_rgb",
+            "I3D RGB BERT FRAB": "i3d_rgb_bert_frab",
+            "I3D RGB BERT": "i3d_rgb_bert",
+            "I3D Flow": "i3d_flow",
+            "I3D Flow BERT FRAB": "i3d_flow_bert_frab",
+            "I3D Flow BERT": "i3d_flow_bert",
+            "I3D Two-stream": ("i3d_rgb", "i3d_flow"),
+            "I3D Two-stream BERT FRAB": ("i3d_rgb_bert_frab", "i3d_flow_bert_frab"),
+            "I3D Two-stream BERT": ("i3d_rgb_bert", "i3d_flow_bert"),
+        },
+    ),  # fmt: skip
+    *_rows(
+        "4.5",
+        _CH4,
+        {
+            "SlowFast-50": "slowfast",
+            "SlowFast-50 BERT early-fusion": "slowfast_bert_early",
+            "SlowFast-50 BERT late-fusion": "slowfast_bert_late",
+        },
+    ),  # fmt: skip
+    *_rows("4.6", _CH4, {"R(2+1)D-34": "r2plus1d_32f", "R(2+1)D-34 BERT": "r2plus1d_32f_bert"}),
+    *[
+        recipe
+        for dataset in ("hmdb51", "ucf101")
+        for recipe in _rows(
+            "4.7",
+            _CH4,
+            {
+                "ResNeXt101 two-stream": ("rx101_rgb", "rx101_flow"),
+                "ResNeXt101 BERT two-stream": ("rx101_rgb_bert_frmb", "rx101_flow_bert_frmb"),
+                "R(2+1)D (32f) IG65M": "r2plus1d_32f",
+                "R(2+1)D BERT (32f) IG65M": "r2plus1d_32f_bert",
+                "R(2+1)D BERT (64f) IG65M": "r2plus1d_64f_bert",
+            },
+            dataset=dataset,
+            three_splits=True,
+        )
+    ],
+    *_rows("5.1", _CH4, {f"lambda {k}k": f"rx101_frmb_from_flow_{k}k" for k in (25, 50, 100, 250, 500)}),
+    *_rows(
+        "5.2",
+        _CH4,
+        {
+            "RGB-ResNeXt101-BERT-FRMB no distillation": "rx101_rgb_bert_frmb",
+            "RGB-ResNeXt101-BERT-FRAB no distillation": "rx101_rgb_bert_frab",
+            "RGB-ResNeXt101-BERT-FRMB <- Flow-ResNeXt101-BERT-FRMB": "rx101_frmb_from_flow_100k",
+            "RGB-ResNeXt101-BERT-FRAB <- Flow-ResNeXt101-BERT-FRMB": "rx101_frab_from_flow",
+            "RGB-ResNeXt101-BERT-FRAB <- RGB-R(2+1)D-BERT-(32x2f)": "rx101_frab_from_r2plus1d",
+            "RGB-ResNeXt101 no distillation": "rx101_rgb",
+            "RGB-ResNeXt101 MARS <- Flow-ResNeXt101 (HMDB51)": "rx101_mars_from_flow",
+            "RGB-ResNeXt101 MARS <- Flow-ResNeXt101 (Kinetics)": "mars_kinetics",
+        },
+        three_splits=True,
+    ),  # fmt: skip
+]
+
+
+def recipes_for(tables, dataset: str | None = None) -> list[Recipe]:
+    """The recipes of the given thesis tables (e.g. ["4.3", "4.4"]), in table order; `dataset` filters 4.7."""
+    tables = [tables] if isinstance(tables, str) else list(tables)
+    unknown = sorted(set(tables) - {r.table for r in RECIPES})
+    if unknown:
+        raise ValueError(f"no recipes for table(s) {', '.join(unknown)}")
+    return [r for t in tables for r in RECIPES if r.table == t and (dataset is None or r.dataset == dataset)]
+
+
+def _with_teachers(keys) -> list[str]:
+    """Stream keys in training order: every teacher before its students."""
+    ordered: list[str] = []
+
+    def visit(key):
+        teacher = STREAMS[key].teacher
+        if teacher:
+            visit(teacher)
+        if key not in ordered:
+            ordered.append(key)
+
+    for key in keys:
+        visit(key)
+    return ordered
+
+
+def needs(recipes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(datasets, checkpoint files) the recipes read: what `actionlib reproduce --profile full` checks first."""
+    recipes = [r for r in recipes if not r.unsupported]
+    keys = _with_teachers(k for r in recipes for k in r.streams)
+    datasets = tuple(dict.fromkeys(r.dataset for r in recipes))
+    weights = tuple(dict.fromkeys(STREAMS[k].weights for k in keys if STREAMS[k].weights))
+    return datasets, weights
+
+
+def modalities(recipes) -> set[str]:
+    return {STREAMS[k].modality for r in recipes if not r.unsupported for k in _with_teachers(r.streams)}
+
+
+# ------------------------------------------------------------------------------------------------ running
+# A stand-in replaces every stream's network by a small one of the same kind (2D or 3D) and drops the public
+# initialisation's shape: the whole protocol (layouts, splits, training, resuming, test protocols, fusion,
+# distillation, tables) then runs in seconds on a CPU. Tests and `-p stand_in=tiny` use it; results are not the
+# thesis's.
+STAND_INS = {
+    "tiny": {
+        "2d": {"model": "resnet18", "options": {"width": 8, "size": 32}, "frames": 4},
+        "3d": {"model": "resnext3d_101", "options": {"blocks": (1, 1, 1, 1), "width": 16, "size": 32}, "frames": 8},
+        # `reproduce_tables` runs the stand-in briefly, on the CPU, on split 1 (`run` itself keeps the profile's)
+        "profile": {
+            "epochs": 1,
+            "batch_size": 2,
+            "accumulation": 1,
+            "workers": 0,
+            "device": "cpu",
+            "repeats": 1,
+            "splits": (1,),
+        },  # fmt: skip
+    }
+}
+_KEPT_2D = ("head", "fusion", "layers", "heads", "cls")  # options a narrow ResNet18 accepts unchanged
+_KEPT_3D = ("head", "layers", "heads", "cls")  # FRMB/FRAB need the 101-layer network; `fusion` is SlowFast's
+
+
+def stand_in_stream(stream: Stream, stand_in: str) -> Stream:
+    """`stream` on the stand-in network (see STAND_INS): same modality, head, optimizer and teacher."""
+    if stand_in not in STAND_INS:
+        raise ValueError(f"unknown stand_in {stand_in!r}; allowed: {', '.join(STAND_INS)} or None")
+    is_2d = stream.model.startswith("resnet") and stream.model[6:].isdigit()
+    spec = STAND_INS[stand_in]["2d" if is_2d else "3d"]
+    kept = {k: v for k, v in stream.options.items() if k in (_KEPT_2D if is_2d else _KEPT_3D)}
+    frames = 1 if stream.options.get("frames") == 1 else spec["frames"]
+    train = {k: v for k, v in stream.train.items() if k != "stride"}
+    return Stream(spec["model"], stream.modality, {**spec["options"], **kept, "frames": frames}, stream.weights,
+                  train, stream.teacher)  # fmt: skip
+
+
+def write_stand_in_weights(weights_dir: str | Path, recipes, stand_in: str = "tiny") -> list[Path]:
+    """Checkpoints in the public layout (a `state_dict` of backbone keys with a `module.` prefix and a Kinetics
+    classifier) for the stand-in networks, under the file names `recipes` read: lets the stand-in run exercise
+    the loading code without the real downloads."""
+    import torch
+
+    from .models import create
+
+    written = []
+    for key in _with_teachers(k for r in recipes if not r.unsupported for k in r.streams):
+        stream = stand_in_stream(STREAMS[key], stand_in)
+        path = Path(weights_dir) / stream.weights if stream.weights else None
+        if path is None or path.is_file():
+            continue
+        options = {k: v for k, v in stream.options.items() if k in ("width", "blocks", "size", "frames")}
+        backbone = create(stream.model, num_classes=400, **options).backbone.state_dict()
+        state = {f"module.{k}": v for k, v in backbone.items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state_dict": state}, path)
+        written.append(path)
+    return written
+
+
+def frame_root(data_root: str | Path, dataset: str, modality: str) -> Path:
+    """Where a non-RGB modality's frame folders are expected (module docstring)."""
+    return Path(data_root) / f"{dataset}_{modality}"
+
+
+def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed: int, runs_dir: Path, teacher):
+    from .engine.train import TrainConfig
+
+    root = Path(cfg.data_root) / DATASET_DIRS[dataset]
+    frame_roots = {m: str(frame_root(cfg.data_root, dataset, m)) for m in ("flow", "pose")}
+    frame_roots = {m: p for m, p in frame_roots.items() if m == stream.modality or (teacher and m == "flow")}
+    name = f"{key}_{dataset}_s{split}_seed{seed}"
+    return TrainConfig(
+        model=stream.model,
+        options=dict(stream.options),
+        modality=stream.modality,
+        pretrained=str(Path(cfg.weights_dir) / stream.weights) if stream.weights else None,
+        dataset=dataset,
+        root=str(root),
+        split=split,
+        frame_roots=frame_roots,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        effective_batch=cfg.batch_size * cfg.accumulation,
+        seed=seed,
+        workers=cfg.workers,
+        device=cfg.device,
+        out=str(runs_dir / name),
+        name=name,
+        resume=True,
+        teacher=teacher,
+        **stream.train,
+    )
+
+
+def train_stream(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: str | Path, stand_in=None) -> Path:
+    """The stream's best.pt, training it first if its run has not finished (resuming from last.pt)."""
+    from .engine.checkpointing import load_checkpoint
+    from .engine.train import run
+
+    stream = STREAMS[key] if stand_in is None else stand_in_stream(STREAMS[key], stand_in)
+    runs_dir = Path(runs_dir)
+    teacher = None
+    if stream.teacher:
+        teacher = str(train_stream(cfg, stream.teacher, dataset, split, seed, runs_dir, stand_in))
+    config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher)
+    out = Path(config.out)
+    last, best = out / "last.pt", out / "best.pt"
+    if best.is_file() and last.is_file() and load_checkpoint(last)["epoch"] >= cfg.epochs:
+        return best
+    run(config)
+    return best
+
+
+def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False) -> dict:
+    """Test scores of a trained stream under `protocol`, computed once and kept beside its checkpoint."""
+    from .engine.evaluate import evaluate_checkpoint
+    from .engine.fusion import load_scores, save_scores
+
+    path = checkpoint.parent / f"scores_{checkpoint.stem}_{protocol}.pt"
+    if path.is_file() and path.stat().st_mtime >= checkpoint.stat().st_mtime:
+        return load_scores(path)
+    _, out, config = evaluate_checkpoint(
+        checkpoint, protocol, batch_size=cfg.batch_size, workers=cfg.workers, device=cfg.device, progress=progress
+    )
+    save_scores(path, out, config["class_names"], {"checkpoint": str(checkpoint), "protocol": protocol})
+    return load_scores(path)
+
+
+def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None = None) -> pd.DataFrame:
+    """Train and test every runnable recipe on the profile's splits and seeds (split 1 only where the thesis
+    reports split 1); one row per recipe, split, seed and protocol with Top-1/Top-3 (%) and the run folders."""
+    from .engine.evaluate import summarize
+    from .engine.fusion import fuse_sets
+
+    runnable = [r for r in recipes if not r.unsupported]
+    jobs = []
+    for recipe in runnable:
+        splits = cfg.splits if recipe.three_splits else tuple(s for s in cfg.splits if s == 1) or cfg.splits[:1]
+        jobs += [(recipe, split, seed) for split in splits for seed in cfg.seeds]
+    records, trained = [], {}
+    for recipe, split, seed in tqdm(jobs, desc="thesis rows"):
+        checkpoints = []
+        for key in recipe.streams:
+            job = (key, recipe.dataset, split, seed)
+            if job not in trained:
+                trained[job] = train_stream(cfg, *job, runs_dir, stand_in)
+            checkpoints.append(trained[job])
+        for protocol in protocols or [recipe.protocol]:
+            sets = [stream_scores(c, protocol, cfg) for c in checkpoints]
+            fused = fuse_sets(sets, "l2") if len(sets) > 1 else sets[0]
+            names = fused["class_names"]
+            report = summarize(fused["scores"], fused["labels"], len(names), names)
+            records.append({"table": recipe.table, "row": recipe.row, "dataset": recipe.dataset, "split": split,
+                            "seed": seed, "protocol": protocol, "top1": report["top1"], "top3": report["top3"],
+                            "videos": report["videos"], "streams": " + ".join(recipe.streams),
+                            "runs": ";".join(str(c.parent) for c in checkpoints)})  # fmt: skip
+    return pd.DataFrame.from_records(records)
+
+
+def summary(runs: pd.DataFrame, recipes, stand_in: str | None = None) -> pd.DataFrame:
+    """One row per recipe (and protocol): mean Top-1/Top-3 over splits and seeds with the spread, beside the
+    thesis's values; rows that were not run are kept with their reason in `status`."""
+    from .experiments import thesis_accuracy
+
+    keys = ["table", "row", "dataset", "protocol"]
+    records = []
+    if len(runs):
+        grouped = runs.groupby(keys, sort=False)
+        means = grouped[["top1", "top3"]].mean()
+        means["top1_std"] = grouped["top1"].std(ddof=0)
+        means["splits"] = grouped["split"].apply(lambda s: ",".join(map(str, sorted(set(s)))))
+        means["runs"] = grouped["top1"].count()
+        records = means.reset_index().to_dict("records")
+    for recipe in recipes:
+        if recipe.unsupported:
+            records.append({"table": recipe.table, "row": recipe.row, "dataset": recipe.dataset,
+                            "protocol": recipe.protocol, "status": f"not run: {recipe.unsupported}"})  # fmt: skip
+    table = pd.DataFrame.from_records(records)
+    reference = pd.concat([thesis_accuracy(t) for t in dict.fromkeys(r.table for r in recipes)])
+    reference = reference.rename(columns={"top1": "thesis_top1", "top3": "thesis_top3", "split": "thesis_split"})
+    table = table.merge(reference, on=["table", "row", "dataset"], how="left")
+    if "top1" not in table:
+        table["top1"] = float("nan")
+    table["difference"] = table["top1"] - table["thesis_top1"]
+    ran = "run" if stand_in is None else f"run on the {stand_in!r} stand-in network, not the thesis's"
+    table["status"] = table.get("status", pd.Series(index=table.index, dtype=object)).fillna(ran)
+    table["table"] = "Table " + table["table"]  # a label, not a number ("3.9" would print as 3.90)
+    return table
+
+
+# Which thesis tables each notebook reproduces under the full profile.
+NOTEBOOK_TABLES = {"01": ("3.2", "3.3", "3.4", "3.5", "3.6", "3.7"), "02": ("3.8",), "03": ("3.9",), "04": ("3.10",),
+                   "05": ("4.1", "4.2"), "06": ("4.3", "4.4", "4.5", "4.6"), "07": ("5.1", "5.2"), "08": ("4.7",)}  # fmt: skip
+
+
+def reproduce_tables(cfg, notebook: str, results: str | Path, runs_dir: str | Path | None = None,
+                     stand_in: str | None = None, protocols=None) -> pd.DataFrame:  # fmt: skip
+    """A notebook's full-profile work: run its tables' recipes, write `<NN>_full_runs` (every split and seed)
+    and `<NN>_full_tables` (the summary beside the thesis) with a figure, and return the summary."""
+    from . import paths
+    from .experiments import cache_key, save_table
+
+    recipes = recipes_for(NOTEBOOK_TABLES[notebook])
+    if runs_dir is None:  # stand-in runs are kept per data root: they are quick and only valid for that data
+        runs_dir = paths.runs_dir() / "full"
+        if stand_in is not None:
+            runs_dir = runs_dir.with_name(f"full_{stand_in}") / cache_key(data_root=cfg.data_root)
+    if stand_in is not None:  # its own checkpoints, never written into the real weights folder
+        weights = Path(runs_dir) / "stand_in_weights"
+        write_stand_in_weights(weights, recipes, stand_in)
+        cfg = dataclasses.replace(cfg, weights_dir=str(weights), **STAND_INS[stand_in]["profile"])
+    runs = run(cfg, recipes, Path(runs_dir), protocols, stand_in)
+    table = summary(runs, recipes, stand_in)
+    save_table(runs, results, f"{notebook}_full_runs")
+    save_table(table, results, f"{notebook}_full_tables")
+    plot_summary(table, Path(results) / "figures" / f"{notebook}_full_tables.png")
+    return table
+
+
+def plot_summary(table: pd.DataFrame, path: str | Path) -> None:
+    """Our Top-1 beside the thesis's, one panel per table."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    shown = table.dropna(subset=["top1"]) if "top1" in table else table.iloc[:0]
+    long = shown.melt(id_vars=["table", "row", "dataset", "protocol"], value_vars=["top1", "thesis_top1"],
+                      var_name="source", value_name="Top-1 (%)").replace({"top1": "ours", "thesis_top1": "thesis"})  # fmt: skip
+    tables = list(dict.fromkeys(long["table"])) or ["-"]
+    sns.set_theme(style="whitegrid")
+    fig, axes = plt.subplots(len(tables), 1, figsize=(10, 0.35 * max(len(long), 8) + 1.5), squeeze=False)
+    for ax, name in zip(axes[:, 0], tables, strict=True):
+        part = long[long["table"] == name]
+        part = part.assign(label=part["row"] + " (" + part["dataset"] + ", " + part["protocol"] + ")")
+        if len(part):
+            sns.barplot(data=part, y="label", x="Top-1 (%)", hue="source", ax=ax)
+        ax.set(title=name, ylabel="")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
