@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     # The other verbs live beside the code they drive.
-    from . import reproduce
+    from . import recipes, reproduce
     from .data import check, flow, pose_extract, synthetic
     from .engine import cli as engine_cli
 
@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     flow.add_parser(sub)
     pose_extract.add_parser(sub)
     reproduce.add_parser(sub)
+    recipes.add_parser(sub)
     return parser
 
 

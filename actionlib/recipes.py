@@ -508,7 +508,8 @@ def frame_root(data_root: str | Path, dataset: str, modality: str) -> Path:
     return Path(data_root) / f"{dataset}_{modality}"
 
 
-def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed: int, runs_dir: Path, teacher):
+def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed: int, runs_dir: Path, teacher,
+                  stand_in: str | None = None):  # fmt: skip
     from .engine.train import TrainConfig
 
     root = Path(cfg.data_root) / DATASET_DIRS[dataset]
@@ -526,7 +527,8 @@ def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed:
         frame_roots=frame_roots,
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
-        effective_batch=cfg.batch_size * cfg.accumulation,
+        # the thesis's 128 (Rep-Flow 24) by accumulation, whatever fits per step; the stand-in steps every batch
+        effective_batch=cfg.batch_size * cfg.accumulation if stand_in else None,
         seed=seed,
         workers=cfg.workers,
         device=cfg.device,
@@ -548,13 +550,41 @@ def train_stream(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: s
     teacher = None
     if stream.teacher:
         teacher = str(train_stream(cfg, stream.teacher, dataset, split, seed, runs_dir, stand_in))
-    config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher)
+    config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher, stand_in)
     out = Path(config.out)
     last, best = out / "last.pt", out / "best.pt"
     if best.is_file() and last.is_file() and load_checkpoint(last)["epoch"] >= cfg.epochs:
         return best
     run(config)
     return best
+
+
+def train_command(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: str | Path, gpus: int = 1) -> str:
+    """The `actionlib train` command line of one stream's run (torchrun with `gpus` > 1). A run finished this way
+    in `runs_dir` is picked up by the notebooks instead of being trained again."""
+    import shlex
+
+    stream = STREAMS[key]
+    runs_dir = Path(runs_dir)
+    teacher = None
+    if stream.teacher:
+        teacher = str(runs_dir / f"{stream.teacher}_{dataset}_s{split}_seed{seed}" / "best.pt")
+    config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher)
+    launcher = ["torchrun", f"--nproc_per_node={gpus}", "-m", "actionlib"] if gpus > 1 else ["actionlib"]
+    args = ["train", "--model", config.model, "--modality", config.modality, "--dataset", dataset, "--root",
+            config.root, "--split", split, "--seed", seed, "--epochs", config.epochs, "--batch-size",
+            config.batch_size, "--workers", config.workers, "--out", config.out, "--resume"]  # fmt: skip
+    for option, value in config.options.items():
+        args += ["--option", f"{option}={value}"]
+    for modality, root in config.frame_roots.items():
+        args += [f"--{modality}-frames", root]
+    named = {"pretrained": config.pretrained, "optimizer": config.optimizer, "lr": config.lr,
+             "stride": None if config.stride == 1 else config.stride, "distill": config.distill,
+             "distill_weight": config.distill_weight, "teacher": config.teacher}  # fmt: skip
+    for name, value in named.items():
+        if value is not None:
+            args += [f"--{name.replace('_', '-')}", value]
+    return shlex.join(launcher + [str(a) for a in args])
 
 
 def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False) -> dict:
@@ -684,3 +714,54 @@ def plot_summary(table: pd.DataFrame, path: str | Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def cmd_recipes(args) -> int:
+    from . import paths, profiles
+
+    tables = recipes_for_notebook_or_tables(args.notebook, args.tables)
+    cfg = profiles.resolve("full", data_root=args.data_root, weights_dir=args.weights_dir)
+    runs_dir = Path(args.runs) if args.runs else paths.runs_dir() / "full"
+    jobs = []
+    for recipe in tables:
+        if recipe.unsupported:
+            print(f"# Table {recipe.table} {recipe.row}: not run ({recipe.unsupported})")
+            continue
+        splits = cfg.splits if recipe.three_splits else (1,)
+        for key in _with_teachers(recipe.streams):
+            jobs += [(key, recipe.dataset, split, seed) for split in splits for seed in cfg.seeds]
+    for key, dataset, split, seed in dict.fromkeys(jobs):
+        out = runs_dir / f"{key}_{dataset}_s{split}_seed{seed}"
+        state = "to do"
+        if (out / "last.pt").is_file():
+            state = "has a best.pt (finished, or resumable)" if (out / "best.pt").is_file() else "started (resumable)"
+        print(f"# {key} ({dataset}, split {split}, seed {seed}): {state}")
+        print(train_command(cfg, key, dataset, split, seed, runs_dir, args.gpus))
+    return 0
+
+
+def recipes_for_notebook_or_tables(notebook: str | None, tables: str | None) -> list[Recipe]:
+    if notebook:
+        if notebook not in NOTEBOOK_TABLES:
+            raise ValueError(f"unknown notebook {notebook!r}; allowed: {', '.join(NOTEBOOK_TABLES)}")
+        return recipes_for(NOTEBOOK_TABLES[notebook])
+    if tables:
+        return recipes_for([t.strip() for t in tables.split(",") if t.strip()])
+    return list(RECIPES)
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "recipes",
+        help="print the full profile's training runs as `actionlib train` / torchrun commands",
+        description="The thesis protocol run by run: one `actionlib train` command per stream, split and seed "
+        "(teachers first), with the state of its run folder. Run them on as many GPUs as you have (--gpus N: "
+        "torchrun); the notebooks under `--profile full` then reuse the finished runs and only test and tabulate.",
+    )
+    p.add_argument("--notebook", help="the runs of one notebook (01-08)")
+    p.add_argument("--tables", help="comma-separated thesis tables, e.g. 4.3,4.4 (default: all)")
+    p.add_argument("--gpus", type=int, default=1, help="processes per run (torchrun --nproc_per_node)")
+    p.add_argument("--data-root", help="default: $ACTIONLIB_DATA or data/")
+    p.add_argument("--weights-dir", help="default: $ACTIONLIB_WEIGHTS or weights/")
+    p.add_argument("--runs", help="run folders (default: $ACTIONLIB_RUNS/full or runs/full, as the notebooks)")
+    p.set_defaults(func=cmd_recipes)

@@ -124,3 +124,29 @@ def test_stand_in_runs_fusion_distillation_and_resumes(full_tree):
     pd.testing.assert_frame_equal(runs, again)
     table = recipes.summary(runs, chosen)
     assert {"thesis_top1", "difference", "status"} <= set(table.columns)
+
+
+def test_train_command_describes_the_same_run(tmp_path):
+    """`actionlib recipes` prints commands that train exactly the run the notebooks would (so that runs made on
+    a GPU cluster with torchrun are picked up)."""
+    import argparse
+    import shlex
+
+    from actionlib.engine.cli import add_parsers, config_from_args
+
+    cfg = profiles.resolve("full", data_root=str(tmp_path / "data"), weights_dir=str(tmp_path / "w"))
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+    for key in ("rx101_frab_from_r2plus1d", "i3dr50_nl_32x2f", "r18_pose_concat_triple", "r18_bert_swats"):
+        command = recipes.train_command(cfg, key, "hmdb51", 2, 0, tmp_path / "runs", gpus=4)
+        words = shlex.split(command)
+        assert words[:4] == ["torchrun", "--nproc_per_node=4", "-m", "actionlib"]
+        parsed = config_from_args(parser.parse_args(words[4:]))
+        stream = recipes.STREAMS[key]
+        teacher = None
+        if stream.teacher:
+            teacher = str(tmp_path / "runs" / f"{stream.teacher}_hmdb51_s2_seed0" / "best.pt")
+        expected = recipes._train_config(cfg, key, stream, "hmdb51", 2, 0, tmp_path / "runs", teacher)
+        for name in ("model", "options", "modality", "pretrained", "root", "split", "frame_roots", "stride",
+                     "optimizer", "lr", "distill", "distill_weight", "teacher", "out", "epochs", "batch_size"):  # fmt: skip
+            assert getattr(parsed, name) == getattr(expected, name), (key, name)
