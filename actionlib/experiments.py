@@ -698,6 +698,13 @@ def parse_choices(name: str, text: str, allowed) -> list[str]:
     return chosen
 
 
+def parse_splits(text: str | None) -> tuple[int, ...] | None:
+    """A notebook's `splits` parameter ("1,2,3" or "2") as a tuple; None keeps the profile's."""
+    if text is None:
+        return None
+    return tuple(int(s) for s in parse_choices("splits", str(text), ["1", "2", "3"]))
+
+
 def complexity_rows(ids, results: str | Path | None = None) -> pd.DataFrame:
     """Our parameter and operation counts for spec ids, read from `results/tables/complexity.csv`.
 

@@ -78,7 +78,7 @@ STREAMS: dict[str, Stream] = {
         if opt == "adamw"
         else Stream("resnet18", "rgb", {"frames": 16, "head": "bert"}, IMAGENET[18], {"optimizer": opt})
         for opt in ("adam", "swats", "adamw", "sgd")
-    },  # fmt: skip
+    },
     "r18_single_frame": _r2d(frames=1),
     **{f"r18_{head}": _r2d(head=head) for head in ("avg", "nl_avg", "concat", "nl_concat", "lstm", "convgru")},
     **{f"r18_concat_{fusion}": _r2d(head="concat", fusion=fusion) for fusion in ("dual", "triple", "quadruplet")},
@@ -92,7 +92,7 @@ STREAMS: dict[str, Stream] = {
             ("concat_triple", {"head": "concat", "fusion": "triple"}),
             ("bert", {"head": "bert"}),
         )
-    },  # fmt: skip
+    },
     "r101_concat": _r2d(101, head="concat"),
     "r101_flow_bert": _r2d(101, "flow", head="bert"),
     "r101_pose_bert": _r2d(101, "pose", head="bert"),
@@ -121,7 +121,7 @@ STREAMS: dict[str, Stream] = {
         )
         for nl in ("", "_nl")
         for f, n, s in (("32x2f", 32, 2), ("64f", 64, 1))
-    },  # fmt: skip
+    },
     "slowfast": Stream("slowfast_r50", "rgb", {"frames": 64}, SLOWFAST),
     "mars_kinetics": _rx(weights=MARS),
     "r2plus1d_32f": Stream("r2plus1d_34", "rgb", {"frames": 32}, R2P1D),
@@ -130,7 +130,7 @@ STREAMS: dict[str, Stream] = {
     **{
         f"rx101_{head}_frmb": _rx(head=head, reduction="frmb", train={"optimizer": "adamw", "lr": 1e-5})
         for head in ("avg", "concat", "lstm", "concat_fc", "nl_concat_fc")
-    },  # fmt: skip
+    },
     "rx101_rgb_bert_frmb": _rx(**FRMB),
     "rx101_rgb_bert_frab": _rx(**FRAB),
     "rx101_flow_bert_frmb": _rx("flow", **FRMB),
@@ -141,7 +141,7 @@ STREAMS: dict[str, Stream] = {
             ("cls_1h", {"layers": 1, "heads": 1}),
             ("cls_2l", {"layers": 2, "heads": 8}),
         )
-    },  # fmt: skip
+    },
     "i3d_rgb_bert": Stream("i3d", "rgb", {"frames": 64, "head": "bert"}, I3D_RGB),
     "i3d_rgb_bert_frab": Stream("i3d", "rgb", {"frames": 64, **FRAB}, I3D_RGB),
     "i3d_flow_bert": Stream("i3d", "flow", {"frames": 64, "head": "bert"}, I3D_FLOW),
@@ -149,7 +149,7 @@ STREAMS: dict[str, Stream] = {
     **{
         f"slowfast_bert_{f}": Stream("slowfast_r50", "rgb", {"frames": 64, **FRAB, "fusion": f}, SLOWFAST)
         for f in ("early", "late")
-    },  # fmt: skip
+    },
     "r2plus1d_32f_bert": Stream("r2plus1d_34", "rgb", {"frames": 32, "head": "bert"}, R2P1D),
     "r2plus1d_32x2f_bert": Stream("r2plus1d_34", "rgb", {"frames": 32, "head": "bert"}, R2P1D, {"stride": 2}),
     "r2plus1d_64f_bert": Stream("r2plus1d_34", "rgb", {"frames": 64, "head": "bert"}, R2P1D),
@@ -160,11 +160,11 @@ STREAMS: dict[str, Stream] = {
             **FRMB, train={**BERT_DISTILL, "distill_weight": k * 1e3}, teacher="rx101_flow_bert_frmb"
         )
         for k in (25, 50, 100, 250, 500)
-    },  # fmt: skip
+    },
     "rx101_frab_from_flow": _rx(**FRAB, train={**BERT_DISTILL, "distill_weight": 1e5}, teacher="rx101_flow_bert_frmb"),
     "rx101_frab_from_r2plus1d": _rx(
         **FRAB, train={**BERT_DISTILL, "distill_weight": 1e5}, teacher="r2plus1d_32x2f_bert"
-    ),  # fmt: skip
+    ),
     "rx101_mars_from_flow": _rx(train={"distill": "mars"}, teacher="rx101_flow"),
 }
 
@@ -193,7 +193,7 @@ RECIPES: list[Recipe] = [
             for name, opt in (("ADAM", "adam"), ("SWAT", "swats"), ("ADAMW", "adamw"), ("SGD", "sgd"))
         },
         three_splits=True,
-    ),  # fmt: skip
+    ),
     *_rows(
         "3.3",
         _2D,
@@ -208,7 +208,7 @@ RECIPES: list[Recipe] = [
             "ResNet18 BERT": "r18_bert_adamw",
         },
         three_splits=True,
-    ),  # fmt: skip
+    ),
     *_rows(
         "3.4",
         _2D,
@@ -219,13 +219,13 @@ RECIPES: list[Recipe] = [
             "ResNet18 concat Quadruplet Fusion": "r18_concat_quadruplet",
         },
         three_splits=True,
-    ),  # fmt: skip
+    ),
     *_rows(
         "3.5",
         _2D,
         {f"ResNet{d} concat + triple fusion": f"r{d}_concat_triple" for d in (18, 34, 50, 101)},
         three_splits=True,
-    ),  # fmt: skip
+    ),
     *_rows(
         "3.6",
         _2D,
@@ -240,7 +240,7 @@ RECIPES: list[Recipe] = [
             )
         },
         three_splits=True,
-    ),  # fmt: skip
+    ),
     *_rows(
         "3.7",
         _2D,
@@ -259,7 +259,7 @@ RECIPES: list[Recipe] = [
             )
         },
         three_splits=True,
-    ),  # fmt: skip
+    ),
     *_rows(
         "3.8",
         _3D,
@@ -271,7 +271,7 @@ RECIPES: list[Recipe] = [
             "3D ResNeXt101 64f": "rx101_rgb",
             "3D ResNeXt101 64f 224 (64f-112 pre-trained)": "rx101_rgb_224",
         },
-    ),  # fmt: skip
+    ),
     *_rows(
         "3.9",
         _3D,
@@ -283,7 +283,7 @@ RECIPES: list[Recipe] = [
             "I3D Flow": "i3d_flow",
             "I3D Two-Stream": ("i3d_rgb", "i3d_flow"),
         },
-    ),  # fmt: skip
+    ),
     *_rows(
         "3.10",
         _3D,
@@ -304,7 +304,7 @@ RECIPES: list[Recipe] = [
             "MARS ResNext101 112x112 64f": "mars_kinetics",
             "R(2+1)D ResNet34 112x112 32f": "r2plus1d_32f",
         },
-    ),  # fmt: skip
+    ),
     *_rows(
         "4.1",
         _CH4,
@@ -319,7 +319,7 @@ RECIPES: list[Recipe] = [
             "ResNeXt101 BERT pooling FRMB": "rx101_rgb_bert_frmb",
         },
         three_splits=True,
-    ),  # fmt: skip
+    ),
     *_rows(
         "4.2",
         _CH4,
@@ -330,7 +330,7 @@ RECIPES: list[Recipe] = [
             "BERT 2 layers 8 heads classification token": "rx101_bert_cls_2l",
         },
         three_splits=True,
-    ),  # fmt: skip
+    ),
     *_rows(
         "4.3",
         _CH4,
@@ -357,7 +357,7 @@ RECIPES: list[Recipe] = [
             "I3D Two-stream BERT FRAB": ("i3d_rgb_bert_frab", "i3d_flow_bert_frab"),
             "I3D Two-stream BERT": ("i3d_rgb_bert", "i3d_flow_bert"),
         },
-    ),  # fmt: skip
+    ),
     *_rows(
         "4.5",
         _CH4,
@@ -366,7 +366,7 @@ RECIPES: list[Recipe] = [
             "SlowFast-50 BERT early-fusion": "slowfast_bert_early",
             "SlowFast-50 BERT late-fusion": "slowfast_bert_late",
         },
-    ),  # fmt: skip
+    ),
     *_rows("4.6", _CH4, {"R(2+1)D-34": "r2plus1d_32f", "R(2+1)D-34 BERT": "r2plus1d_32f_bert"}),
     *[
         recipe
@@ -400,7 +400,7 @@ RECIPES: list[Recipe] = [
             "RGB-ResNeXt101 MARS <- Flow-ResNeXt101 (Kinetics)": "mars_kinetics",
         },
         three_splits=True,
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -443,10 +443,10 @@ def modalities(recipes) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------------ running
-# A stand-in replaces every stream's network by a small one of the same kind (2D or 3D) and drops the public
-# initialisation's shape: the whole protocol (layouts, splits, training, resuming, test protocols, fusion,
-# distillation, tables) then runs in seconds on a CPU. Tests and `-p stand_in=tiny` use it; results are not the
-# thesis's.
+# A stand-in replaces every stream's network by a small one of the same kind (2D or 3D), initialised from
+# checkpoints it writes in the public layout: the whole protocol (layouts, splits, checkpoint loading, training,
+# resuming, test protocols, fusion, distillation, tables) then runs in seconds per row on a CPU. Tests and
+# `-p stand_in=tiny` use it; its numbers are not the thesis's.
 STAND_INS = {
     "tiny": {
         "2d": {"model": "resnet18", "options": {"width": 8, "size": 32}, "frames": 4},
@@ -460,7 +460,7 @@ STAND_INS = {
             "device": "cpu",
             "repeats": 1,
             "splits": (1,),
-        },  # fmt: skip
+        },
     }
 }
 _KEPT_2D = ("head", "fusion", "layers", "heads", "cls")  # options a narrow ResNet18 accepts unchanged
@@ -481,8 +481,8 @@ def stand_in_stream(stream: Stream, stand_in: str) -> Stream:
 
 
 def write_stand_in_weights(weights_dir: str | Path, recipes, stand_in: str = "tiny") -> list[Path]:
-    """Checkpoints in the public layout (a `state_dict` of backbone keys with a `module.` prefix and a Kinetics
-    classifier) for the stand-in networks, under the file names `recipes` read: lets the stand-in run exercise
+    """Checkpoints in the public layout (a `state_dict` of backbone keys with a `module.` prefix, as Hara's and
+    MARS's files) for the stand-in networks, under the file names `recipes` read: the stand-in run goes through
     the loading code without the real downloads."""
     import torch
 
@@ -602,7 +602,7 @@ def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False) 
     return load_scores(path)
 
 
-def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None = None) -> pd.DataFrame:
+def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None = None, seed: int = 0) -> pd.DataFrame:
     """Train and test every runnable recipe on the profile's splits and seeds (split 1 only where the thesis
     reports split 1); one row per recipe, split, seed and protocol with Top-1/Top-3 (%) and the run folders."""
     from .engine.evaluate import summarize
@@ -612,7 +612,7 @@ def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None
     jobs = []
     for recipe in runnable:
         splits = cfg.splits if recipe.three_splits else tuple(s for s in cfg.splits if s == 1) or cfg.splits[:1]
-        jobs += [(recipe, split, seed) for split in splits for seed in cfg.seeds]
+        jobs += [(recipe, split, seed + s) for split in splits for s in cfg.seeds]
     records, trained = [], {}
     for recipe, split, seed in tqdm(jobs, desc="thesis rows"):
         checkpoints = []
@@ -669,7 +669,7 @@ NOTEBOOK_TABLES = {"01": ("3.2", "3.3", "3.4", "3.5", "3.6", "3.7"), "02": ("3.8
                    "05": ("4.1", "4.2"), "06": ("4.3", "4.4", "4.5", "4.6"), "07": ("5.1", "5.2"), "08": ("4.7",)}  # fmt: skip
 
 
-def reproduce_tables(cfg, notebook: str, results: str | Path, runs_dir: str | Path | None = None,
+def reproduce_tables(cfg, notebook: str, results: str | Path, runs_dir: str | Path | None = None, seed: int = 0,
                      stand_in: str | None = None, protocols=None) -> pd.DataFrame:  # fmt: skip
     """A notebook's full-profile work: run its tables' recipes, write `<NN>_full_runs` (every split and seed)
     and `<NN>_full_tables` (the summary beside the thesis) with a figure, and return the summary."""
@@ -685,9 +685,9 @@ def reproduce_tables(cfg, notebook: str, results: str | Path, runs_dir: str | Pa
         weights = Path(runs_dir) / "stand_in_weights"
         write_stand_in_weights(weights, recipes, stand_in)
         cfg = dataclasses.replace(cfg, weights_dir=str(weights), **STAND_INS[stand_in]["profile"])
-    runs = run(cfg, recipes, Path(runs_dir), protocols, stand_in)
+    runs = run(cfg, recipes, Path(runs_dir), protocols, stand_in, seed)
     table = summary(runs, recipes, stand_in)
-    save_table(runs, results, f"{notebook}_full_runs")
+    save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{notebook}_full_runs")
     save_table(table, results, f"{notebook}_full_tables")
     plot_summary(table, Path(results) / "figures" / f"{notebook}_full_tables.png")
     return table

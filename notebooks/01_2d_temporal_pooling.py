@@ -20,8 +20,8 @@
 # concatenates pooled features of several stages ("fusion"); Table 3.5 deepens the backbone; Table 3.6 repeats
 # the heads on flow and pose; Table 3.7 fuses the RGB, flow and pose streams.
 #
-# **What the profiles run.** `full`: the thesis protocol (HMDB51, ImageNet-pretrained ResNets, 224 px; not
-# written yet, see below). `smoke` (CPU, default), on the synthetic dataset (16 classes, four time-reversed
+# **What the profiles run.** `full`: the thesis protocol (HMDB51, ImageNet-pretrained ResNets, 224 px, three
+# splits; see "Full profile" below). `smoke` (CPU, default), on the synthetic dataset (16 classes, four time-reversed
 # pairs): the thesis fine-tunes heads on pretrained backbones; here each backbone (a narrow ResNet, `cfg.width`
 # channels in the first stage, 64x48 frames) is first trained once end to end with average pooling on the
 # synthetic training split (the stand-in for ImageNet pretraining), then frozen, and every head of a table is
@@ -42,6 +42,8 @@ streams = True  # Tables 3.6 and 3.7: flow and RGB backbones, their heads, and t
 epochs = None  # None: the profile's (backbone pretraining and heads alike)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
@@ -56,7 +58,15 @@ from actionlib import paths, profiles, recipes
 from actionlib.engine.fusion import fuse_scores
 
 NOTEBOOK = "01"
-cfg = profiles.resolve(profile, epochs=epochs, repeats=repeats, data_root=data_root, weights_dir=weights_dir)
+cfg = profiles.resolve(
+    profile,
+    epochs=epochs,
+    repeats=repeats,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=ex.parse_splits(splits),
+    device=device,
+)
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 seeds = [seed + s for s in cfg.seeds]
@@ -109,7 +119,7 @@ cfg
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %% [markdown]

@@ -27,7 +27,7 @@
 # weights) is the 32-frame network trained from scratch. The resolution row (`high_resolution`) is not run by
 # default: fine-tuned at 96x72 for 5 epochs it took 147 s and fell from 32.6 % to 20.1 % (measured with 10-epoch
 # networks), because a network trained from scratch at 64x48 does not transfer to another scale in so few
-# epochs; the thesis's row starts from Kinetics weights. `full`: not written yet.
+# epochs; the thesis's row starts from Kinetics weights. `full`: the thesis protocol (below).
 
 # %% tags=["parameters"]
 profile = "smoke"  # test | smoke | full
@@ -36,6 +36,8 @@ high_resolution = 0  # frame width of the last row (the thesis's 224 px), e.g. 9
 epochs = None  # None: the CPU 3D network's (8 under smoke, see ex.small_3d)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
@@ -49,7 +51,9 @@ from actionlib import experiments as ex
 from actionlib import paths, profiles, recipes
 
 NOTEBOOK = "02"
-cfg = profiles.resolve(profile, data_root=data_root, weights_dir=weights_dir)
+cfg = profiles.resolve(
+    profile, data_root=data_root, weights_dir=weights_dir, splits=ex.parse_splits(splits), device=device
+)
 results = paths.results_dir(results_dir)
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 if not isinstance(high_resolution, int) or (high_resolution and high_resolution <= cfg.size):
@@ -74,7 +78,7 @@ network
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %%

@@ -23,7 +23,7 @@
 # stage, 16 base channels, 32-frame clips) trained end to end with temporal global average pooling (TGAP), once
 # on the pose frames (the CPU profile's "RGB" stand-in, see notebook 01) and once on the synthetic TV-L1 flow;
 # both are tested under the four protocols, and their scores fused. These trained networks are the frozen
-# backbones of notebooks 05-07. I3D is not trained on CPU: its rows show the thesis only. `full`: not written yet.
+# backbones of notebooks 05-07. I3D is not trained on CPU: its rows show the thesis only. `full`: the thesis protocol (below).
 
 # %% tags=["parameters"]
 profile = "smoke"  # test | smoke | full
@@ -31,6 +31,8 @@ seed = 0
 epochs = None  # None: the CPU 3D network's (8 under smoke, see ex.small_3d)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
@@ -46,7 +48,9 @@ from actionlib.engine.evaluate import PROTOCOLS
 from actionlib.engine.fusion import fuse_scores
 
 NOTEBOOK = "03"
-cfg = profiles.resolve(profile, data_root=data_root, weights_dir=weights_dir)
+cfg = profiles.resolve(
+    profile, data_root=data_root, weights_dir=weights_dir, splits=ex.parse_splits(splits), device=device
+)
 results = paths.results_dir(results_dir)
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 network = {**ex.small_3d(cfg), **({"epochs": epochs} if epochs else {})}
@@ -70,7 +74,7 @@ network
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in, protocols=list(PROTOCOLS))
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in, protocols=list(PROTOCOLS))
     display(full)
 
 # %% [markdown]

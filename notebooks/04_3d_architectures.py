@@ -28,6 +28,8 @@ profile = "smoke"  # test | smoke | full
 seed = 0
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
@@ -42,7 +44,9 @@ from actionlib import experiments as ex
 from actionlib import paths, profiles, recipes
 
 NOTEBOOK = "04"
-cfg = profiles.resolve(profile, data_root=data_root, weights_dir=weights_dir)
+cfg = profiles.resolve(
+    profile, data_root=data_root, weights_dir=weights_dir, splits=ex.parse_splits(splits), device=device
+)
 results = paths.results_dir(results_dir)
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 # thesis row (accuracy_reference.csv) -> complexity spec id
@@ -74,7 +78,7 @@ cfg
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %%

@@ -26,8 +26,8 @@
 # "Average Pooling FRMB" row, which differs from "Average Pooling" only by that block, is not run. Table 4.2: the
 # four BERT variants on the frozen 2D backbone of notebook 01 (ResNet18, 8 segments: 8 tokens instead of the 3D
 # network's 2, so that attention has something to choose between). Both with `repeats` seeds per row, because
-# the differences the thesis reports are within a point: read the spread before the ranking. `full`: not
-# written yet.
+# the differences the thesis reports are within a point: read the spread before the ranking. `full`:
+# the thesis protocol (below).
 
 # %% tags=["parameters"]
 profile = "smoke"  # test | smoke | full
@@ -36,6 +36,8 @@ repeats = None  # seeds per row; None: 2 under smoke, the profile's otherwise
 pooling_table = True  # Table 4.1 (needs the 3D network of notebook 03; trained here if missing)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
@@ -51,7 +53,14 @@ from actionlib import paths, profiles, recipes
 NOTEBOOK = "05"
 if repeats is None and profile == "smoke":
     repeats = 2
-cfg = profiles.resolve(profile, repeats=repeats, data_root=data_root, weights_dir=weights_dir)
+cfg = profiles.resolve(
+    profile,
+    repeats=repeats,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=ex.parse_splits(splits),
+    device=device,
+)
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 seeds = [seed + s for s in cfg.seeds]
@@ -92,7 +101,7 @@ cfg
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %% [markdown]

@@ -19,7 +19,7 @@
 # R(2+1)D-34 (4.6), at a small cost in parameters and operations.
 #
 # **What the profiles run.** The parameter and operation counts of every row are computed at full size on every
-# profile. Fine-tuning the Kinetics/IG65M-pretrained backbones needs GPUs (full profile, not written yet). The
+# profile. Fine-tuning the Kinetics/IG65M-pretrained backbones needs GPUs (the `full` profile, below). The
 # CPU profile runs Table 4.3's design on the CPU 3D network of notebook 03 (`ex.small_3d`, trained once with
 # TGAP on the pose frames, the "RGB" stand-in, and on the flow): its backbone frozen, a TGAP head and a BERT head
 # are trained on the same features, per stream, and the streams fused.
@@ -31,6 +31,8 @@ repeats = None  # seeds per head; None: the profile's (1 under smoke)
 bert_l2_input = False  # L2-normalise BERT's input tokens (the authors' I3D-BERT does; their ResNeXt-BERT does not)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
@@ -46,7 +48,14 @@ from actionlib import paths, profiles, recipes
 from actionlib.engine.fusion import fuse_scores
 
 NOTEBOOK = "06"
-cfg = profiles.resolve(profile, repeats=repeats, data_root=data_root, weights_dir=weights_dir)
+cfg = profiles.resolve(
+    profile,
+    repeats=repeats,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=ex.parse_splits(splits),
+    device=device,
+)
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
@@ -87,7 +96,7 @@ cfg
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %% [markdown]

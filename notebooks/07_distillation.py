@@ -26,7 +26,7 @@
 # backbone only the head can follow the teacher: the thesis fine-tunes the whole student. MARS distils into the
 # backbone's pooled features, which a frozen backbone cannot change, so its rows are not run on CPU; nor are the
 # FRAB rows (the CPU network is already 512 channels wide) or the R(2+1)D teacher (not trained on CPU). `full`:
-# not written yet.
+# the thesis protocol (below).
 
 # %% tags=["parameters"]
 profile = "smoke"  # test | smoke | full
@@ -35,6 +35,8 @@ repeats = None  # seeds per student; None: the profile's (1 under smoke)
 lambdas = "25000,50000,100000,250000,500000"  # Table 5.1's weights, comma-separated
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
@@ -48,7 +50,14 @@ from actionlib import experiments as ex
 from actionlib import paths, profiles, recipes
 
 NOTEBOOK = "07"
-cfg = profiles.resolve(profile, repeats=repeats, data_root=data_root, weights_dir=weights_dir)
+cfg = profiles.resolve(
+    profile,
+    repeats=repeats,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=ex.parse_splits(splits),
+    device=device,
+)
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 seeds = [seed + s for s in cfg.seeds]
@@ -74,7 +83,7 @@ cfg
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %%

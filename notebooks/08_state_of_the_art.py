@@ -23,7 +23,7 @@
 # splits 1-3 are the same 70/30 per-class scheme as HMDB51's): per split, a 2D stand-in for ResNeXt101 (the
 # frozen-backbone ResNet18 of notebook 01, pretrained on that split's training videos) for each stream in
 # `streams` (default pose, the "RGB" stand-in; with flow, also the two streams fused), with a TGAP (average) head
-# and a BERT head; then the mean and spread over splits. `full`: not written yet.
+# and a BERT head; then the mean and spread over splits. `full`: the thesis protocol (below).
 
 # %% tags=["parameters"]
 profile = "smoke"  # test | smoke | full
@@ -32,6 +32,7 @@ splits = None  # comma-separated subset of 1,2,3; None: the profile's (1,2,3 und
 streams = "pose"  # streams trained per split: pose (the "RGB" stand-in), or pose,flow (adds flow and two-stream rows)
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
 results_dir = None  # None: <repo>/results
 
@@ -50,10 +51,10 @@ STREAMS = {"pose": "RGB", "flow": "Flow"}
 chosen_streams = ex.parse_choices("streams", streams, STREAMS)
 if "pose" not in chosen_streams:
     raise ValueError(f"parameter streams: must include pose (the RGB stand-in), got {streams!r}")
-chosen_splits = None if splits is None else tuple(int(s) for s in ex.parse_choices("splits", splits, ["1", "2", "3"]))
+chosen_splits = ex.parse_splits(splits)
 if chosen_splits is None and profile == "smoke":
     chosen_splits = (1, 2, 3)
-cfg = profiles.resolve(profile, splits=chosen_splits, data_root=data_root, weights_dir=weights_dir)
+cfg = profiles.resolve(profile, splits=chosen_splits, data_root=data_root, weights_dir=weights_dir, device=device)
 results = paths.results_dir(results_dir)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
@@ -79,7 +80,7 @@ cfg
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, stand_in=stand_in)
+    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %% [markdown]
