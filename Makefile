@@ -44,12 +44,14 @@ format: install
 	$(PY) -m ruff format actionlib tests benchmarks notebooks
 	$(PY) -m ruff check --fix actionlib tests benchmarks notebooks
 
+# The benchmark suite of issue 6 (benchmarks/bench_all.py): model speed and memory at the thesis's clip sizes,
+# late-head overhead, end-to-end training, predict latency, torchvision comparison, activation checkpointing and
+# the data pipeline -> results/benchmarks/ (README.md, CSV, Markdown, figure). Under 15 min on 2 idle cores.
+# torch.compile / bf16 trials are opt-in: $(PY) benchmarks/bench_all.py --trials
 bench: install
-	$(PY) benchmarks/bench_data.py
+	$(PY) benchmarks/bench_all.py
 
-# Model speed and memory at the thesis's clip sizes (issue 6; ~10-15 min on 2 free cores).
-bench-models: install
-	$(PY) benchmarks/bench_models.py
+bench-models: bench
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

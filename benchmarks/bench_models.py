@@ -11,15 +11,15 @@ heads of Table 4.1 (ResNeXt101-3D, FRMB), at the clip sizes the thesis counted (
   the practical ceiling;
 * the cost of late temporal modeling: each head's training step time over the TGAP baseline's (Table 4.1).
 
-Every time is the median of `--repeats` passes after `--warmup` passes, with the min and max. Writes
-results/benchmarks/models.csv, models.md (machine description on top) and models.png.
+Every time is the median of `--repeats` passes after `--warmup` passes, with the min and max. Weights and clips
+are channels-last by default, as training, `evaluate` and `predict` run them (`--memory-format default` for the
+plain layout). Writes results/benchmarks/models.csv, models.md (machine description on top) and models.png.
+`make bench` (bench_all.py) uses these functions for the whole suite; this script runs the model table alone:
 
     .venv/bin/python benchmarks/bench_models.py                      # 3 repeats; training up to 60 G mult-adds
     .venv/bin/python benchmarks/bench_models.py --quick              # 1 repeat, training only for Table 4.1 heads
     .venv/bin/python benchmarks/bench_models.py --only t4.1/avg,t4.1/bert_frmb --repeats 5
 
-`--quick --threads 1` took 8 min on a 2-core AMD EPYC whose other core was busy; the default runs about twice the
-passes plus the training steps of the models up to `--train-max-gmacs` (estimated 10-15 min on 2 free cores).
 On a shared machine use `--threads 1`: two torch threads stall badly when the other core is busy.
 """
 
@@ -325,6 +325,7 @@ def markdown(df: pd.DataFrame, description: str) -> str:
             "model": df["model"] + " " + df["options"].fillna(""),
             "modality": df["modality"],
             "clip": df["clip"],
+            "layout": df["memory_format"],
             "G mult-adds": df["gmacs"].map(lambda v: _fmt(v, 2)),
             "inference s [min, max]": df.apply(_fmt_time, axis=1, prefix="infer"),
             "inf clips/s": df["infer_clips_per_s"].map(lambda v: _fmt(v, 2)),
@@ -361,6 +362,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    df = df.assign(id=df["id"] + df["memory_format"].map(lambda f: "" if f == "channels_last" else " (default layout)"))
     height = 1.5 + 0.3 * len(df)
     fig, axes = plt.subplots(1, 2, figsize=(12, height), sharey=True)
     sns.barplot(data=df, y="id", x="infer_clips_per_s", ax=axes[0], color="tab:blue")
@@ -368,7 +370,8 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     long = df.melt(id_vars="id", value_vars=["infer_pct_matmul", "train_pct_matmul"], var_name="pass")
     long["pass"] = long["pass"].map({"infer_pct_matmul": "inference", "train_pct_matmul": "training"})
     sns.barplot(data=long, y="id", x="value", hue="pass", ax=axes[1])
-    axes[1].set(xlabel="% of the fp32 matmul rate", ylabel="")
+    axes[1].axvline(75, color="grey", linestyle="--", linewidth=1)  # the inference goal of issue 6
+    axes[1].set(xlabel="% of the fp32 matmul rate (dashed: the 75 % goal)", ylabel="")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -399,7 +402,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--quick", action="store_true", help="1 repeat, training only for the late temporal heads")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument(
-        "--channels-last", action="store_true", help="channels-last weights and clips (what training uses)"
+        "--memory-format",
+        choices=["channels_last", "default"],
+        default="channels_last",
+        help="layout of weights and clips: channels-last is what training, evaluate and predict use",
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output path without suffix")
@@ -429,7 +435,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             args.train_max_gmacs,
             ceiling["median"],
             device=device,
-            channels_last=args.channels_last,
+            channels_last=args.memory_format == "channels_last",
         )
         records.append(record)
         train = f"train {record['train_s']:.2f} s" if "train_s" in record else record["note"]

@@ -163,7 +163,17 @@ def add_parsers(subparsers) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of initialisation, order and augmentation")
     g.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available; torchrun: the local rank)")
     g.add_argument("--no-amp", action="store_true", help="turn off mixed precision (only used on CUDA anyway)")
-    g.add_argument("--no-channels-last", action="store_true", help="turn off channels-last (CUDA only anyway)")
+    g.add_argument(
+        "--no-channels-last",
+        action="store_true",
+        help="turn off channels-last weights and clips (used on CPU and CUDA)",
+    )
+    g.add_argument(
+        "--activation-checkpointing",
+        action="store_true",
+        help="recompute each backbone block in the backward pass instead of keeping its activations: less memory "
+        "(64-frame clips at batch 8 on a 24 GB GPU), about one more forward pass of time",
+    )
     g.add_argument(
         "--checkpoint-every",
         type=int,
@@ -271,6 +281,7 @@ def config_from_args(args):
         device=args.device,
         amp=not args.no_amp,
         channels_last=not args.no_channels_last,
+        activation_checkpointing=args.activation_checkpointing,
         checkpoint_every=args.checkpoint_every,
         max_batches=args.max_batches,
         out=args.out,
@@ -376,7 +387,7 @@ def cmd_predict(args) -> int:
     from .checkpointing import load_model
     from .evaluate import predict_scores
     from .inputs import video_dataset
-    from .train import collate
+    from .train import collate, to_channels_last
 
     model, config = load_model(args.checkpoint)
     if model.modality != "rgb":
@@ -384,9 +395,12 @@ def cmd_predict(args) -> int:
     names = config.get("class_names") or [str(i) for i in range(config["num_classes"])]
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)
+    # channels-last as in `evaluate` (predict_scores runs under inference_mode): faster on CPU too, see
+    # results/benchmarks/models.md
+    to_channels_last(model)
     dataset = video_dataset(args.videos, model, args.protocol, config.get("data_options"))
     loader = DataLoader(dataset, batch_size=1, collate_fn=collate)
-    out = predict_scores(model, loader, device, amp=device.type == "cuda")
+    out = predict_scores(model, loader, device, amp=device.type == "cuda", channels_last=True)
     scored = dict(zip(out["indices"].tolist(), out["scores"], strict=True))
     results = []
     for index, video in enumerate(args.videos):
