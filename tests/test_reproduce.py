@@ -259,3 +259,10 @@ def test_full_profile_needs_come_from_the_notebooks_recipes(tmp_path, monkeypatc
         reproduce.run(profile="full", params={"data_root": str(data), "stand_in": "tiny"},
                       notebooks_dir=notebooks, results=tmp_path / "results")  # fmt: skip
     assert ".pth" not in str(err.value) and "flow frame folders" in str(err.value)
+    split_dir = data / "hmdb51" / "testTrainMulti_7030_splits"
+    split_dir.mkdir()
+    (split_dir / "brush_hair_test_split1.txt").write_text("")
+    with pytest.raises(reproduce.MissingInputsError) as err:  # splits as the notebooks take them
+        reproduce.run(profile="full", params={"data_root": str(data), "splits": "2"},
+                      notebooks_dir=notebooks, results=tmp_path / "results")  # fmt: skip
+    assert "split 2 files" in str(err.value) and "split 1 files" not in str(err.value)
