@@ -429,17 +429,31 @@ def _with_teachers(keys) -> list[str]:
     return ordered
 
 
+def stream_keys(recipes) -> list[str]:
+    """Every stream the runnable recipes train, teachers included, teachers first."""
+    return _with_teachers(k for r in recipes if not r.unsupported for k in r.streams)
+
+
 def needs(recipes) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(datasets, checkpoint files) the recipes read: what `actionlib reproduce --profile full` checks first."""
-    recipes = [r for r in recipes if not r.unsupported]
-    keys = _with_teachers(k for r in recipes for k in r.streams)
-    datasets = tuple(dict.fromkeys(r.dataset for r in recipes))
-    weights = tuple(dict.fromkeys(STREAMS[k].weights for k in keys if STREAMS[k].weights))
+    datasets = tuple(dict.fromkeys(r.dataset for r in recipes if not r.unsupported))
+    weights = tuple(dict.fromkeys(STREAMS[k].weights for k in stream_keys(recipes) if STREAMS[k].weights))
     return datasets, weights
 
 
 def modalities(recipes) -> set[str]:
-    return {STREAMS[k].modality for r in recipes if not r.unsupported for k in _with_teachers(r.streams)}
+    return {STREAMS[k].modality for k in stream_keys(recipes)}
+
+
+def splits_of(recipe: Recipe, cfg) -> tuple[int, ...]:
+    """The profile's splits for a three-split row; split 1 (if chosen, else the first chosen) where the thesis
+    reports split 1."""
+    return cfg.splits if recipe.three_splits else tuple(s for s in cfg.splits if s == 1) or cfg.splits[:1]
+
+
+def run_name(key: str, dataset: str, split: int, seed: int) -> str:
+    """A stream's run folder name under the runs folder (the notebooks and `actionlib recipes` share it)."""
+    return f"{key}_{dataset}_s{split}_seed{seed}"
 
 
 # ------------------------------------------------------------------------------------------------ running
@@ -489,7 +503,7 @@ def write_stand_in_weights(weights_dir: str | Path, recipes, stand_in: str = "ti
     from .models import create
 
     written = []
-    for key in _with_teachers(k for r in recipes if not r.unsupported for k in r.streams):
+    for key in stream_keys(recipes):
         stream = stand_in_stream(STREAMS[key], stand_in)
         path = Path(weights_dir) / stream.weights if stream.weights else None
         if path is None or path.is_file():
@@ -515,7 +529,7 @@ def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed:
     root = Path(cfg.data_root) / DATASET_DIRS[dataset]
     frame_roots = {m: str(frame_root(cfg.data_root, dataset, m)) for m in ("flow", "pose")}
     frame_roots = {m: p for m, p in frame_roots.items() if m == stream.modality or (teacher and m == "flow")}
-    name = f"{key}_{dataset}_s{split}_seed{seed}"
+    name = run_name(key, dataset, split, seed)
     return TrainConfig(
         model=stream.model,
         options=dict(stream.options),
@@ -568,7 +582,7 @@ def train_command(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: 
     runs_dir = Path(runs_dir)
     teacher = None
     if stream.teacher:
-        teacher = str(runs_dir / f"{stream.teacher}_{dataset}_s{split}_seed{seed}" / "best.pt")
+        teacher = str(runs_dir / run_name(stream.teacher, dataset, split, seed) / "best.pt")
     config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher)
     launcher = ["torchrun", f"--nproc_per_node={gpus}", "-m", "actionlib"] if gpus > 1 else ["actionlib"]
     args = ["train", "--model", config.model, "--modality", config.modality, "--dataset", dataset, "--root",
@@ -599,7 +613,7 @@ def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False) 
         checkpoint, protocol, batch_size=cfg.batch_size, workers=cfg.workers, device=cfg.device, progress=progress
     )
     save_scores(path, out, config["class_names"], {"checkpoint": str(checkpoint), "protocol": protocol})
-    return load_scores(path)
+    return {**out, "class_names": list(config["class_names"])}
 
 
 def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None = None, seed: int = 0) -> pd.DataFrame:
@@ -611,8 +625,7 @@ def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None
     runnable = [r for r in recipes if not r.unsupported]
     jobs = []
     for recipe in runnable:
-        splits = cfg.splits if recipe.three_splits else tuple(s for s in cfg.splits if s == 1) or cfg.splits[:1]
-        jobs += [(recipe, split, seed + s) for split in splits for s in cfg.seeds]
+        jobs += [(recipe, split, seed + s) for split in splits_of(recipe, cfg) for s in cfg.seeds]
     records, trained = [], {}
     for recipe, split, seed in tqdm(jobs, desc="thesis rows"):
         checkpoints = []
@@ -727,11 +740,10 @@ def cmd_recipes(args) -> int:
         if recipe.unsupported:
             print(f"# Table {recipe.table} {recipe.row}: not run ({recipe.unsupported})")
             continue
-        splits = cfg.splits if recipe.three_splits else (1,)
         for key in _with_teachers(recipe.streams):
-            jobs += [(key, recipe.dataset, split, seed) for split in splits for seed in cfg.seeds]
+            jobs += [(key, recipe.dataset, split, seed) for split in splits_of(recipe, cfg) for seed in cfg.seeds]
     for key, dataset, split, seed in dict.fromkeys(jobs):
-        out = runs_dir / f"{key}_{dataset}_s{split}_seed{seed}"
+        out = runs_dir / run_name(key, dataset, split, seed)
         state = "to do"
         if (out / "last.pt").is_file():
             state = "has a best.pt (finished, or resumable)" if (out / "best.pt").is_file() else "started (resumable)"
