@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .paths import repo_root
+from .profiles import parse_choices, parse_splits  # noqa: F401 (the notebooks call them as ex.*)
 
 THESIS_ACCURACY = repo_root().parent / "shared" / "spec" / "accuracy_reference.csv"
 
@@ -687,22 +688,6 @@ def mean_over_seeds(df: pd.DataFrame) -> pd.DataFrame:
     numeric["top1_std"] = df.groupby(["row", "modality"], sort=False)["top1"].std(ddof=0)
     numeric["seeds"] = df.groupby(["row", "modality"], sort=False)["seed"].count()
     return numeric.reset_index()
-
-
-def parse_choices(name: str, text: str, allowed) -> list[str]:
-    """A comma-separated notebook parameter as a list, each item checked against `allowed` (error names both)."""
-    chosen = [item.strip() for item in text.split(",") if item.strip()]
-    unknown = [item for item in chosen if item not in allowed]
-    if unknown:
-        raise ValueError(f"parameter {name}: unknown value(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
-    return chosen
-
-
-def parse_splits(text: str | None) -> tuple[int, ...] | None:
-    """A notebook's `splits` parameter ("1,2,3" or "2") as a tuple; None keeps the profile's."""
-    if text is None:
-        return None
-    return tuple(int(s) for s in parse_choices("splits", str(text), ["1", "2", "3"]))
 
 
 def complexity_rows(ids, results: str | Path | None = None) -> pd.DataFrame:

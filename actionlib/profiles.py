@@ -160,3 +160,21 @@ def resolve(profile: str | Profile, **overrides) -> Profile:
         if getattr(resolved, key) is not None
     }
     return dataclasses.replace(resolved, **paths)
+
+
+def parse_choices(name: str, text: str, allowed) -> list[str]:
+    """A comma-separated notebook parameter as a list, each item checked against `allowed` (error names both)."""
+    chosen = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in chosen if item not in allowed]
+    if unknown:
+        raise ValueError(f"parameter {name}: unknown value(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return chosen
+
+
+def parse_splits(value) -> tuple[int, ...] | None:
+    """A `splits` parameter as a tuple: "1,2,3", 2, or (1, 2) as `reproduce -p splits=1,2` passes it; None keeps
+    the profile's."""
+    if value is None:
+        return None
+    text = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+    return tuple(int(s) for s in parse_choices("splits", text, ["1", "2", "3"]))

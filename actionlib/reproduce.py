@@ -203,13 +203,10 @@ def _preflight(notebooks: dict[str, tuple[dict, dict]], profile: str) -> list[st
             return fallback
 
         try:
-            splits = value("splits", None)
-            if isinstance(splits, str):  # the notebooks' comma-separated form, "1,2,3"
-                splits = tuple(int(s) for s in splits.split(",") if s.strip())
             cfg = profiles.resolve(
                 profile,
                 dataset=value("dataset", None),
-                splits=splits,
+                splits=profiles.parse_splits(value("splits", None)),
                 data_root=value("data_root", None),
                 weights_dir=value("weights_dir", None),
             )

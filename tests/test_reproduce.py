@@ -266,3 +266,11 @@ def test_full_profile_needs_come_from_the_notebooks_recipes(tmp_path, monkeypatc
         reproduce.run(profile="full", params={"data_root": str(data), "splits": "2"},
                       notebooks_dir=notebooks, results=tmp_path / "results")  # fmt: skip
     assert "split 2 files" in str(err.value) and "split 1 files" not in str(err.value)
+
+
+def test_parse_splits_takes_every_form_a_parameter_arrives_in():
+    assert profiles.parse_splits(None) is None
+    assert profiles.parse_splits("1, 3") == profiles.parse_splits((1, 3)) == (1, 3)
+    assert profiles.parse_splits(2) == (2,)
+    with pytest.raises(ValueError, match="parameter splits: unknown value.*4; allowed: 1, 2, 3"):
+        profiles.parse_splits("1,4")
