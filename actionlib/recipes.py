@@ -556,7 +556,7 @@ def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed:
 
 def train_stream(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: str | Path, stand_in=None) -> Path:
     """The stream's best.pt, training it first if its run has not finished (resuming from last.pt)."""
-    from .engine.checkpointing import load_checkpoint
+    from .engine.records import read_metrics
     from .engine.train import run
 
     stream = STREAMS[key] if stand_in is None else stand_in_stream(STREAMS[key], stand_in)
@@ -566,8 +566,13 @@ def train_stream(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: s
         teacher = str(train_stream(cfg, stream.teacher, dataset, split, seed, runs_dir, stand_in))
     config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher, stand_in)
     out = Path(config.out)
-    last, best = out / "last.pt", out / "best.pt"
-    if best.is_file() and last.is_file() and load_checkpoint(last)["epoch"] >= cfg.epochs:
+    best = out / "best.pt"
+    # metrics.jsonl gets an epoch's line only after that epoch's last.pt is written: reading it tells whether the
+    # run finished without loading a checkpoint of hundreds of MB
+    epochs_done = (
+        1 + max((m["epoch"] for m in read_metrics(out)), default=-1) if (out / "metrics.jsonl").is_file() else 0
+    )
+    if best.is_file() and epochs_done >= cfg.epochs:
         return best
     run(config)
     return best
