@@ -2,7 +2,6 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-SPEC   ?= ../shared/spec/complexity_targets.csv
 STAMP   = $(VENV)/.installed
 
 .PHONY: install reproduce test test-fast lint format complexity bench bench-models clean
@@ -25,7 +24,7 @@ reproduce: install complexity
 	$(PY) -m actionlib reproduce --profile $(PROFILE)
 
 complexity: install
-	$(PY) -m actionlib complexity --spec $(SPEC) --out results/tables/complexity.csv
+	$(PY) -m actionlib complexity --out results/tables/complexity.csv
 
 test: install
 	$(PY) -m ruff check actionlib tests benchmarks notebooks

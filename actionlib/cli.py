@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from . import reference
+
 
 def parse_value(text: str):
     """Turn a command-line option value into int / float / bool / None / str."""
@@ -79,10 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
         "complexity",
         help="parameters and operations in the thesis's convention",
         description="Count parameters and operations (the thesis's ptflops 'GMac' convention, and plain "
-        "multiply-adds). With --spec: every thesis row of the spec CSV, compared with the thesis. "
+        "multiply-adds): every thesis row (or those of --spec), compared with the thesis. "
         "With --model: any registered configuration.",
     )
-    p.add_argument("--spec", default="../shared/spec/complexity_targets.csv", help="spec CSV of thesis rows")
+    p.add_argument(
+        "--spec",
+        default=str(reference.COMPLEXITY),
+        help="spec CSV of thesis rows (default: the thesis's rows shipped in actionlib/reference/complexity.csv)",
+    )
     p.add_argument("--out", help="write the table here (CSV, plus a .md beside it)")
     p.add_argument("--only", help="comma-separated spec ids to count (default: all)")
     p.add_argument("--model", help="count one registered model instead of the spec (see `actionlib models`)")

@@ -26,10 +26,9 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from . import reference
 from .paths import repo_root
 from .profiles import parse_choices, parse_splits  # noqa: F401 (the notebooks call them as ex.*)
-
-THESIS_ACCURACY = repo_root().parent / "shared" / "spec" / "accuracy_reference.csv"
 
 
 def ensure_synthetic(root: str | Path, classes=None, videos_per_class: int = 30, frames: int = 40, size=(128, 96),
@@ -56,11 +55,8 @@ def cache_key(**parts) -> str:
 
 
 def thesis_accuracy(table: str) -> pd.DataFrame:
-    """The thesis's reported Top-1/Top-3 for one table (empty if the reference file is not beside the repo)."""
-    if not THESIS_ACCURACY.is_file():
-        return pd.DataFrame(columns=["table", "row", "dataset", "split", "top1", "top3"])
-    df = pd.read_csv(THESIS_ACCURACY, dtype={"table": str})
-    return df[df["table"] == table].reset_index(drop=True)
+    """The thesis's reported Top-1/Top-3 test results for one table (`actionlib.reference`, shipped with us)."""
+    return reference.accuracy(table)
 
 
 # ------------------------------------------------------------------ synthetic videos decoded into memory
@@ -338,7 +334,9 @@ def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs
     seed_everything(seed)
     model = create(model_name, num_classes=len(data.class_names), modality=data.modality, frames=frames, **options)
     if init is not None:
-        state = torch.load(init, map_location="cpu", weights_only=False)["model"]
+        from .engine.checkpointing import load_checkpoint
+
+        state = load_checkpoint(init)["model"]
         model.load_state_dict(state)  # 3D kernels do not depend on the clip length: a 16f checkpoint fits 32f
     train_set, test_set = data.datasets(frames, sampling)
     return _fit_and_report(model_name, model, dict(options, frames=frames), train_set, test_set, data.class_names,
@@ -443,7 +441,9 @@ def _rebuild(backbone: dict, num_classes: int, **changes) -> nn.Module:
     """The pretrained model of `backbone` (a `pretrain` row), with `changes` to its options (head, fusion...)."""
     from .models import create
 
-    pretrained = torch.load(backbone["checkpoint"], map_location="cpu", weights_only=False)["model"]
+    from .engine.checkpointing import load_checkpoint
+
+    pretrained = load_checkpoint(backbone["checkpoint"])["model"]
     model = create(backbone["model"], num_classes=num_classes, modality=backbone["modality"],
                    frames=backbone["frames"], **{**backbone["options"], **changes})  # fmt: skip
     trunk = {k[len("backbone.") :]: v for k, v in pretrained.items() if k.startswith("backbone.")}
@@ -524,7 +524,9 @@ def _head_for(backbone: dict, row: dict, num_classes: int) -> nn.Module:
 def load_head(run_dir: str | Path, backbone: dict, row: dict, num_classes: int) -> nn.Module:
     """The trained head of a `run_heads` run (its best epoch), in eval mode: a teacher for distillation."""
     model = _head_for(backbone, row, num_classes)
-    state = torch.load(Path(run_dir) / "best.pt", map_location="cpu", weights_only=False)["model"]
+    from .engine.checkpointing import load_checkpoint
+
+    state = load_checkpoint(Path(run_dir) / "best.pt")["model"]
     # a `pretrain` run's checkpoint holds its backbone too: the head alone is wanted here
     model.load_state_dict({k: v for k, v in state.items() if not k.startswith("backbone.")})
     model.modality = backbone["modality"]
@@ -634,9 +636,12 @@ def compare_with_thesis(table: str, ours: pd.DataFrame, metric: str = "top1") ->
 
     Adds `thesis_<metric>`, `difference` (ours - thesis, percentage points) and both ranks (1 = best) so that a
     reader can compare orderings when the datasets differ (the CPU profile runs the synthetic dataset, not HMDB51).
+    A row without a thesis value is an error naming it, unless its name marks it as ours
+    (`reference.NOT_IN_THESIS`).
     """
-    reference = thesis_accuracy(table)[["row", metric]].rename(columns={metric: f"thesis_{metric}"})
-    merged = ours.merge(reference, on="row", how="left")
+    thesis = thesis_accuracy(table)[["row", metric]].rename(columns={metric: f"thesis_{metric}"})
+    merged = ours.merge(thesis, on="row", how="left")
+    reference.require_thesis_values(table, merged["row"], merged[f"thesis_{metric}"])
     merged["difference"] = merged[metric] - merged[f"thesis_{metric}"]
     merged["thesis_rank"] = merged[f"thesis_{metric}"].rank(ascending=False, method="min")
     merged["our_rank"] = merged[metric].rank(ascending=False, method="min")
@@ -702,6 +707,5 @@ def complexity_rows(ids, results: str | Path | None = None) -> pd.DataFrame:
     known = pd.read_csv(table) if table.is_file() else pd.DataFrame(columns=["id"])
     missing = [i for i in ids if i not in set(known["id"])]
     if missing:
-        spec = repo_root().parent / "shared" / "spec" / "complexity_targets.csv"
-        known = pd.concat([known, thesis.complexity_table(spec, missing)], ignore_index=True)
+        known = pd.concat([known, thesis.complexity_table(reference.COMPLEXITY, missing)], ignore_index=True)
     return known.set_index("id").loc[list(ids)].reset_index()

@@ -654,7 +654,7 @@ def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None
 def summary(runs: pd.DataFrame, recipes, stand_in: str | None = None) -> pd.DataFrame:
     """One row per recipe (and protocol): mean Top-1/Top-3 over splits and seeds with the spread, beside the
     thesis's values; rows that were not run are kept with their reason in `status`."""
-    from .experiments import thesis_accuracy
+    from . import reference
 
     keys = ["table", "row", "dataset", "protocol"]
     records = []
@@ -670,9 +670,12 @@ def summary(runs: pd.DataFrame, recipes, stand_in: str | None = None) -> pd.Data
             records.append({"table": recipe.table, "row": recipe.row, "dataset": recipe.dataset,
                             "protocol": recipe.protocol, "status": f"not run: {recipe.unsupported}"})  # fmt: skip
     table = pd.DataFrame.from_records(records)
-    reference = pd.concat([thesis_accuracy(t) for t in dict.fromkeys(r.table for r in recipes)])
-    reference = reference.rename(columns={"top1": "thesis_top1", "top3": "thesis_top3", "split": "thesis_split"})
-    table = table.merge(reference, on=["table", "row", "dataset"], how="left")
+    thesis = pd.concat([reference.accuracy(t) for t in dict.fromkeys(r.table for r in recipes)])
+    thesis = thesis[["table", "row", "dataset", "split", "top1", "top3"]]
+    thesis = thesis.rename(columns={"top1": "thesis_top1", "top3": "thesis_top3", "split": "thesis_split"})
+    table = table.merge(thesis, on=["table", "row", "dataset"], how="left")
+    for name, rows in table.groupby("table", sort=False):
+        reference.require_thesis_values(name, rows["row"], rows["thesis_top1"])
     if "top1" not in table:
         table["top1"] = float("nan")
     table["difference"] = table["top1"] - table["thesis_top1"]

@@ -45,6 +45,7 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from actionlib import reference  # noqa: E402
 from actionlib.complexity import clip_shape, measure  # noqa: E402
 from actionlib.engine.train import to_channels_last  # noqa: E402
 from actionlib.models import create  # noqa: E402
@@ -62,7 +63,7 @@ GROUPS = {
 }
 LATE_GROUP = "late temporal heads (Table 4.1)"
 TGAP_ID = "t4.1/avg"  # the plain ResNeXt101-3D with temporal global average pooling
-DEFAULT_SPEC = REPO.parent / "shared" / "spec" / "complexity_targets.csv"
+DEFAULT_SPEC = reference.COMPLEXITY
 DEFAULT_OUT = REPO / "results" / "benchmarks" / "models"
 
 

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from actionlib import reference
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPEC = os.path.join(REPO, "..", "shared", "spec", "complexity_targets.csv")
+SPEC = str(reference.COMPLEXITY)
 
 
 @pytest.fixture(autouse=True)

@@ -177,10 +177,8 @@ def test_train_and_test_reports_pairwise_accuracy(tiny_synthetic, tmp_path):
 def test_compare_with_thesis_ranks_and_differences():
     import pandas as pd
 
-    from actionlib.experiments import compare_with_thesis, thesis_accuracy
+    from actionlib.experiments import compare_with_thesis
 
-    if thesis_accuracy("3.3").empty:
-        pytest.skip("accuracy_reference.csv is not beside the repository")
     ours = pd.DataFrame({"row": ["ResNet18 Average Pooling", "ResNet18 Concatenation"], "top1": [30.0, 60.0]})
     table = compare_with_thesis("3.3", ours)
     assert table["thesis_top1"].tolist() == [47.10, 51.04]
@@ -202,8 +200,6 @@ def test_with_rows_not_run_keeps_every_thesis_row():
 
     from actionlib.experiments import compare_with_thesis, thesis_accuracy, with_rows_not_run
 
-    if thesis_accuracy("3.9").empty:
-        pytest.skip("accuracy_reference.csv is not beside the repository")
     ours = compare_with_thesis("3.9", pd.DataFrame({"row": ["ResNeXt101 RGB"], "top1": [30.0]}))
     table = with_rows_not_run(ours, "3.9")
     assert table["row"].tolist() == thesis_accuracy("3.9")["row"].tolist()
