@@ -48,7 +48,7 @@ class Profile:
         return tuple(range(self.repeats))
 
 
-# The lead tunes these numbers.
+# Each profile scales the same study: the CPU ones shrink widths, frames, epochs and data; `full` is the thesis's.
 PROFILES: dict[str, Profile] = {
     "test": Profile(
         name="test",

@@ -1,4 +1,4 @@
-"""`make bench`: the whole benchmark suite of issue 6 in one run, under 15 minutes on 2 CPU cores.
+"""`make bench`: the whole benchmark suite in one run, under 15 minutes on 2 CPU cores.
 
 Writes results/benchmarks/:
 
@@ -229,7 +229,7 @@ def _range(row, prefix: str, digits: int = 2) -> str:
 def summary(info, ceiling, args, models, heads, e2e, predict, torchvision, checkpointing, breakdown, data) -> str:
     """results/benchmarks/README.md: the machine, each goal met or missed (by how much, and why)."""
     lines = [
-        "# Benchmarks (issue 6)",
+        "# Benchmarks",
         "",
         "Written by `make bench` (benchmarks/bench_all.py); every number below comes from the run that wrote this file.",
         "",

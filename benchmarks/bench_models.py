@@ -371,7 +371,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
     long = df.melt(id_vars="id", value_vars=["infer_pct_matmul", "train_pct_matmul"], var_name="pass")
     long["pass"] = long["pass"].map({"infer_pct_matmul": "inference", "train_pct_matmul": "training"})
     sns.barplot(data=long, y="id", x="value", hue="pass", ax=axes[1])
-    axes[1].axvline(75, color="grey", linestyle="--", linewidth=1)  # the inference goal of issue 6
+    axes[1].axvline(75, color="grey", linestyle="--", linewidth=1)  # the inference goal: 75 % of the matmul rate
     axes[1].set(xlabel="% of the fp32 matmul rate (dashed: the 75 % goal)", ylabel="")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -1,4 +1,4 @@
-"""Speed goals of issue 6 that need more than one model per measurement.
+"""Speed goals that need more than one model per measurement.
 
 * `heads`: the late temporal heads of Table 4.1 against TGAP on ResNeXt101-3D, training steps timed round-robin
   (one step of every head per round) so that a drifting machine affects all heads alike; the ratio to TGAP is

@@ -116,7 +116,7 @@ def test_stand_in_runs_fusion_distillation_and_resumes(full_tree):
     assert runs["top1"].between(0, 100).all() and (runs["videos"] > 0).all()
     teacher = root / "runs" / "rx101_flow_bert_frmb_hmdb51_s1_seed0" / "best.pt"
     assert teacher.is_file()  # trained once, for the fusion row and as the student's teacher
-    student = torch.load(root / "runs" / "rx101_frab_from_flow_hmdb51_s1_seed0" / "best.pt", weights_only=False)
+    student = torch.load(root / "runs" / "rx101_frab_from_flow_hmdb51_s1_seed0" / "best.pt", weights_only=True)
     assert student["config"]["distill"] == "bert" and student["config"]["teacher"] == str(teacher)
     stamp = teacher.stat().st_mtime
     again = recipes.run(cfg, chosen, root / "runs", stand_in="tiny")

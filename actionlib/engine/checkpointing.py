@@ -1,17 +1,24 @@
-"""Atomic checkpoints: a killed run never leaves a half-written `last.pt`.
+"""Atomic checkpoints: a killed run never leaves a half-written `last.pt`; reading one never runs code.
 
 A checkpoint is a dict: model, optimizer, scheduler, scaler, rng (one state per rank), epoch,
 step (batches done within `epoch`; 0 = the epoch has not started), partial epoch statistics,
-best metric, global optimizer step and the resolved config (which also holds the class names,
-so `predict` needs nothing else).
+best metric and epoch, global optimizer step, the resolved config (which also holds the class
+names, so `predict` needs nothing else) and, at an epoch's end, that epoch's metrics line
+(`record`), so a resume can finish an epoch end that a kill interrupted.
+
+Everything in it is a tensor, number, string, list or dict: every file is read with
+`weights_only=True`, and a file that needs more (a pickle that would run code) is refused.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import secrets
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,52 +30,135 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model
 
 
+def temporary_path(path: str | Path) -> Path:
+    """A hidden temporary name beside `path`, unique per process and call, so two writers never share one."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def plain(value):
+    """Paths as strings and NumPy values as Python numbers/lists: what `weights_only=True` can read back."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    return value
+
+
+def durable_replace(tmp: Path, path: Path) -> None:
+    """fsync the file, rename it over `path` (atomic on POSIX) and fsync the folder, so the rename survives a crash."""
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def save_checkpoint(state: dict, path: str | Path) -> Path:
-    """Write to a temporary file in the same directory, fsync, then `os.replace` (atomic on POSIX)."""
+    """Write to a temporary file in the same directory, fsync, then `os.replace`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = temporary_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        durable_replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
 def copy_checkpoint(source: str | Path, target: str | Path) -> Path:
     """Atomic copy (used for best.pt)."""
     target = Path(target)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    tmp = temporary_path(target)
+    try:
+        shutil.copyfile(source, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        durable_replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return target
 
 
+def _legacy_numpy_globals() -> list:
+    """Checkpoints written before RNG states were stored as plain lists hold NumPy's RNG key as a uint32 array:
+    these four globals rebuild such an array and nothing else, so those runs still resume."""
+    return [np.zeros(1).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
+
+def _refusal_reason(err: Exception) -> str:
+    """The line of torch's message that says what the file needs (its advice to load it unsafely is left out)."""
+    for line in str(err).splitlines():
+        line = line.replace("WeightsUnpickler error:", "").strip()
+        if "GLOBAL" in line or "Can only build" in line:
+            return line.split(". Please")[0].rstrip(".")
+    return "it needs more than tensors and plain values"
+
+
+def safe_load(path: str | Path, what: str = "checkpoint", map_location="cpu"):
+    """`torch.load(weights_only=True)`; a file that needs more is refused with a message naming it."""
+    path = Path(path)
+    try:
+        with torch.serialization.safe_globals(_legacy_numpy_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"refused to load {path}: it is not a plain {what} (loading it would run code); only tensors, numbers, "
+            f"strings, lists and dicts are read ({_refusal_reason(err)})"
+        ) from err
+    except Exception as err:  # noqa: BLE001 - a corrupt file must say which file
+        raise ValueError(f"cannot read {what} {path}: {err}") from err
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Read a checkpoint written by `save_checkpoint`; name the path when it is missing or unreadable."""
+    """Read a checkpoint written by `save_checkpoint`; name the path when it is missing, unreadable or unsafe."""
     path = Path(path)
     if path.is_dir():
         path = path / "last.pt"
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        # Our own files hold RNG states and config dicts (python objects), so they need full unpickling.
-        return torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:  # noqa: BLE001 - a corrupt file must say which file
-        raise ValueError(f"cannot read checkpoint {path}: {err}") from err
+    state = safe_load(path, "checkpoint", map_location)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not an actionlib checkpoint (it holds a {type(state).__name__}, not a dict)")
+    return state
 
 
-def load_model(path: str | Path, map_location="cpu") -> tuple[nn.Module, dict]:
+def load_model(path: str | Path, map_location="cpu", frames: int | None = None) -> tuple[nn.Module, dict]:
     """Rebuild a trained model from one of our checkpoints (its config names the model and its
-    options); return (model in eval mode, config dict)."""
+    options); return (model in eval mode, config dict).
+
+    `frames` builds it for another clip length (2D: number of segments) than it was trained on, which only a
+    model without frame-dependent weights allows: Table 3.3's No Pooling network is trained on one frame and
+    tested on 16 (Section 3.3.1).
+    """
     from actionlib.models import create
 
     state = load_checkpoint(path, map_location)
     if "config" not in state or "model" not in state:
         raise ValueError(f"{path} is not an actionlib training checkpoint (no 'config'/'model' entries)")
     config = state["config"]
+    if frames is not None:
+        config = {**config, "options": {**config["options"], "frames": frames}}
     model = create(config["model"], num_classes=config["num_classes"], modality=config["modality"], **config["options"])
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        if frames is None:
+            raise ValueError(f"{path}: its weights do not fit the model its config describes: {err}") from err
+        raise ValueError(f"{path} cannot be tested on {frames} frames: its head has frame-dependent weights") from err
     model.class_names = config.get("class_names")
     return model.eval(), config

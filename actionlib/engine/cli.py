@@ -35,6 +35,7 @@ def _friendly(command):
     def wrapper(args):
         import torch
 
+        from .records import RunFolderError
         from .train import NonFiniteLossError
 
         try:
@@ -48,7 +49,7 @@ def _friendly(command):
                 file=sys.stderr,
             )
             return 1
-        except NonFiniteLossError as err:
+        except (NonFiniteLossError, RunFolderError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
 
@@ -109,7 +110,12 @@ def add_parsers(subparsers) -> None:
     g.add_argument("--modality", default="rgb", choices=["rgb", "flow", "pose"], help="input stream")
     g.add_argument("--pretrained", help="local checkpoint in the public layout to initialise the backbone")
     g = _add_data_arguments(p, True)
-    g.add_argument("--stride", type=int, default=1, help="frames between the frames of a clip (R(2+1)D 32x2: 2)")
+    g.add_argument(
+        "--stride",
+        type=int,
+        help="frames between the frames of a clip (R(2+1)D 32x2: 2; default: "
+        "TSM 8, its dense 8x8 sampling; other models 1)",
+    )
     g.add_argument(
         "--data-option",
         action="append",
@@ -182,11 +188,21 @@ def add_parsers(subparsers) -> None:
     )
     g.add_argument("--max-batches", type=int, help="stop each training epoch after N batches (smoke tests)")
     g.add_argument("--out", help="run directory (default: runs/<name>)")
-    g.add_argument("--name", help="run name (default: model_head_modality_dataset_split_seed)")
+    g.add_argument(
+        "--name",
+        help="run name (default: model_head_modality_dataset_split_seed_HASH, HASH: 8 hex digits of every setting "
+        "that changes the result, so runs with another --lr, --epochs, ... get their own folders)",
+    )
     g.add_argument(
         "--resume",
         action="store_true",
         help="continue the run in --out (or runs/<name>) from its last.pt, with its saved settings",
+    )
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (its checkpoints, metrics and config); without it (or --resume) "
+        "training into a folder that holds a run is refused",
     )
     g.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
     g.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard scalars even if installed")
@@ -265,7 +281,7 @@ def config_from_args(args):
         frame_roots=_frame_roots(args) or {},
         stride=args.stride,
         data_options=parse_pairs(args.data_option, "--data-option"),
-        epochs=args.epochs,
+        epochs=args.epochs if args.epochs is not None else TrainConfig.epochs,
         batch_size=args.batch_size,
         effective_batch=args.effective_batch,
         accumulation=args.accumulation,
@@ -287,6 +303,7 @@ def config_from_args(args):
         out=args.out,
         name=args.name,
         resume=args.resume,
+        overwrite=args.overwrite,
         distill=args.distill,
         teacher=args.teacher,
         distill_weight=args.distill_weight,
@@ -301,6 +318,12 @@ def cmd_train(args) -> int:
     from .checkpointing import load_checkpoint
     from .train import TrainConfig, resolve, run
 
+    # checked before any work (also before reading a checkpoint or the data)
+    for option, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:
+            raise ValueError(f"{option} must be at least 1 (got {value})")
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues the run in the folder and --overwrite replaces it: pass one of them")
     config = config_from_args(args)
     if args.resume:
         out = Path(args.out) if args.out else (Path("runs") / args.name if args.name else None)
@@ -398,7 +421,7 @@ def cmd_predict(args) -> int:
     # channels-last as in `evaluate` (predict_scores runs under inference_mode): faster on CPU too, see
     # results/benchmarks/models.md
     to_channels_last(model)
-    dataset = video_dataset(args.videos, model, args.protocol, config.get("data_options"))
+    dataset = video_dataset(args.videos, model, args.protocol, config.get("data_options"), config.get("stride"))
     loader = DataLoader(dataset, batch_size=1, collate_fn=collate)
     out = predict_scores(model, loader, device, amp=device.type == "cuda", channels_last=True)
     scored = dict(zip(out["indices"].tolist(), out["scores"], strict=True))

@@ -182,8 +182,10 @@ def evaluate_checkpoint(
     device=None,
     progress: bool = False,
     compile: bool = False,
+    frames: int | None = None,
 ) -> tuple[dict, dict, dict]:
-    """Test a trained run on its dataset's test split with one protocol.
+    """Test a trained run on its dataset's test split with one protocol (on `frames` frames if given, see
+    `load_model`).
 
     `overrides` replaces data settings of the run's config (root, split, frame_roots, ...), e.g.
     when the data moved. `compile` runs the model through `torch.compile`: on 2 CPU cores 1.1-1.4x faster
@@ -199,7 +201,7 @@ def evaluate_checkpoint(
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-    model, values = load_model(checkpoint)
+    model, values = load_model(checkpoint, frames=frames)
     config = TrainConfig.from_dict({**values, **{k: v for k, v in (overrides or {}).items() if v is not None}})
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)

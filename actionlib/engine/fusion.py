@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .checkpointing import plain, safe_load, save_checkpoint
+
 FUSION_METHODS = ("softmax", "l2")
 
 
@@ -40,27 +42,28 @@ def fuse_scores(streams, method: str = "l2", weights=None) -> torch.Tensor:
 
 
 def save_scores(path: str | Path, out: dict, class_names=None, meta: dict | None = None) -> Path:
-    """Store a run's test scores (`evaluate.predict_scores` output) for later fusion."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
+    """Store a run's test scores (`evaluate.predict_scores` output) for later fusion (atomically)."""
+    return save_checkpoint(
         {
             "scores": out["scores"],
             "labels": out["labels"],
             "indices": out["indices"],
             "class_names": list(class_names) if class_names is not None else None,
-            "meta": meta or {},
+            "meta": plain(meta or {}),  # plain values only, so the file loads with weights_only=True
         },
         path,
     )
-    return path
 
 
 def load_scores(path: str | Path) -> dict:
+    """Read a `save_scores` file with `weights_only=True`: a scores file that would run code is refused."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"scores file not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    scores = safe_load(path, "scores file")
+    if not isinstance(scores, dict) or not {"scores", "labels", "indices"} <= set(scores):
+        raise ValueError(f"{path} is not a scores file (no 'scores'/'labels'/'indices' entries)")
+    return scores
 
 
 def align(score_sets: list[dict]) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:

@@ -18,15 +18,22 @@ def clip_frames(model: nn.Module) -> int:
     return int(getattr(model, "frames", None) or model.default_clip[1])
 
 
-def make_sampler(model: nn.Module, mode: str, stride: int = 1):
-    """TSN segments for 2D ResNets, TSM's 8x8 dense sampling for TSM, consecutive (or strided) clips otherwise."""
+def default_stride(model_name: str) -> int:
+    """TSM samples 8 frames 8 apart (its dense 8x8 sampling, the authors' main variant); the others consecutive."""
+    return 8 if model_name.startswith("tsm") else 1
+
+
+def make_sampler(model: nn.Module, mode: str, stride: int | None = None):
+    """TSN segments for 2D ResNets, clips of `stride`-apart frames otherwise: TSM's dense sampling (8 frames 8 apart,
+    its default) takes the middle frame of each stride, as its authors do."""
     from actionlib.data.sampling import FrameSampler
 
     frames, family = clip_frames(model), getattr(model, "family", "")
     if family == "resnet2d":
         return FrameSampler.tsn(frames, mode="center" if mode == "multi" else mode)
-    if family == "tsm":
-        return FrameSampler.tsm_dense(frames, 8, mode=mode)
+    stride = stride or default_stride(family)
+    if family == "tsm" and stride > 1:
+        return FrameSampler.tsm_dense(frames, stride, mode=mode)
     return FrameSampler.clip(frames, stride, mode=mode)
 
 
@@ -87,7 +94,7 @@ def build_dataset(config, subset: str, model: nn.Module, protocol: str = "train"
     )
 
 
-def video_dataset(paths, model: nn.Module, protocol: str = "multi-center", data_options=None):
+def video_dataset(paths, model: nn.Module, protocol: str = "multi-center", data_options=None, stride=None):
     """A dataset over arbitrary video files (label -1), for `predict`."""
     from actionlib.data.datasets import ClipDataset, VideoRecord
 
@@ -97,5 +104,5 @@ def video_dataset(paths, model: nn.Module, protocol: str = "multi-center", data_
             raise FileNotFoundError(f"video not found: {path}")
         records.append(VideoRecord(path.name, "", -1, path, "test"))
     clips, crops = PROTOCOLS[protocol]
-    sampler = make_sampler(model, "center" if clips == "single" else "multi")
+    sampler = make_sampler(model, "center" if clips == "single" else "multi", stride)
     return ClipDataset(records, sampler, make_transform(model, crops, data_options), modalities=model.modality)

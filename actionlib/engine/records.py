@@ -4,7 +4,9 @@
 - `metrics.jsonl`: one JSON line per epoch (losses, top1/top3, lr, clips/s, skipped videos);
 - `environment.json`: git commit and dirty flag, package versions, device, seed, dataset hash;
 - `last.pt` / `best.pt`: checkpoints (see `checkpointing.py`);
-- `tb/`: TensorBoard scalars when tensorboard is installed.
+- `tb/`: TensorBoard scalars when tensorboard is installed;
+- `run.lock`: present while a process writes the folder (its pid and host), so two runs never
+  write one folder at once.
 Only rank 0 writes.
 """
 
@@ -12,13 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import shutil
+import socket
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
 import torch
+
+# What a run writes: a folder holding any of these holds a run (`--overwrite` removes them, and `tb/`).
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "config.json", "config.yaml", "environment.json")
+LOCK_NAME = "run.lock"
 
 PACKAGES = ("torch", "torchvision", "numpy", "av", "pandas", "pillow", "tqdm", "pyyaml", "actionlib")
 
@@ -142,12 +152,18 @@ class RunRecorder:
         }
         (self.out_dir / "environment.json").write_text(json.dumps(_jsonable(env), indent=2) + "\n")
 
+    def logged_epochs(self) -> set[int]:
+        if not self.metrics_path.exists():
+            return set()
+        return {line.get("epoch", -1) for line in _read_lines(self.metrics_path)}
+
     def log_epoch(self, metrics: dict) -> None:
-        """Append one line; a resumed run first truncates lines of epochs it is about to redo."""
+        """Add the epoch's line, replacing a line of the same epoch, so each epoch has exactly one."""
         if not self.enabled:
             return
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(_jsonable(metrics), sort_keys=True) + "\n")
+        epoch = metrics.get("epoch")
+        kept = [line for line in self._lines() if line.get("epoch") != epoch]
+        self._write_lines([*kept, _jsonable(metrics)])
         if self.writer is not None:
             step = metrics.get("epoch", 0)
             for key, value in metrics.items():
@@ -159,17 +175,160 @@ class RunRecorder:
         """Keep metrics.jsonl consistent after a resume: remove lines for epochs >= `epoch`."""
         if not self.enabled or not self.metrics_path.exists():
             return
-        lines = self.metrics_path.read_text().splitlines()
-        kept = [line for line in lines if line.strip() and json.loads(line).get("epoch", -1) < epoch]
-        self.metrics_path.write_text("".join(line + "\n" for line in kept))
+        lines = self._lines()
+        kept = [line for line in lines if line.get("epoch", -1) < epoch]
+        if len(kept) < len(lines):
+            self._write_lines(kept)
+
+    def _lines(self) -> list[dict]:
+        return _read_lines(self.metrics_path) if self.metrics_path.exists() else []
+
+    def _write_lines(self, lines: list[dict]) -> None:
+        """Rewrite the whole (small) file and rename it into place: a kill never leaves half a line."""
+        from .checkpointing import durable_replace, temporary_path
+
+        tmp = temporary_path(self.metrics_path)
+        try:
+            with open(tmp, "w") as f:
+                f.write("".join(json.dumps(line, sort_keys=True) + "\n" for line in lines))
+                f.flush()
+                os.fsync(f.fileno())
+            durable_replace(tmp, self.metrics_path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
 
 
+def _read_lines(path: Path) -> list[dict]:
+    """The file's JSON lines; a torn last line (a kill while an older version appended) is left out."""
+    lines = []
+    for text in path.read_text().splitlines():
+        if text.strip():
+            try:
+                lines.append(json.loads(text))
+            except json.JSONDecodeError:
+                continue
+    return lines
+
+
 def read_metrics(path: str | Path) -> list[dict]:
     path = Path(path)
     if path.is_dir():
         path = path / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _read_lines(path)
+
+
+class RunFolderError(RuntimeError):
+    """The run folder cannot be written: another process holds it, or it holds a run not to be replaced."""
+
+
+def holds_run(out_dir: str | Path) -> bool:
+    out_dir = Path(out_dir)
+    return any((out_dir / name).exists() for name in RUN_FILES)
+
+
+def clear_run(out_dir: str | Path) -> None:
+    """Remove what an earlier run wrote (for `--overwrite`); the caller holds the folder's lock."""
+    out_dir = Path(out_dir)
+    for name in RUN_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / "tb", ignore_errors=True)
+
+
+def remove_stale_temporaries(out_dir: str | Path) -> list[Path]:
+    """Delete `.*.tmp` files a killed writer left; only safe while holding the folder's lock."""
+    removed = []
+    for path in Path(out_dir).glob(".*.tmp"):
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+class RunLock:
+    """`run.lock` in a run folder, created with O_EXCL and holding the writer's pid and host.
+
+    A lock whose process is dead on this host (a killed run) is stale and taken over; a live one,
+    or one from another host (whose pid cannot be checked), makes `acquire` fail naming its pid.
+    """
+
+    def __init__(self, out_dir: str | Path):
+        self.path = Path(out_dir) / LOCK_NAME
+        self.owner = {"pid": os.getpid(), "host": socket.gethostname()}
+        self.held = False
+
+    def acquire(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                other = self._read()
+                if not self._stale(other):
+                    raise RunFolderError(self._busy_message(other)) from None
+                # Remove the stale lock only if it still names the dead process (another writer may have taken it).
+                if self._read() == other:
+                    self.path.unlink(missing_ok=True)
+                    print(f"{self.path}: taking over the lock of process {other.get('pid')}, which is gone")
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.owner, f)
+                f.flush()
+                os.fsync(f.fileno())
+            self.held = True
+            return self
+        raise RunFolderError(self._busy_message(self._read()))
+
+    def release(self) -> None:
+        if self.held and self._read() == self.owner:
+            self.path.unlink(missing_ok=True)
+        self.held = False
+
+    def _read(self) -> dict | None:
+        try:
+            value = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def _stale(self, other: dict | None) -> bool:
+        if other == {}:  # removed meanwhile
+            return True
+        if other is None:  # unreadable: its writer died between creating and filling it, or is filling it now
+            try:
+                return time.time() - self.path.stat().st_mtime > 10
+            except FileNotFoundError:
+                return True
+        pid, host = other.get("pid"), other.get("host")
+        if host != self.owner["host"] or not isinstance(pid, int):
+            return False
+        return pid != os.getpid() and not _alive(pid)
+
+    def _busy_message(self, other: dict | None) -> str:
+        folder = self.path.parent
+        if not other:
+            return f"{folder} is being written by another process ({self.path} exists); remove it if no run is writing"
+        return (
+            f"{folder} is being written by process {other.get('pid')} on {other.get('host')}: wait for it to finish, "
+            f"or remove {self.path} if that process is gone"
+        )
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

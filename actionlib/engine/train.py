@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 import math
 import time
 from contextlib import contextmanager, nullcontext
@@ -31,16 +33,22 @@ from torch.utils.data import DataLoader
 from torch.utils.data._utils.collate import default_collate
 
 from . import distributed
-from .checkpointing import copy_checkpoint, load_checkpoint, save_checkpoint, unwrap
+from .checkpointing import copy_checkpoint, load_checkpoint, plain, save_checkpoint, unwrap
 from .distill import Distiller, adapt_teacher
 from .evaluate import predict_scores, summarize, topk_correct
+from .inputs import default_stride
 from .optim import LR_MULTIPLIERS, build_optimizer, default_lr, default_optimizer, parameter_groups
-from .records import RunRecorder, manifest_hash
+from .records import RunFolderError, RunLock, RunRecorder, clear_run, holds_run, manifest_hash, remove_stale_temporaries
 from .repro import SeededDataset, loader_generator, rng_state, seed_everything, seed_worker, set_rng_state
 
 EFFECTIVE_BATCH = 128
 # Section 3.2.4: 128 for every model, except Rep-Flow, which the authors trained with 24 (notes section 6).
 EFFECTIVE_BATCH_BY_MODEL = {"repflow_50": 24}
+# Settings that do not change what a run computes: left out of the hash in its default folder name.
+NOT_IN_RUN_NAME = frozenset(
+    {"out", "name", "resume", "overwrite", "workers", "device", "progress", "tensorboard", "checkpoint_every"}
+    | {"num_classes", "class_names", "world_size"}
+)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -60,7 +68,7 @@ class TrainConfig:
     split: int = 1
     split_dir: str | None = None
     frame_roots: dict = field(default_factory=dict)  # modality -> frame-folder root ("flow", "pose", "rgb")
-    stride: int = 1  # frames between the frames of a clip (R(2+1)D 32x2: 2)
+    stride: int | None = None  # frames between the frames of a clip (R(2+1)D 32x2: 2); None: TSM 8, others 1
     data_options: dict = field(default_factory=dict)  # extra ClipTransform options (e.g. authors_offsets)
     epochs: int = 200
     batch_size: int = 8
@@ -84,6 +92,7 @@ class TrainConfig:
     out: str | None = None
     name: str | None = None
     resume: bool = False
+    overwrite: bool = False  # replace the run already in `out` (else training into it is refused)
     distill: str | None = None  # "bert" or "mars"
     teacher: str | None = None  # checkpoint of the trained teacher
     teacher_root: str | None = None  # frames of the teacher's stream (default: flow beside `root`)
@@ -107,7 +116,10 @@ class TrainConfig:
 def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
     """Fill in the thesis defaults: optimizer and lr per model family, accumulation for 128."""
     config = dataclasses.replace(config, options=dict(config.options), world_size=world_size)
+    check_counts(config)
     head = config.options.get("head")
+    if config.stride is None:
+        config.stride = default_stride(config.model)
     if config.optimizer is None:
         config.optimizer = default_optimizer(config.model, head)
     config.optimizer = config.optimizer.lower()
@@ -115,6 +127,12 @@ def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         config.lr = default_lr(config.model, head, config.optimizer)
     if config.effective_batch is None:
         config.effective_batch = EFFECTIVE_BATCH_BY_MODEL.get(config.model, EFFECTIVE_BATCH)
+    if config.name is None:
+        # Before the accumulation is derived from the number of processes: the same command under torchrun and in
+        # one process names the same run (batch x accumulation x processes is the same effective batch).
+        head_part = f"_{head}" if head else ""
+        readable = f"{config.model}{head_part}_{config.modality}_{config.dataset}_s{config.split}_seed{config.seed}"
+        config.name = f"{readable}_{settings_hash(config)}"
     if config.accumulation is None:
         per_step = config.batch_size * world_size
         if config.effective_batch % per_step:
@@ -125,12 +143,24 @@ def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         config.accumulation = config.effective_batch // per_step
     if config.accumulation < 1 or config.batch_size < 1:
         raise ValueError("--batch-size and --accumulation must be at least 1")
-    if config.name is None:
-        head_part = f"_{head}" if head else ""
-        config.name = f"{config.model}{head_part}_{config.modality}_{config.dataset}_s{config.split}_seed{config.seed}"
     if config.out is None:
         config.out = str(Path("runs") / config.name)
     return config
+
+
+def check_counts(config: TrainConfig) -> None:
+    """No epochs or empty batches would "succeed" with a best top-1 of -inf at epoch -1: refuse them up front."""
+    for option, value in (("--epochs", config.epochs), ("--batch-size", config.batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{option} must be at least 1 (got {value})")
+
+
+def settings_hash(config: TrainConfig) -> str:
+    """8 hex digits of every setting that changes what a run computes (lr, epochs, options, data, ...), so
+    default folder names of different runs differ and repeating a command with another --lr never reuses one."""
+    settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_RUN_NAME}
+    text = json.dumps(plain(settings), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def collate(batch: list) -> dict:
@@ -273,14 +303,63 @@ def fit(
 ) -> dict:
     """Train `model`, validating every epoch; return {"best_top1", "best_epoch", "last": metrics}.
 
-    Writes `config.out`: config.json/yaml, environment.json, metrics.jsonl, last.pt, best.pt.
+    Writes `config.out`: config.json/yaml, environment.json, metrics.jsonl, last.pt, best.pt, holding its
+    run.lock meanwhile. A folder that holds a run already is refused unless `config.resume` (continue it) or
+    `config.overwrite` (replace it) is set.
     """
+    world = distributed.world_size()
+    config = resolve(config, world) if config.accumulation is None or config.lr is None else config
+    check_counts(config)
+    config.world_size = world
+    with _claim_run_folder(config):
+        return _fit(config, model, train_set, val_set, teacher, pairs)
+
+
+@contextmanager
+def _claim_run_folder(config: TrainConfig):
+    """Rank 0 locks the run folder for the whole run and checks that it may write there; every rank then raises
+    the same error (a decision of rank 0, so the ranks never disagree on a folder rank 0 is writing)."""
+    out_dir, lock, problem = Path(config.out), None, None
+    if distributed.rank() == 0:
+        try:
+            lock = RunLock(out_dir).acquire()
+            if holds_run(out_dir) and not (config.resume or config.overwrite):
+                problem = f"{out_dir} holds a run already: pass --resume to continue it or --overwrite to replace it"
+        except RunFolderError as err:
+            problem = str(err)
+    problem = distributed.broadcast_object(problem)
+    if problem:
+        if lock is not None:
+            lock.release()
+        raise RunFolderError(problem)
+    try:
+        if lock is not None:
+            remove_stale_temporaries(out_dir)  # a killed writer's; no other writer exists while we hold the lock
+            if config.overwrite and not config.resume:
+                clear_run(out_dir)
+        distributed.barrier()
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _finish_epoch(last_path: Path, best_path: Path, recorder: RunRecorder, record: dict) -> None:
+    """The writes that follow an epoch's last.pt: best.pt when the epoch improved, then its metrics line.
+
+    last.pt comes first and holds `record`, so a resume can redo whichever of these a kill prevented, and a
+    metrics line exists only once its epoch's last.pt is durable (what `recipes.train_stream` relies on).
+    """
+    if record["best_epoch"] == record["epoch"]:
+        copy_checkpoint(last_path, best_path)
+    recorder.log_epoch(record)
+
+
+def _fit(config: TrainConfig, model: nn.Module, train_set, val_set, teacher, pairs) -> dict:
     rank, world = distributed.rank(), distributed.world_size()
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", torch.cuda.current_device())
-    config = resolve(config, world) if config.accumulation is None or config.lr is None else config
-    config.world_size = world
     on_cuda = device.type == "cuda"
     amp = config.amp and on_cuda
     # channels-last helps on CPU as well: a training step 1.3x faster for the narrow ResNet18, 1.85x for the CPU
@@ -327,8 +406,15 @@ def fit(
         if main:
             print(f"resuming {last_path} at epoch {start_epoch} batch {start_batch}")
         recorder.drop_epochs_from(start_epoch)
+        record = state.get("record")
+        if main and record is not None and record["epoch"] not in recorder.logged_epochs():
+            # killed between last.pt and the epoch's metrics line: finish that epoch's end from last.pt
+            print(f"completing the end of epoch {record['epoch']} (best.pt, metrics line) from {last_path}")
+            _finish_epoch(last_path, best_path, recorder, record)
+        distributed.barrier()
     elif config.resume and main:
         print(f"--resume: no checkpoint at {last_path}; starting a new run")
+        recorder.drop_epochs_from(0)
     recorder.write_config(config.to_dict())
     recorder.write_environment(device, config.seed, manifest_hash(train_set), {"world_size": world})
 
@@ -344,7 +430,7 @@ def fit(
         len(val_set), config.seed, shuffle=False, rank=rank, world_size=world, pad=False
     )
 
-    def checkpoint(epoch, step, stats_now):
+    def checkpoint(epoch, step, stats_now, record=None):
         """Gather every rank's RNG state and partial statistics, then let rank 0 write.
 
         Weights made non-finite by a bad step (finite loss, NaN gradient) are never written, so
@@ -370,7 +456,8 @@ def fit(
                     "stats": merged,
                     "best_top1": best,
                     "best_epoch": best_epoch,
-                    "config": config.to_dict(),
+                    "config": plain(config.to_dict()),
+                    "record": plain(record),
                 },
                 last_path,
             )
@@ -490,11 +577,9 @@ def fit(
             best, best_epoch = report["top1"], epoch
         metrics.update(best_top1=best, best_epoch=best_epoch)
         stats, start_batch = _new_stats(), 0
-        checkpoint(epoch + 1, 0, stats)
+        checkpoint(epoch + 1, 0, stats, record=metrics)
         if main:
-            if improved:
-                copy_checkpoint(last_path, best_path)
-            recorder.log_epoch(metrics)
+            _finish_epoch(last_path, best_path, recorder, metrics)
             print(
                 f"epoch {epoch}: train loss {metrics['train_loss']:.4f} top1 {metrics['train_top1']:.2f} | "
                 f"val loss {metrics['val_loss']:.4f} top1 {metrics['val_top1']:.2f} top3 {metrics['val_top3']:.2f} | "

@@ -2,8 +2,12 @@
 
 Each backbone keeps the key names of the public checkpoint it comes from (Hara's 3D ResNets,
 piergiaj's I3D, PySlowFast, ig65m, torchvision, ...), so loading is mostly a matter of
-unwrapping the file, dropping the old classifier and putting the keys under `backbone.`.
-A backbone whose public layout differs defines `convert_pretrained(state_dict)` to rename keys.
+unwrapping the file and putting the keys under `backbone.`. A backbone whose public layout
+differs defines `convert_pretrained(state_dict)` to rename keys.
+
+The public classifier (keys under the backbone's `public_classifier_prefixes`; the weight and bias
+named by its `public_classifier`) becomes the model's `fc` when the model has its size and nothing
+between the backbone and `fc` changes what it reads; otherwise it is dropped and the report says why.
 """
 
 from __future__ import annotations
@@ -47,8 +51,14 @@ def adapt_input_channels(weight: torch.Tensor, channels: int) -> torch.Tensor:
     return mean.expand(-1, channels, *weight.shape[2:]).contiguous()
 
 
-def load_pretrained(model: nn.Module, path: str | Path, strict: bool = True) -> dict[str, list[str]]:
-    """Load a public checkpoint into `model.backbone`; the classifier stays freshly initialised.
+def load_pretrained(model: nn.Module, path: str | Path, strict: bool = True) -> dict:
+    """Load a public checkpoint into `model.backbone`, and its classifier into `model.fc` when it fits.
+
+    The classifier is kept (as timm and torchvision do) only when `model.fc` has its exact shape and
+    reads what the public classifier read, the backbone's averaged output (see
+    `VideoClassifier.reads_public_features`): then the model predicts the public network's classes.
+    Otherwise `fc` stays freshly initialised. The returned report has the `missing`, `unexpected`
+    and `mismatched` backbone keys and a `classifier` line saying which it was.
 
     Raises ValueError listing missing, unexpected and mis-shaped keys when the file does not fit
     (unless `strict=False`, which returns them instead).
@@ -58,6 +68,7 @@ def load_pretrained(model: nn.Module, path: str | Path, strict: bool = True) -> 
     if hasattr(backbone, "convert_pretrained"):
         state = backbone.convert_pretrained(state)
     classifier_prefixes = tuple(getattr(backbone, "public_classifier_prefixes", ("fc.",)))
+    classifier_state = {k: v for k, v in state.items() if k.startswith(classifier_prefixes)}
     state = {k: v for k, v in state.items() if not k.startswith(classifier_prefixes)}
 
     skip = tuple(p.removeprefix("backbone.") for p in getattr(model, "pretrained_skip", ()))
@@ -94,4 +105,31 @@ def load_pretrained(model: nn.Module, path: str | Path, strict: bool = True) -> 
                 lines.append(f"  {kind} keys: {shown}")
         raise ValueError("\n".join(lines))
     backbone.load_state_dict(loadable, strict=False)
+    report["classifier"] = _load_classifier(model, classifier_state)
     return report
+
+
+def _load_classifier(model: nn.Module, classifier_state: dict[str, torch.Tensor]) -> str:
+    """Copy the public classifier into `model.fc` when it fits; say what happened, in one line."""
+    if not classifier_state:
+        return "none in the checkpoint"
+    keys = ", ".join(classifier_state)
+    if not model.reads_public_features():
+        return f"dropped: {keys} (the model's classifier reads its late temporal head, reduction or fusion)"
+    names = getattr(model.backbone, "public_classifier", ("fc.weight", "fc.bias"))
+    if any(name not in classifier_state for name in names):
+        return f"dropped: {keys} (the model takes only {', '.join(names)} as its classifier)"
+    weight, bias = (classifier_state[name] for name in names)
+    if weight.dim() > 2 and all(size == 1 for size in weight.shape[2:]):
+        weight = weight.flatten(1)  # a 1x1x1 convolution on pooled features is a linear layer
+    fc = model.fc
+    if weight.dim() != 2 or bias.shape != weight.shape[:1]:
+        return f"dropped: {keys} (not a linear classifier: weight {tuple(weight.shape)}, bias {tuple(bias.shape)})"
+    if weight.shape[1] != fc.in_features:
+        return f"dropped: {keys} (it reads {weight.shape[1]} features, the model's classifier {fc.in_features})"
+    if weight.shape[0] != fc.out_features:
+        return f"dropped: {keys} ({weight.shape[0]} classes, the model has {fc.out_features})"
+    with torch.no_grad():
+        fc.weight.copy_(weight)
+        fc.bias.copy_(bias)
+    return f"loaded: {', '.join(names)}"

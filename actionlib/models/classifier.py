@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .heads import AveragePooling
+
 MODALITY_CHANNELS = {"rgb": 3, "flow": 2, "pose": 3}
 # Classifier dropout of Section 3.2.1: 0.8 for RGB (and pose) streams, 0.7 for flow. (The authors'
 # flow BERT wrappers used 0.8; we follow the thesis text for every head. Pass `dropout` to change it.)
@@ -71,6 +73,19 @@ class VideoClassifier(nn.Module):
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.forward_features(clip)["logits"]
+
+    def reads_public_features(self) -> bool:
+        """True when `fc` reads what a public network's classifier reads: the backbone's output
+        averaged over time and space, with no feature reduction, replaced block or other late
+        temporal head in between. Only then can a public classifier be loaded into `fc` and
+        predict the public network's classes (`checkpoints.load_pretrained`)."""
+        if self.reduction is not None or self.pretrained_skip:
+            return False
+        if isinstance(self.head, AveragePooling):
+            plain_head = self.head.nonlocal_block is None
+        else:
+            plain_head = getattr(self.head, "global_average", False)
+        return plain_head and getattr(self.backbone, "public_features", True)
 
     def reset_classifier(self, num_classes: int) -> None:
         self.fc = nn.Linear(self.head.out_dim, num_classes)

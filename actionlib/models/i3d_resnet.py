@@ -3,8 +3,8 @@
 The Caffe2 model of FAIR's video-nonlocal-net (Wang et al., CVPR 2018) as ported to PyTorch by
 Tushar-N/pytorch-resnet3d (`I3Res50`), which the authors used. Kept in that port's key layout
 (`conv1`, `bn1`, `layer2.1.conv1`, `layer2.0.downsample.0`, `layer2.1.nl.theta`, ...) so its
-`i3d_r50_kinetics.pth` / `i3d_r50_nl_kinetics.pth` (bare state dicts) load directly; their `fc.*`
-classifier is dropped.
+`i3d_r50_kinetics.pth` / `i3d_r50_nl_kinetics.pth` (bare state dicts) load directly; their `fc`
+(after a global average pool) becomes ours when the model has the "avg" head and 400 classes.
 
 Unlike Hara's 3D ResNets, the 3D kernels are "inflated" selectively: a block's first 1x1 conv
 becomes 3x1x1 in alternating blocks, and the 3x3 conv stays spatial (1x3x3). Time is halved by
@@ -99,6 +99,7 @@ class I3DResNet50(nn.Module):
     """I3D-ResNet50 trunk up to layer4 (no average pool, no classifier); 2048 output channels."""
 
     public_classifier_prefixes = ("fc.",)
+    public_classifier = ("fc.weight", "fc.bias")
 
     def __init__(self, in_channels: int = 3, nonlocal_blocks: bool = False):
         super().__init__()

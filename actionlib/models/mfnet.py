@@ -9,7 +9,8 @@ keeps the frame rate and the first unit of conv2 halves it, so a 16x224x224 clip
 The layout and key names follow the authors' Kinetics checkpoint `MFNet3D_Kinetics-400_72.8.pth`
 (cypw/PyTorch-MFNet `MFNET_3D`: `conv1.conv`, `conv2.B01.conv_i1.bn`, ..., `tail.bn`,
 `classifier`), so it loads without renaming. As in the thesis, the trunk ends with the
-network's final BN + ReLU (`tail`); its average pool and classifier are replaced by our head.
+network's final BN + ReLU (`tail`); its global average pool is our "avg" head, and its
+`classifier` becomes our `fc` when the model has that head and 400 classes.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class MFNet3d(nn.Module):
     """MFNet-3D trunk up to its final BN + ReLU (average pool and classifier removed)."""
 
     public_classifier_prefixes = ("classifier.",)
+    public_classifier = ("classifier.weight", "classifier.bias")
 
     def __init__(self, units=(3, 4, 6, 3), in_channels: int = 3, groups: int = 16):
         super().__init__()

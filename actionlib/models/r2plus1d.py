@@ -89,6 +89,7 @@ class R2Plus1d(nn.Module):
     """R(2+1)D trunk (stem + 4 stages of basic blocks) without its average pool and classifier."""
 
     public_classifier_prefixes = ("fc.",)
+    public_classifier = ("fc.weight", "fc.bias")
     # The authors' flow stream starts from the RGB stem averaged over its input channels and
     # scaled by 1.5 (ig65m copy in their code); see `convert_pretrained`.
     flow_stem_scale = 1.5

@@ -36,8 +36,10 @@ def create(
 ) -> nn.Module:
     """Build a registered model, e.g. `create("resnext3d_101", head="bert", reduction="frmb")`.
 
-    `pretrained` is a local checkpoint in its public key layout (see `checkpoints.py`); its
-    classifier is dropped and the first layer adapted to the modality.
+    `pretrained` is a local checkpoint in its public key layout (see `checkpoints.py`); the first
+    layer is adapted to the modality, and its classifier is kept when the model's has the same size
+    behind a plain average head, else dropped. One line says which; `model.pretrained_report` keeps
+    the loader's whole report.
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available())}")
@@ -51,8 +53,17 @@ def create(
     if pretrained is not None:
         from .checkpoints import load_pretrained
 
-        load_pretrained(model, pretrained)
+        model.pretrained_report = load_pretrained(model, pretrained)
+        if _main_process():
+            print(f"loaded {pretrained}; classifier {model.pretrained_report['classifier']}")
     return model
+
+
+def _main_process() -> bool:
+    """False on the other ranks of a distributed run, so that a line is printed once."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def default_clip(builder, modality: str, options: dict) -> tuple[int, int, int, int]:

@@ -222,6 +222,9 @@ class RepFlowResNet(nn.Module):
     """piergiaj's ResNet3D-50 with the flow layer after res3; clips in, feature maps out."""
 
     public_classifier_prefixes = ("classify.",)
+    # A 1x1x1 convolution after the spatial average, its logits averaged over time: with the
+    # "avg" head it is our `fc` (checkpoints.py flattens it).
+    public_classifier = ("classify.weight", "classify.bias")
 
     def __init__(self, layers=(3, 4, 6, 3), in_channels: int = 3, iterations: int = 10):
         super().__init__()

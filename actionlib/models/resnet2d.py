@@ -39,6 +39,7 @@ class ResNet2d(nn.Module):
     """torchvision's ResNet trunk (same key names as the ImageNet checkpoints), frames as a batch."""
 
     public_classifier_prefixes = ("fc.",)
+    public_classifier = ("fc.weight", "fc.bias")
 
     def __init__(self, depth: int, in_channels: int = 3, fusion: str | None = None, width: int = 64):
         super().__init__()
@@ -60,6 +61,8 @@ class ResNet2d(nn.Module):
         for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
             self.add_module(name, getattr(net, name))
         self.taps = FUSIONS[fusion]
+        # Fused stages are not what torchvision's `fc` reads: its classifier cannot be kept then.
+        self.public_features = fusion is None
         widths = {i: width * 2 ** (i - 1) * block.expansion for i in range(1, 5)}
         self.out_channels = sum(widths[i] for i in self.taps)
         # Fused stages are pooled per frame to one vector each (the authors' AvgPool2d per stage).

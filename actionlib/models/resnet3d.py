@@ -79,6 +79,7 @@ class ResNet3d(nn.Module):
     """Hara's 3D ResNet/ResNeXt trunk without its average pool and classifier."""
 
     public_classifier_prefixes = ("fc.",)
+    public_classifier = ("fc.weight", "fc.bias")
 
     def __init__(self, variant: str = "resnext", layers=(3, 4, 23, 3), in_channels: int = 3, width: int = 64):
         super().__init__()

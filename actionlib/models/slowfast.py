@@ -8,7 +8,8 @@ time, so at 224x224 the outputs are Slow (2048, 8, 7, 7) and Fast (256, 32, 7, 7
 
 Submodules carry PySlowFast's names (`s1.pathway0_stem.conv`, `s1_fuse.conv_f2s`,
 `s2.pathway0_res0.branch1`, `...branch2.a`/`a_bn`, ...), so the SLOWFAST_8x8_R50 Kinetics
-checkpoint loads as is; only its `head.projection` classifier is dropped.
+checkpoint loads as is. Its `head.projection` classifier (on both pathways averaged and
+concatenated, as our "avg" head does) becomes `fc` when the model has "avg" and 400 classes.
 
 The backbone returns the pair `(slow, fast)`, so SlowFast has its own heads here (same dict
 contract as `heads.py`):
@@ -165,6 +166,7 @@ class SlowFast(nn.Module):
     """
 
     public_classifier_prefixes = ("head.",)
+    public_classifier = ("head.projection.weight", "head.projection.bias")
 
     def __init__(
         self,
@@ -261,6 +263,8 @@ class PathwayReduction(nn.Module):
 
 class SlowFastAvgHead(nn.Module):
     """PySlowFast's ResNetBasicHead without its projection: average each pathway, concatenate."""
+
+    global_average = True  # what `head.projection` reads: the public classifier fits after it
 
     def __init__(self, channels: tuple[int, int]):
         super().__init__()

@@ -75,8 +75,10 @@ class ShiftBottleneck(nn.Module):
 class TSMResNet(nn.Module):
     """ResNet50 trunk with temporal shift; clips in, `(B, 2048, T, h, w)` feature maps out."""
 
-    # After `module.` is stripped: TSM's `new_fc`, or a torchvision checkpoint's `fc`.
+    # After `module.` is stripped: TSM's `new_fc`, or a torchvision checkpoint's `fc`. Only `new_fc`
+    # can become our classifier: an ImageNet `fc` was trained on features without the temporal shift.
     public_classifier_prefixes = ("new_fc.", "fc.")
+    public_classifier = ("new_fc.weight", "new_fc.bias")
 
     def __init__(self, layers=(3, 4, 6, 3), in_channels: int = 3, fold_div: int = 8):
         super().__init__()
@@ -130,6 +132,8 @@ class SegmentConsensus(nn.Module):
 
     `frame_features` (B, T, C) go to `ConsensusClassifier`, which classifies each frame and
     averages the scores; `pooled` (their mean) is kept for consumers of the head contract."""
+
+    global_average = True  # TSM's own consensus: its `new_fc` fits after it
 
     def __init__(self, channels: int, steps: int):
         super().__init__()

@@ -81,8 +81,9 @@ def test_two_gloo_processes_match_one(tmp_path):
     mp.spawn(_worker, args=(2, _free_port(), tmp_path / "two"), nprocs=2, join=True)
     lines = read_metrics(tmp_path / "two")
     assert [line["epoch"] for line in lines] == [0, 1, 2]  # only rank 0 wrote
+    assert not (tmp_path / "two" / "run.lock").exists()  # rank 0 held the folder's lock and released it
     assert all(line["train_clips"] == 48 for line in lines)  # the two shards cover the epoch once
-    assert torch.load(tmp_path / "two" / "last.pt", weights_only=False)["config"]["accumulation"] == 1
+    assert torch.load(tmp_path / "two" / "last.pt", weights_only=True)["config"]["accumulation"] == 1
     assert abs(lines[-1]["val_top1"] - single["last"]["val_top1"]) <= 15
     assert lines[-1]["val_top1"] >= 75
     bad = read_metrics(tmp_path / "bad")[0]

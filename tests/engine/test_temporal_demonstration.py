@@ -1,4 +1,4 @@
-"""Issue 4's demonstration at CI scale: on time-reversed pairs, concatenation and BERT see frame order, averaging
+"""The temporal-order demonstration at CI scale: on time-reversed pairs, concatenation and BERT see frame order, averaging
 cannot.
 
 Pose frames of two reversed pairs (sit down / stand up, raise / lower arm); a narrow ResNet18 over 8 TSN
