@@ -43,7 +43,7 @@ format: install
 	$(PY) -m ruff format actionlib tests benchmarks notebooks
 	$(PY) -m ruff check --fix actionlib tests benchmarks notebooks
 
-# The benchmark suite of issue 6 (benchmarks/bench_all.py): model speed and memory at the thesis's clip sizes,
+# The benchmark suite (benchmarks/bench_all.py): model speed and memory at the thesis's clip sizes,
 # late-head overhead, end-to-end training, predict latency, torchvision comparison, activation checkpointing and
 # the data pipeline -> results/benchmarks/ (README.md, CSV, Markdown, figure). Under 15 min on 2 idle cores.
 # torch.compile / bf16 trials are opt-in: $(PY) benchmarks/bench_all.py --trials

@@ -439,9 +439,8 @@ def _write_json(path: Path, value) -> None:
 
 def _rebuild(backbone: dict, num_classes: int, **changes) -> nn.Module:
     """The pretrained model of `backbone` (a `pretrain` row), with `changes` to its options (head, fusion...)."""
-    from .models import create
-
     from .engine.checkpointing import load_checkpoint
+    from .models import create
 
     pretrained = load_checkpoint(backbone["checkpoint"])["model"]
     model = create(backbone["model"], num_classes=num_classes, modality=backbone["modality"],
@@ -655,13 +654,25 @@ def with_rows_not_run(table: pd.DataFrame, thesis_table: str) -> pd.DataFrame:
     return pd.concat([table, missing.rename(columns={"top1": "thesis_top1"})], ignore_index=True)
 
 
-def save_table(df: pd.DataFrame, results: str | Path, name: str, floatfmt: str = ".2f") -> Path:
-    """Write `results/tables/<name>.csv` and its Markdown twin; returns the CSV path."""
+def save_table(df: pd.DataFrame, results: str | Path, name: str, floatfmt: str = ".2f", *, profile) -> Path:
+    """Write `results/tables/<name>.csv` and its Markdown twin; returns the CSV path.
+
+    Both carry the profile that made them (a `profile` column in the CSV, a `Profile: ...` line above the
+    Markdown table): the tables of every profile look alike, and a test-profile table must not pass for a
+    published one. `profile` is the notebook's resolved profile (`cfg`, whose device and dataset are stated
+    too) or a profile name.
+    """
+    from .profiles import PROFILES
+
+    cfg = PROFILES.get(profile) if isinstance(profile, str) else profile
+    label = profile if isinstance(profile, str) else profile.name
+    about = f" ({str(cfg.device).upper()}, {cfg.dataset} data)" if cfg is not None else ""
     folder = Path(results) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{name}.csv"
-    df.to_csv(csv, index=False)
-    csv.with_suffix(".md").write_text(df.to_markdown(index=False, floatfmt=floatfmt) + "\n")
+    df.assign(profile=label).to_csv(csv, index=False)
+    markdown = df.to_markdown(index=False, floatfmt=floatfmt)
+    csv.with_suffix(".md").write_text(f"Profile: {label}{about}\n\n{markdown}\n")
     return csv
 
 

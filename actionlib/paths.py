@@ -12,6 +12,9 @@ from pathlib import Path
 ROOT_ENV = "ACTIONLIB_ROOT"
 RESULTS_ENV = "ACTIONLIB_RESULTS"
 RUNS_ENV = "ACTIONLIB_RUNS"
+# The profile whose results are committed in <repo>/results (`make reproduce`); the others go to SCRATCH_RESULTS.
+PUBLISHED_PROFILE = "smoke"
+SCRATCH_RESULTS = "scratch/results"
 
 
 def _is_root(folder: Path) -> bool:
@@ -48,9 +51,23 @@ def resolve_path(path: str | os.PathLike) -> Path:
     return path if path.is_absolute() else repo_root() / path
 
 
-def results_dir(override: str | os.PathLike | None = None) -> Path:
-    """The results folder: `override`, else $ACTIONLIB_RESULTS, else <repo>/results (created if missing)."""
-    chosen = override if override not in (None, "") else os.environ.get(RESULTS_ENV) or "results"
+def results_dir(override: str | os.PathLike | None = None, profile: str | None = None, publish: bool = False) -> Path:
+    """The results folder (created if missing): `override`, else $ACTIONLIB_RESULTS, else <repo>/results for
+    the publishing run, else <repo>/scratch/results/<profile>.
+
+    <repo>/results holds the committed results, those of the default profile as `make reproduce` made them. Only
+    that run (`actionlib reproduce`, which passes `publish=True`, with the default profile) writes there
+    unasked: a notebook run by hand (JupyterLab, plain papermill) or under another profile writes to the
+    scratch folder, which git ignores, so that it cannot replace the committed results by accident.
+    """
+    if override not in (None, ""):
+        chosen = override
+    elif os.environ.get(RESULTS_ENV):
+        chosen = os.environ[RESULTS_ENV]
+    elif publish and profile == PUBLISHED_PROFILE:
+        chosen = "results"
+    else:
+        chosen = Path(SCRATCH_RESULTS, profile) if profile else SCRATCH_RESULTS
     folder = resolve_path(chosen)
     folder.mkdir(parents=True, exist_ok=True)
     return folder

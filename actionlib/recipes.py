@@ -36,6 +36,7 @@ class Stream:
     weights: str | None = None  # public checkpoint file under weights_dir
     train: dict = field(default_factory=dict)  # TrainConfig fields: optimizer, lr, stride, distill, ...
     teacher: str | None = None  # key of the stream whose best.pt is the distillation teacher
+    frame_size: tuple[int, int] | None = None  # (H, W) frames are resized to before cropping; None: the family's
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Recipe:
     dataset: str = "hmdb51"
     three_splits: bool = False  # the thesis reports the mean over the three splits
     unsupported: str | None = None  # why this row cannot be run as the thesis ran it
+    test_frames: int | None = None  # frames (2D: segments) at test time where they differ from training
 
 
 # Public initialisations (README, "Full profile", says where each comes from).
@@ -56,6 +58,12 @@ RX_RGB, RX_RGB16, RX_FLOW = "resnext-101-64f-kinetics.pth", "resnext-101-kinetic
 R3D_16, MARS = "resnet-101-kinetics.pth", "MARS_Kinetics_64f.pth"
 I3D_RGB, I3D_FLOW = "rgb_imagenet.pth", "flow_imagenet.pth"
 SLOWFAST, R2P1D = "SLOWFAST_8x8_R50_torch.pth", "r2plus1d_34_clip32_ig65m_from_scratch-449a7af9.pth"
+# TSM's Kinetics checkpoints: dense 8x8 sampling (the authors' first scripts) and TSN-style segment sampling, the
+# "segment pre-training" of Table 3.10's footnoted row (the authors' later utils/model_path.py)
+TSM_DENSE = "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e100_dense.pth"
+TSM_SEGMENT = "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment16_e50.pth"
+# Frames resized to 256x340 before a 224 crop: what the authors' scripts do whenever a model runs at 224 px
+FRAME_224 = (256, 340)
 
 FRMB = {"head": "bert", "reduction": "frmb"}
 FRAB = {"head": "bert", "reduction": "frab"}
@@ -93,7 +101,6 @@ STREAMS: dict[str, Stream] = {
             ("bert", {"head": "bert"}),
         )
     },
-    "r101_concat": _r2d(101, head="concat"),
     "r101_flow_bert": _r2d(101, "flow", head="bert"),
     "r101_pose_bert": _r2d(101, "pose", head="bert"),
     # Chapter 3, 3D CNNs (Kinetics; Table 3.8 clip length and resolution, 3.9 two streams, 3.10 architectures)
@@ -102,15 +109,16 @@ STREAMS: dict[str, Stream] = {
     "r3d101_64f_from16": Stream("resnet3d_101", "rgb", {"frames": 64}, R3D_16),
     "rx101_64f_from16": _rx(weights=RX_RGB16),
     "rx101_rgb": _rx(),
-    "rx101_rgb_224": _rx(size=224),
+    "rx101_rgb_224": dataclasses.replace(_rx(size=224), frame_size=FRAME_224),
     "rx101_flow": _rx("flow"),
     "i3d_rgb": Stream("i3d", "rgb", {"frames": 64}, I3D_RGB),
     "i3d_flow": Stream("i3d", "flow", {"frames": 64}, I3D_FLOW),
     "mfnet_16f": Stream("mfnet3d", "rgb", {"frames": 16}, "MFNet3D_Kinetics-400_72.8.pth"),
     "repflow_32f": Stream("repflow_50", "rgb", {"frames": 32}, "rep_flow_kinetics.pth"),
-    "tsm_8x8f": Stream(
-        "tsm_r50", "rgb", {"frames": 8}, "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment16_e50.pth"
-    ),
+    # 8f: 8 consecutive frames; 8x8f: 8 frames 8 apart from a 64-frame window (TSM's dense sampling)
+    "tsm_8f": Stream("tsm_r50", "rgb", {"frames": 8}, TSM_DENSE, {"stride": 1}),
+    "tsm_8x8f": Stream("tsm_r50", "rgb", {"frames": 8}, TSM_DENSE, {"stride": 8}),
+    "tsm_8x8f_segment": Stream("tsm_r50", "rgb", {"frames": 8}, TSM_SEGMENT, {"stride": 8}),
     **{
         f"i3dr50{nl}_{f}": Stream(
             "i3d_r50",
@@ -168,22 +176,27 @@ STREAMS: dict[str, Stream] = {
     "rx101_mars_from_flow": _rx(train={"distill": "mars"}, teacher="rx101_flow"),
 }
 
-_2D, _3D, _CH4 = "single-ten", "multi-ten", "multi-center"  # the test settings the thesis reports per chapter
+# The test protocol per chapter: 2D models one set of 16 TSN segments with ten crops (Table 3.2's "Ten Crop
+# Test", Section 3.3.1); 3D models multiple non-overlapping clips with ten crops (Section 3.4.1 and Appendix C.2;
+# Chapters 4-5: Section 4.2.2's multi-scale cropping "for fine-tuning and testing", and every split-1 value of
+# Table C.3 equals the multi-clip ten-crop column of Tables C.1/C.2).
+_2D, _3D, _CH4 = "single-ten", "multi-ten", "multi-ten"
 
 
-def _rows(table: str, protocol: str, rows: dict, **common) -> list[Recipe]:
-    """Recipes of one table: {row name: stream key, tuple of keys (fused) or an `unsupported` reason}."""
+def _rows(table: str, protocol: str, rows: dict, test_frames: dict | None = None, **common) -> list[Recipe]:
+    """Recipes of one table: {row name: stream key, tuple of keys (fused) or an `unsupported` reason};
+    `test_frames`: {row name: frames at test} where they differ from training."""
     recipes = []
     for row, streams in rows.items():
+        frames = (test_frames or {}).get(row)
         if isinstance(streams, str) and streams not in STREAMS:
-            recipes.append(Recipe(table, row, (), protocol, unsupported=streams, **common))
+            recipes.append(Recipe(table, row, (), protocol, unsupported=streams, test_frames=frames, **common))
         else:
-            recipes.append(Recipe(table, row, (streams,) if isinstance(streams, str) else streams, protocol, **common))
+            keys = (streams,) if isinstance(streams, str) else streams
+            recipes.append(Recipe(table, row, keys, protocol, test_frames=frames, **common))
     return recipes
 
 
-NO_SEGMENT_TSM = "TSM's segment-based pre-training variant is not defined in the thesis or the authors' code"
-NO_DENSE_TSM = "TSM with 8 consecutive frames: the engine samples TSM densely (8x8), as the authors' main variant"
 RECIPES: list[Recipe] = [
     *_rows(
         "3.2",
@@ -207,6 +220,8 @@ RECIPES: list[Recipe] = [
             "ResNet18 Convolutional GRU": "r18_convgru",
             "ResNet18 BERT": "r18_bert_adamw",
         },
+        # trained on one frame, tested on 16 like average pooling (Section 3.3.1)
+        test_frames={"ResNet18 No Pooling": 16},
         three_splits=True,
     ),
     *_rows(
@@ -247,8 +262,10 @@ RECIPES: list[Recipe] = [
         {
             f"ResNet{d} {name}": streams
             for d, (rgb, flow, pose) in (
-                (18, ("r18_concat", "r18_flow_bert", "r18_pose_bert")),
-                (101, ("r101_concat", "r101_flow_bert", "r101_pose_bert")),
+                # the RGB stream is concatenation with triple fusion: Table 3.7's 52.02 and 58.80 are Tables
+                # 3.4's and 3.5's triple-fusion values (plain concatenation: 51.04)
+                (18, ("r18_concat_triple", "r18_flow_bert", "r18_pose_bert")),
+                (101, ("r101_concat_triple", "r101_flow_bert", "r101_pose_bert")),
             )
             for name, streams in (
                 ("RGB Concatenation", rgb),
@@ -292,9 +309,9 @@ RECIPES: list[Recipe] = [
             "ResNeXt101 112x112 64f": "rx101_rgb",
             "MFNET 224x224 16f": "mfnet_16f",
             "Rep-Flow-50 224x224 32f": "repflow_32f",
-            "TSM-50 224x224 8f": NO_DENSE_TSM,
+            "TSM-50 224x224 8f": "tsm_8f",
             "TSM-50 224x224 8x8f": "tsm_8x8f",
-            "TSM-50 224x224 8x8f (segment pre-training)": NO_SEGMENT_TSM,
+            "TSM-50 224x224 8x8f (segment pre-training)": "tsm_8x8f_segment",
             "Modified ResNet50 224x224 32x2f": "i3dr50_32x2f",
             "Modified ResNet50 Non-local 224x224 32x2f": "i3dr50_nl_32x2f",
             "Modified ResNet50 224x224 64f": "i3dr50_64f",
@@ -402,6 +419,103 @@ RECIPES: list[Recipe] = [
         three_splits=True,
     ),
 ]
+
+
+# The complexity row (actionlib/reference/complexity.csv id) each row counts as, where its name there differs;
+# rows named alike in both files are matched by `complexity_id` itself.
+COMPLEXITY_IDS = {
+    ("3.2", f"RGB-ResNet18-BERT {name} ten-crop"): "t3.3/bert" for name in ("ADAM", "SWAT", "ADAMW", "SGD")
+} | {
+    ("3.4", "ResNet18 concat No fusion"): "t3.3/concat",
+    ("3.4", "ResNet18 concat Triple Fusion"): "t3.5/r18",
+    ("3.8", "3D ResNet101 64f (16f pre-trained)"): "t3.8/r101_64f",
+    ("3.8", "3D ResNeXt101 64f (16f pre-trained)"): "t3.8/rx101_64f",
+    ("3.8", "3D ResNeXt101 64f 224 (64f-112 pre-trained)"): "t3.8/rx101_64f_224",
+    ("3.10", "ResNeXt101 112x112 16f"): "t3.8/rx101_16f",
+    ("3.10", "ResNeXt101 112x112 64f"): "t3.8/rx101_64f",
+    ("3.10", "TSM-50 224x224 8x8f"): "t3.10/tsm50_8f",
+    ("3.10", "TSM-50 224x224 8x8f (segment pre-training)"): "t3.10/tsm50_8f",
+    ("3.10", "MARS ResNext101 112x112 64f"): "t3.8/rx101_64f",
+    ("4.1", "ResNeXt101 Average Pooling (baseline) SGD"): "t4.1/avg",
+    ("4.1", "ResNeXt101 Average Pooling ADAMW"): "t4.1/avg",
+    ("4.1", "ResNeXt101 Average Pooling FRMB ADAMW"): "t4.1/avg_frmb",
+    ("4.2", "BERT 1 layer 8 heads classification token"): "t4.1/bert_frmb",
+    ("4.5", "SlowFast-50 BERT early-fusion"): "t4.5/slowfast_bert_early",
+    ("4.5", "SlowFast-50 BERT late-fusion"): "t4.5/slowfast_bert_late",
+    ("4.7", "ResNeXt101 two-stream"): "t4.3/both",
+    ("4.7", "ResNeXt101 BERT two-stream"): "t4.3/both_bert",
+    ("4.7", "R(2+1)D (32f) IG65M"): "t4.6/r2plus1d34",
+    ("4.7", "R(2+1)D BERT (32f) IG65M"): "t4.6/r2plus1d34_bert",
+    ("5.2", "RGB-ResNeXt101-BERT-FRMB no distillation"): "t4.1/bert_frmb",
+    ("5.2", "RGB-ResNeXt101 no distillation"): "t4.1/avg",
+}
+
+
+def complexity_id(recipe: Recipe) -> str | None:
+    """The id of the complexity row that counts this row's network(s), or None where the thesis counts none."""
+    from . import reference
+
+    if (recipe.table, recipe.row) in COMPLEXITY_IDS:
+        return COMPLEXITY_IDS[(recipe.table, recipe.row)]
+    spec = pd.read_csv(reference.COMPLEXITY, dtype={"table": str})
+    found = spec[(spec["table"] == recipe.table) & (spec["row"] == recipe.row)]["id"]
+    return found.iloc[0] if len(found) else None
+
+
+def describe(recipe: Recipe, cfg=None) -> dict:
+    """One thesis row as the full profile runs it: its test protocol, fusion, thesis value, complexity row and
+    every stream's model, clip, crop, initialisation, optimizer, learning rate, effective batch and teacher
+    (the engine's resolved values, not the recipe's shorthand). `actionlib recipes --json` prints these."""
+    from . import profiles, reference
+    from .data.transforms import default_geometry
+    from .engine.evaluate import PROTOCOLS
+    from .engine.train import resolve
+
+    cfg = cfg or profiles.resolve("full")
+    clips, crops = PROTOCOLS[recipe.protocol]
+    thesis = reference.accuracy(recipe.table).set_index(["row", "dataset"]).loc[(recipe.row, recipe.dataset)]
+    streams = []
+    for key in recipe.streams:
+        stream = STREAMS[key]
+        config = resolve(_train_config(cfg, key, stream, recipe.dataset, 1, 0, Path("runs"), None))
+        crop, frame_size = default_geometry(stream.model)
+        streams.append({
+            "key": key,
+            "model": stream.model,
+            "options": {k: v for k, v in stream.options.items() if k not in ("frames", "size")},
+            "modality": stream.modality,
+            "frames": stream.options["frames"],
+            "stride": config.stride,
+            "size": stream.options.get("size", crop),
+            "frame_size": list(stream.frame_size or frame_size),
+            "init": stream.weights,
+            "optimizer": config.optimizer,
+            "lr": config.lr,
+            "batch": config.effective_batch,
+            "epochs": config.epochs,
+            "selection": "best Top-1 over epochs on the test list (the authors' validation; Section 3.2.5)",
+            "teacher": stream.teacher,
+            "distill": stream.train.get("distill"),
+            "distill_weight": stream.train.get("distill_weight"),
+        })  # fmt: skip
+    return {
+        "table": recipe.table,
+        "row": recipe.row,
+        "dataset": recipe.dataset,
+        "splits": "1, 2, 3 (mean)" if recipe.three_splits else "1",
+        "test": {
+            "protocol": recipe.protocol,
+            "clips": clips,
+            "crops": crops,
+            "frames": recipe.test_frames or (streams[0]["frames"] if streams else None),
+        },  # fmt: skip
+        "fusion": "sum of L2-normalised logits" if len(streams) > 1 else None,
+        "thesis_top1": float(thesis["top1"]),
+        "thesis_also_printed": thesis["also_printed"] or None,
+        "complexity": complexity_id(recipe),
+        "status": f"not run: {recipe.unsupported}" if recipe.unsupported else "run",
+        "streams": streams,
+    }
 
 
 def recipes_for(tables, dataset: str | None = None) -> list[Recipe]:
@@ -539,6 +653,7 @@ def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed:
         root=str(root),
         split=split,
         frame_roots=frame_roots,
+        data_options={"resize": list(stream.frame_size)} if stream.frame_size else {},
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
         # the thesis's 128 (Rep-Flow 24) by accumulation, whatever fits per step; the stand-in steps every batch
@@ -597,8 +712,10 @@ def train_command(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: 
         args += ["--option", f"{option}={value}"]
     for modality, root in config.frame_roots.items():
         args += [f"--{modality}-frames", root]
+    if stream.frame_size:
+        args += ["--data-option", "resize={}x{}".format(*stream.frame_size)]
     named = {"pretrained": config.pretrained, "optimizer": config.optimizer, "lr": config.lr,
-             "stride": None if config.stride == 1 else config.stride, "distill": config.distill,
+             "stride": config.stride, "distill": config.distill,
              "distill_weight": config.distill_weight, "teacher": config.teacher}  # fmt: skip
     for name, value in named.items():
         if value is not None:
@@ -606,19 +723,28 @@ def train_command(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: 
     return shlex.join(launcher + [str(a) for a in args])
 
 
-def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False) -> dict:
-    """Test scores of a trained stream under `protocol`, computed once and kept beside its checkpoint."""
+def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False, frames: int | None = None) -> dict:
+    """Test scores of a trained stream under `protocol` (on `frames` frames if given), computed once and kept
+    beside its checkpoint."""
     from .engine.evaluate import evaluate_checkpoint
     from .engine.fusion import load_scores, save_scores
 
-    path = checkpoint.parent / f"scores_{checkpoint.stem}_{protocol}.pt"
+    path = checkpoint.parent / f"scores_{checkpoint.stem}_{protocol}{f'_{frames}f' if frames else ''}.pt"
     if path.is_file() and path.stat().st_mtime >= checkpoint.stat().st_mtime:
         return load_scores(path)
     _, out, config = evaluate_checkpoint(
-        checkpoint, protocol, batch_size=cfg.batch_size, workers=cfg.workers, device=cfg.device, progress=progress
-    )
+        checkpoint, protocol, batch_size=cfg.batch_size, workers=cfg.workers, device=cfg.device, progress=progress,
+        frames=frames,
+    )  # fmt: skip
     save_scores(path, out, config["class_names"], {"checkpoint": str(checkpoint), "protocol": protocol})
     return {**out, "class_names": list(config["class_names"])}
+
+
+def test_frames(recipe: Recipe, stand_in: str | None = None) -> int | None:
+    """Frames a row is tested on where they differ from training (the stand-in: its own 2D clip length)."""
+    if recipe.test_frames is None or stand_in is None:
+        return recipe.test_frames
+    return STAND_INS[stand_in]["2d"]["frames"]
 
 
 def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None = None, seed: int = 0) -> pd.DataFrame:
@@ -640,7 +766,7 @@ def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None
                 trained[job] = train_stream(cfg, *job, runs_dir, stand_in)
             checkpoints.append(trained[job])
         for protocol in protocols or [recipe.protocol]:
-            sets = [stream_scores(c, protocol, cfg) for c in checkpoints]
+            sets = [stream_scores(c, protocol, cfg, frames=test_frames(recipe, stand_in)) for c in checkpoints]
             fused = fuse_sets(sets, "l2") if len(sets) > 1 else sets[0]
             names = fused["class_names"]
             report = summarize(fused["scores"], fused["labels"], len(names), names)
@@ -708,8 +834,9 @@ def reproduce_tables(cfg, notebook: str, results: str | Path, runs_dir: str | Pa
         cfg = dataclasses.replace(cfg, weights_dir=str(weights), **STAND_INS[stand_in]["profile"])
     runs = run(cfg, recipes, Path(runs_dir), protocols, stand_in, seed)
     table = summary(runs, recipes, stand_in)
-    save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{notebook}_full_runs")
-    save_table(table, results, f"{notebook}_full_tables")
+    runs_table = runs.assign(table="Table " + runs["table"]) if len(runs) else runs
+    save_table(runs_table, results, f"{notebook}_full_runs", profile=cfg)
+    save_table(table, results, f"{notebook}_full_tables", profile=cfg)
     plot_summary(table, Path(results) / "figures" / f"{notebook}_full_tables.png")
     return table
 
@@ -738,10 +865,15 @@ def plot_summary(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def cmd_recipes(args) -> int:
+    import json
+
     from . import paths, profiles
 
     tables = recipes_for_notebook_or_tables(args.notebook, args.tables)
     cfg = profiles.resolve("full", data_root=args.data_root, weights_dir=args.weights_dir)
+    if args.json:
+        print(json.dumps([describe(r, cfg) for r in tables], indent=1))
+        return 0
     runs_dir = Path(args.runs) if args.runs else paths.runs_dir() / "full"
     jobs = []
     for recipe in tables:
@@ -781,6 +913,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--notebook", help="the runs of one notebook (01-08)")
     p.add_argument("--tables", help="comma-separated thesis tables, e.g. 4.3,4.4 (default: all)")
     p.add_argument("--gpus", type=int, default=1, help="processes per run (torchrun --nproc_per_node)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print every row as it will run (streams, clips, crops, "
+        "initialisation, optimizer, test protocol, fusion, thesis value) as JSON instead of commands",
+    )
     p.add_argument("--data-root", help="default: $ACTIONLIB_DATA or data/")
     p.add_argument("--weights-dir", help="default: $ACTIONLIB_WEIGHTS or weights/")
     p.add_argument("--runs", help="run folders (default: $ACTIONLIB_RUNS/full or runs/full, as the notebooks)")

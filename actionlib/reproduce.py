@@ -1,39 +1,52 @@
 """`actionlib reproduce`: regenerate every result by running the numbered notebooks in batch.
 
 Each `notebooks/NN_name.py` (py:percent) is converted with jupytext to a temporary .ipynb and run by papermill
-in a separate process (papermill's `cwd` is a process-wide chdir), with its folder as cwd. Per notebook it writes
+in a separate process (papermill's `cwd` is a process-wide chdir), with its folder as cwd. The results folder is
+`--results`, else $ACTIONLIB_RESULTS, else `<repo>/results` for the default profile (the committed results) and
+`<repo>/scratch/results/<profile>` for the others (paths.results_dir). Per notebook it writes
 
 - `results/executed/NN_name.ipynb`: the executed notebook, without volatile metadata (timestamps, durations);
 - `results/html/NN_name.html`: the same rendered by nbconvert;
-- `results/executed/NN_name.json`: status, duration, error, parameters: what the index is built from;
+- `results/executed/NN_name.json`: status, duration, error, parameters: what the index is built from.
 
-each written atomically, so a failing or killed run never leaves half a file and never touches the results of
-notebooks that were not run. `results/README.md` indexes all notebooks with the tables (`results/tables/NN_*.md`)
-and figures (`results/figures/NN_*.png`) they wrote.
+A notebook writes its tables and figures into a staging folder (the kernel's $ACTIONLIB_RESULTS); they, and its
+pages, are moved into the results folder only when it passed, each file atomically. A failed run leaves the last
+passing run's pages and tables as they were: its own executed notebook goes to `results/executed/failed/` and
+`results/html/failed/`, and its status says it failed. `results/README.md` indexes all notebooks with the tables
+(`results/tables/NN_*.md`) and figures (`results/figures/NN_*.png`) they wrote.
 
 Parameters (`-p NAME=VALUE`) are checked before any kernel starts: the name must be in the notebook's parameters
-cell (papermill.inspect_notebook), the value must have the default's type, `profile` must be a profile of
-actionlib.profiles, and a parameter commented `# allowed: a, b, c` must be one of those values. The `full`
-profile first checks that the datasets, split files and checkpoints exist (actionlib.profiles.NEEDS).
+cell (papermill.inspect_notebook), the value must have the default's type (for a None default: the type its
+annotation or `# type:` comment names), `profile` must be a profile of actionlib.profiles, a parameter commented
+`# allowed: a, b, c` must be one of those values, `splits` and the profile's fields must be valid for
+actionlib.profiles, and a `_root`/`_dir` input must be an existing folder. The `full` profile then checks that
+the datasets, split files and checkpoints exist (actionlib.profiles.NEEDS).
+
+Ctrl-C cancels the notebooks not started, kills the running kernels and everything they started, rewrites the
+index from the notebooks that finished and exits with 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import dataclasses
 import json
 import multiprocessing
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from . import profiles, recipes
-from .paths import repo_root, results_dir
+from .paths import PUBLISHED_PROFILE, RESULTS_ENV, repo_root, results_dir
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.py"
 KERNEL_ENV = "ACTIONLIB_KERNEL"
@@ -54,6 +67,14 @@ class ParameterError(ValueError):
 
 class MissingInputsError(FileNotFoundError):
     """The full profile's data or checkpoints are missing; raised before any kernel starts."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the batch: `finished` holds the statuses of the notebooks that ran to the end."""
+
+    def __init__(self, finished: list[dict], cancelled: int):
+        super().__init__(f"{len(finished)} finished, {cancelled} cancelled")
+        self.finished, self.cancelled = finished, cancelled
 
 
 def parse_value(text: str):
@@ -125,27 +146,67 @@ def _type_problem(value, default) -> str | None:
     return None if ok else f"expects {type(default).__name__} like its default {default!r}"
 
 
+# An example value of each type an annotation or `# type:` comment may name, for _type_problem.
+_TYPE_EXAMPLES = {"int": 0, "float": 0.0, "str": "", "bool": False, "list": [], "tuple": ()}
+# `_root`/`_dir` parameters the notebook writes to rather than reads.
+_OUTPUT_DIRS = ("results_dir", "runs_dir", "out_dir", "output_dir")
+_PROFILE_FIELDS = {f.name for f in dataclasses.fields(profiles.Profile)} - {"name"}
+
+
+def _declared_type(declared: dict) -> str | None:
+    """The type named by the parameter's annotation or `# type:` comment (Optional[...] unwrapped), if known."""
+    name = str(declared.get("inferred_type_name") or "None").strip()
+    name = re.sub(r"^Optional\[(.*)\]$", r"\1", name).strip()
+    return name if name in _TYPE_EXAMPLES else None
+
+
+def _value_problem(name: str, value, declared: dict, profile) -> str | None:
+    """Why the notebook would refuse `name=value`; a None default is checked by its type comment and by name."""
+    if value is None:
+        return None  # keeps the notebook's (or the profile's) own value
+    allowed = _allowed(declared.get("help", ""))
+    if allowed is not None:
+        return None if value in allowed else f"{value!r} is not allowed; allowed: {', '.join(map(repr, allowed))}"
+    default, declared_type = _default(declared), _declared_type(declared)
+    if default is None and declared_type:
+        if _type_problem(value, _TYPE_EXAMPLES[declared_type]):
+            return f"{value!r}: expects {declared_type}"
+    elif _type_problem(value, default):
+        return f"{value!r}: {_type_problem(value, default)}"
+    if name == "splits":
+        try:
+            profiles.parse_splits(value)
+        except (ValueError, TypeError) as err:
+            return f"{value!r}: {str(err).removeprefix('parameter splits: ')}"
+    elif name in _PROFILE_FIELDS and profile in profiles.PROFILES:
+        try:
+            profiles.resolve(profile, **{name: value})
+        except (ValueError, TypeError) as err:
+            return re.sub(rf"^profile '[^']*': invalid {re.escape(name)}=", "", str(err))
+    if name.endswith(("_root", "_dir")) and name not in _OUTPUT_DIRS:
+        if not isinstance(value, str):
+            return f"{value!r}: expects a folder name"
+        if not Path(value).is_dir():
+            return f"no such folder {value}"
+    return None
+
+
 def check_parameters(notebook: str, declared: dict, params: dict) -> list[str]:
-    """Problems of passing `params` to a notebook whose parameters cell declares `declared` (inspect_notebook)."""
+    """Problems of passing `params` to a notebook whose parameters cell declares `declared` (inspect_notebook),
+    one `<parameter>: <why>` each."""
     problems = []
     if "profile" not in declared:
-        problems.append(f"{notebook}: has no `profile` parameter (see notebooks/_template.py)")
+        problems.append(f"profile: {notebook} has no `profile` parameter (see notebooks/_template.py)")
+    profile = params.get("profile")
     for name, value in params.items():
         if name not in declared:
-            problems.append(
-                f"{notebook}: unknown parameter {name!r}; its parameters are {', '.join(declared) or '(none)'}"
-            )
-            continue
-        if name == "profile" and value not in profiles.PROFILES:
-            problems.append(f"{notebook}: profile={value!r} is not allowed; allowed: {', '.join(profiles.PROFILES)}")
-            continue
-        allowed = _allowed(declared[name].get("help", ""))
-        if allowed is not None and value not in allowed:
-            problems.append(f"{notebook}: {name}={value!r} is not allowed; allowed: {', '.join(map(repr, allowed))}")
-            continue
-        why = _type_problem(value, _default(declared[name]))
-        if why:
-            problems.append(f"{notebook}: {name}={value!r}: {why}")
+            problems.append(f"{name}: unknown parameter; its parameters are {', '.join(declared) or '(none)'}")
+        elif name == "profile" and value not in profiles.PROFILES:
+            problems.append(f"profile: {value!r} is not allowed; allowed: {', '.join(profiles.PROFILES)}")
+        else:
+            why = _value_problem(name, value, declared[name], profile)
+            if why:
+                problems.append(f"{name}: {why}")
     return problems
 
 
@@ -245,6 +306,20 @@ def _write_atomic(path: Path, data: str) -> None:
         raise
 
 
+def _install(source: Path, path: Path) -> None:
+    """Copy a staged file into place atomically (a copy, then a rename: the stage may be on another disk)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _relative(path: Path, base: Path) -> str:
     try:
         return os.path.relpath(path, base)
@@ -271,17 +346,68 @@ def _outputs(results: Path, number: str) -> list[Path]:
     return sorted((results / "tables").glob(f"{number}_*.md")) + sorted((results / "figures").glob(f"{number}_*.png"))
 
 
+# Set while a worker moves a passed notebook's files into place: a stop request then waits for the end of it,
+# so that an interrupted batch never leaves a notebook's tables half replaced.
+_committing = False
+_stop_requested = False
+
+
+def _worker_init() -> None:
+    """Ctrl-C is the main process's to handle (it reaches the whole terminal process group); SIGTERM stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def _stop_worker(signum=signal.SIGTERM, frame=None) -> None:
+    """Kill this worker's kernel and everything it started, then exit: nothing of the run is written.
+
+    The kernel runs in its own session (jupyter_client), out of reach of the terminal's Ctrl-C and of a
+    process-group kill, hence the walk over the process tree.
+    """
+    global _stop_requested
+    if _committing:
+        _stop_requested = True
+        return
+    import psutil  # installed with IPython, which every kernel needs
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(children, timeout=5)
+    os._exit(128 + signum)
+
+
+@contextlib.contextmanager
+def _committing_files():
+    """Defer a stop request until the files are in place (see _stop_worker)."""
+    global _committing
+    _committing = True
+    try:
+        yield
+    finally:
+        _committing = False
+        if _stop_requested:
+            _stop_worker()
+
+
 def _execute(task: dict) -> dict:
-    """Run one notebook (in a worker process) and write its executed notebook, HTML page and status."""
+    """Run one notebook (in a worker process) against its staging folder; publish its files only if it passed.
+
+    Passed: its tables, figures, executed notebook and HTML page replace the previous ones, file by file.
+    Failed: the previous ones stay; its executed notebook and page go to `executed/failed/`, `html/failed/`.
+    """
     import nbformat
     import papermill as pm
     from nbconvert import HTMLExporter
     from papermill.exceptions import PapermillExecutionError
 
-    name, results = task["name"], Path(task["results"])
+    name, results, stage = task["name"], Path(task["results"]), Path(task["stage"])
     executed, html = results / "executed" / f"{name}.ipynb", results / "html" / f"{name}.html"
+    failed_executed, failed_html = executed.parent / "failed" / executed.name, html.parent / "failed" / html.name
     out = Path(task["build"]) / f"{name}.executed.ipynb"
-    before = {p: p.stat().st_mtime_ns for p in _outputs(results, name[:2])}
+    stage.mkdir(parents=True, exist_ok=True)
+    os.environ[RESULTS_ENV] = str(stage)  # the kernel inherits it: paths.results_dir() is the stage
     error = None
     # The kernel inherits this process's stderr: keep its chatter (TCP warning) out of the progress lines, but
     # show its end when the kernel itself failed.
@@ -312,25 +438,37 @@ def _execute(task: dict) -> dict:
         os.close(saved_stderr)
     duration = time.perf_counter() - start
 
+    pages = None
     if out.is_file():
-        nb = clean_notebook(nbformat.read(out, as_version=4), task["source"], _relative(executed, results))
-        _write_atomic(executed, nbformat.writes(nb))
-        _write_atomic(html, HTMLExporter().from_notebook_node(nb)[0])
-    else:  # nothing ran: an older executed notebook would contradict the status
-        executed.unlink(missing_ok=True)
-        html.unlink(missing_ok=True)
-    written = [p for p in _outputs(results, name[:2]) if before.get(p) != p.stat().st_mtime_ns]
-    status = {
-        "notebook": name,
-        "source": task["source"],
-        "profile": task["parameters"].get("profile"),
-        "status": "failed" if error else "passed",
-        "duration_s": round(duration, 1),
-        "error": error,
-        "parameters": task["parameters"],
-        "written": [_relative(p, results) for p in written],
-    }
-    _write_atomic(results / "executed" / f"{name}.json", json.dumps(status, indent=1, default=str) + "\n")
+        page_path = failed_executed if error else executed
+        nb = clean_notebook(nbformat.read(out, as_version=4), task["source"], _relative(page_path, results))
+        pages = nbformat.writes(nb), HTMLExporter().from_notebook_node(nb)[0]
+    written = []
+    with _committing_files():
+        if error is None:
+            for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+                _install(path, results / path.relative_to(stage))
+                written.append(path.relative_to(stage).as_posix())
+            if pages:
+                _write_atomic(executed, pages[0])
+                _write_atomic(html, pages[1])
+            failed_executed.unlink(missing_ok=True)
+            failed_html.unlink(missing_ok=True)
+        elif pages:
+            _write_atomic(failed_executed, pages[0])
+            _write_atomic(failed_html, pages[1])
+        status = {
+            "notebook": name,
+            "source": task["source"],
+            "profile": task["parameters"].get("profile"),
+            "status": "failed" if error else "passed",
+            "duration_s": round(duration, 1),
+            "error": error,
+            "parameters": task["parameters"],
+            "written": written,
+            "failed_copy": _relative(failed_executed, results) if error and pages else None,
+        }
+        _write_atomic(results / "executed" / f"{name}.json", json.dumps(status, indent=1, default=str) + "\n")
     return status
 
 
@@ -346,7 +484,8 @@ def _status_cell(status: dict | None) -> str:
         return "passed"
     err = status.get("error") or {}
     where = f" (cell In [{err['cell']}])" if err.get("cell") is not None else ""
-    return f"**failed**{where}: {_one_line(err.get('ename', ''))}: {_one_line(err.get('evalue', ''))}"
+    copy = f" ([failed run]({status['failed_copy']}))" if status.get("failed_copy") else ""
+    return f"**failed**{where}: {_one_line(err.get('ename', ''))}: {_one_line(err.get('evalue', ''))}{copy}"
 
 
 def write_index(results: str | os.PathLike, notebooks_dir: str | os.PathLike | None = None) -> Path:
@@ -366,7 +505,8 @@ def write_index(results: str | os.PathLike, notebooks_dir: str | os.PathLike | N
     lines = [
         "# Results",
         "",
-        "Generated by `actionlib reproduce` (do not edit): one row per notebook, as of its last run.",
+        "Generated by `actionlib reproduce` (do not edit): one row per notebook, as of its last run. A failed run"
+        " keeps the pages and tables of the last passing one; its own executed notebook is under executed/failed/.",
         "",
         "| notebook | status | profile | duration | executed | html |",
         "|---|---|---|---|---|---|",
@@ -406,7 +546,7 @@ def write_index(results: str | os.PathLike, notebooks_dir: str | os.PathLike | N
 
 
 def run(
-    profile: str = "smoke",
+    profile: str = PUBLISHED_PROFILE,
     only: list[str] | None = None,
     params: dict | None = None,
     jobs: int = 1,
@@ -417,21 +557,22 @@ def run(
 ) -> list[dict]:
     """Validate, then run the notebooks in worker processes; returns one status dict per notebook run.
 
-    Raises ParameterError / MissingInputsError (and starts no kernel) when parameters or full-profile inputs
-    are wrong. A failing notebook does not raise: its status says "failed".
+    `results` defaults to paths.results_dir for the publishing run: <repo>/results only for the default
+    profile. Raises ParameterError / MissingInputsError (and starts no kernel) when parameters or full-profile
+    inputs are wrong. A failing notebook does not raise: its status says "failed". Ctrl-C raises Interrupted
+    once the kernels are stopped and the index is rewritten.
     """
     import jupytext
     import papermill as pm
     from tqdm import tqdm
 
     notebooks_dir = Path(notebooks_dir).resolve() if notebooks_dir else repo_root() / "notebooks"
-    explicit_results = results is not None
-    results = Path(results).resolve() if explicit_results else results_dir()
     params = dict(params or {})
     if "profile" in params or "results_dir" in params:
         raise ParameterError("pass the profile with --profile and the results folder with --results, not -p")
     if profile not in profiles.PROFILES:
         raise ParameterError(f"profile {profile!r} is not allowed; allowed: {', '.join(profiles.PROFILES)}")
+    results = Path(results).resolve() if results not in (None, "") else results_dir(profile=profile, publish=True)
     for key, value in params.items():
         if key.endswith(_PATH_SUFFIXES) and isinstance(value, str) and value:
             params[key] = str(Path(value).expanduser().resolve())
@@ -441,7 +582,7 @@ def run(
 
     build = Path(tempfile.mkdtemp(prefix="actionlib-reproduce-"))
     try:
-        tasks, problems, found = [], [], {}
+        tasks, problems, found = [], {}, {}
         for source in sources:
             ipynb = build / f"{source.stem}.ipynb"
             nb = jupytext.read(source)
@@ -450,9 +591,8 @@ def run(
             jupytext.write(nb, ipynb)
             declared = pm.inspect_notebook(str(ipynb))
             passed = {"profile": profile, **params}
-            if explicit_results and "results_dir" in declared:
-                passed["results_dir"] = str(results)
-            problems += check_parameters(source.stem, declared, passed)
+            for problem in check_parameters(source.stem, declared, passed):
+                problems.setdefault(problem, []).append(source.stem)
             found[source.stem] = (declared, passed)
             try:
                 rel_source = _relative(source, repo_root(source.parent))
@@ -464,6 +604,7 @@ def run(
                     "source": rel_source,
                     "input": str(ipynb),
                     "build": str(build),
+                    "stage": str(build / f"{source.stem}.results"),
                     "cwd": str(source.parent),
                     "results": str(results),
                     "parameters": passed,
@@ -472,61 +613,115 @@ def run(
                 }
             )
         if problems:
-            raise ParameterError("invalid parameters (no notebook was started):\n  " + "\n  ".join(problems))
+            raise ParameterError(
+                "\n".join(f"{line} ({', '.join(names)}; no notebook was started)" for line, names in problems.items())
+            )
         if profile == "full":
             missing = _preflight(found, profile)
             if missing:
                 raise MissingInputsError(
                     "the full profile's inputs are missing (no notebook was started):\n  - " + "\n  - ".join(missing)
                 )
-        statuses = _execute_all(tasks, jobs, tqdm)
+        try:
+            statuses = _execute_all(tasks, jobs, tqdm)
+        finally:  # also after Ctrl-C (Interrupted): the index then shows the notebooks that finished
+            with _sigint_ignored():
+                write_index(results, notebooks_dir)
+    except KeyboardInterrupt as stop:
+        if isinstance(stop, Interrupted):
+            raise
+        raise Interrupted([], len(sources)) from None  # before any kernel started
     finally:
         shutil.rmtree(build, ignore_errors=True)
-    write_index(results, notebooks_dir)
     return statuses
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    """A second Ctrl-C must not cut the clean-up short (only the main thread may change signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the notebooks not started and stop the running ones: SIGTERM makes a worker kill its kernel's
+    process tree (_stop_worker); a worker that has not exited after 10 s is killed."""
+    workers = list((pool._processes or {}).values())  # the executor has no public handle on its processes
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(10)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+
+
 def _execute_all(tasks: list[dict], jobs: int, tqdm) -> list[dict]:
-    """Run the tasks in fresh worker processes (spawn: papermill's chdir must not be shared), report each."""
+    """Run the tasks in fresh worker processes (spawn: papermill's chdir must not be shared), report each.
+
+    Ctrl-C (KeyboardInterrupt) stops the workers and raises Interrupted with the statuses of those finished.
+    """
     statuses = []
     context = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))), mp_context=context) as pool,
-        tqdm(total=len(tasks), unit="notebook", desc="reproduce", file=sys.stderr) as bar,
-    ):
-        futures = {pool.submit(_execute, task): task for task in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
-            try:
-                status = future.result()
-            except Exception as err:  # the worker process itself died
-                status = {
-                    "notebook": task["name"],
-                    "status": "failed",
-                    "duration_s": 0.0,
-                    "error": {"ename": type(err).__name__, "evalue": str(err), "cell": None},
-                }
-            err = status.get("error")
-            detail = f"  {err['ename']}: {_one_line(err['evalue'], 120)}" if err else ""
-            bar.write(f"{status['status']:6}  {task['name']}  {status['duration_s']:.1f} s{detail}")
-            bar.update()
-            statuses.append(status)
+    pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))), mp_context=context, initializer=_worker_init)
+    with pool, tqdm(total=len(tasks), unit="notebook", desc="reproduce", file=sys.stderr) as bar:
+        try:
+            futures = {pool.submit(_execute, task): task for task in tasks}
+            for future in as_completed(futures):
+                task = futures[future]
+                try:
+                    status = future.result()
+                except Exception as err:  # the worker process itself died
+                    status = {
+                        "notebook": task["name"],
+                        "status": "failed",
+                        "duration_s": 0.0,
+                        "error": {"ename": type(err).__name__, "evalue": str(err), "cell": None},
+                    }
+                err = status.get("error")
+                detail = f"  {err['ename']}: {_one_line(err['evalue'], 120)}" if err else ""
+                bar.write(f"{status['status']:6}  {task['name']}  {status['duration_s']:.1f} s{detail}")
+                bar.update()
+                statuses.append(status)
+        except KeyboardInterrupt:
+            with _sigint_ignored():
+                _stop_workers(pool)
+            raise Interrupted(statuses, len(tasks) - len(statuses)) from None
     order = [t["name"] for t in tasks]
     return sorted(statuses, key=lambda s: order.index(s["notebook"]))
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def cmd_reproduce(args) -> int:
-    """Exit code 0 when every notebook run passed, 1 otherwise."""
-    results = run(
-        profile=args.profile,
-        only=args.only.split(",") if args.only else None,
-        params=parse_assignments(args.param),
-        jobs=args.jobs,
-        notebooks_dir=args.notebooks,
-        results=args.results,
-        timeout=args.timeout,
-        kernel=args.kernel,
-    )
+    """Exit code 0 when every notebook run passed, 1 otherwise, 2 for wrong parameters, 130 after Ctrl-C."""
+    try:
+        results = run(
+            profile=args.profile,
+            only=args.only.split(",") if args.only else None,
+            params=parse_assignments(args.param),
+            jobs=args.jobs,
+            notebooks_dir=args.notebooks,
+            results=args.results,
+            timeout=args.timeout,
+            kernel=args.kernel,
+        )
+    except ParameterError as err:
+        for line in str(err).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except Interrupted as stop:
+        print(f"interrupted: {_count(len(stop.finished), 'notebook')} finished, {stop.cancelled} cancelled")
+        return 130
     failed = [s["notebook"] for s in results if s["status"] != "passed"]
     print(
         f"{len(results) - len(failed)}/{len(results)} notebooks passed"
@@ -542,13 +737,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="run the numbered notebooks and regenerate results/",
         description="Run notebooks/NN_*.py with papermill, one process each, and write results/executed/, "
         "results/html/ and the index results/README.md. Exit code 1 when a notebook failed, 2 when parameters or "
-        "(full profile) data/checkpoints are wrong, in which case no notebook is started.",
+        "(full profile) data/checkpoints are wrong, in which case no notebook is started, 130 after Ctrl-C (the "
+        "running kernels are stopped, the index shows the notebooks that finished).",
     )
-    p.add_argument("--profile", default="smoke", choices=list(profiles.PROFILES), help="run profile (default: smoke)")
+    p.add_argument(
+        "--profile",
+        default=PUBLISHED_PROFILE,
+        choices=list(profiles.PROFILES),
+        help=f"run profile (default: {PUBLISHED_PROFILE}, the one written to <repo>/results)",
+    )
     p.add_argument("--only", help="comma-separated notebook numbers or names, e.g. 01,05")
     p.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time (default: 1)")
     p.add_argument("--notebooks", help="folder of the NN_*.py notebooks (default: <repo>/notebooks)")
-    p.add_argument("--results", help="results folder (default: <repo>/results or $ACTIONLIB_RESULTS)")
+    p.add_argument(
+        "--results",
+        help="results folder (default: $ACTIONLIB_RESULTS, else <repo>/results for the default profile and "
+        "<repo>/scratch/results/<profile> for the others)",
+    )
     p.add_argument(
         "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="notebook parameter (repeatable)"
     )

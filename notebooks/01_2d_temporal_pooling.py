@@ -45,7 +45,7 @@ weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under 
 splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
-results_dir = None  # None: <repo>/results
+results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -67,7 +67,7 @@ cfg = profiles.resolve(
     splits=ex.parse_splits(splits),
     device=device,
 )
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 seeds = [seed + s for s in cfg.seeds]
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
@@ -156,7 +156,7 @@ if cpu_profile:
     columns = ["row", "head", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "thesis_rank",
                "our_rank", "top3", "reversed_pairs", "walk/run", "parameters", "seconds"]  # fmt: skip
     pooling = pooling[columns]
-    ex.save_table(pooling, results, f"{NOTEBOOK}_table3.3_pooling")
+    ex.save_table(pooling, results, f"{NOTEBOOK}_table3.3_pooling", profile=cfg)
     display(pooling)
 
 # %%
@@ -188,7 +188,7 @@ if cpu_profile:
         optim_table.insert(1, "optimizer", chosen_optimizers)
         optim_table = optim_table[["row", "optimizer", "modality", "thesis_top1", "top1", "top1_std", "seeds",
                                    "difference", "thesis_rank", "our_rank", "reversed_pairs", "seconds"]]  # fmt: skip
-        ex.save_table(optim_table, results, f"{NOTEBOOK}_table3.2_optimizers")
+        ex.save_table(optim_table, results, f"{NOTEBOOK}_table3.2_optimizers", profile=cfg)
     display(optim_table)
 
 # %% [markdown]
@@ -209,7 +209,7 @@ if cpu_profile:
         fusion_table.insert(1, "fusion", ["none", *chosen_fusions])
         fusion_table = fusion_table[["row", "fusion", "modality", "thesis_top1", "top1", "top1_std", "seeds",
                                      "difference", "thesis_rank", "our_rank", "reversed_pairs"]]  # fmt: skip
-        ex.save_table(fusion_table, results, f"{NOTEBOOK}_table3.4_fusion")
+        ex.save_table(fusion_table, results, f"{NOTEBOOK}_table3.4_fusion", profile=cfg)
     display(fusion_table)
 
 # %% [markdown]
@@ -234,7 +234,7 @@ if cpu_profile:
     depth_table["status"] = depth_table["top1"].notna().map({True: "trained on CPU", False: "not run (see `depths`)"})
     depth_table = depth_table[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference",
                                "reversed_pairs", "backbone_top1", "backbone_seconds", "status"]]  # fmt: skip
-    ex.save_table(depth_table, results, f"{NOTEBOOK}_table3.5_depth")
+    ex.save_table(depth_table, results, f"{NOTEBOOK}_table3.5_depth", profile=cfg)
     display(depth_table)
 
 # %% [markdown]
@@ -263,7 +263,7 @@ if cpu_profile:
         stream_table = ex.compare_with_thesis("3.6", ex.mean_over_seeds(stream_runs))
         stream_table = stream_table[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference",
                                      "thesis_rank", "our_rank", "reversed_pairs"]]  # fmt: skip
-        ex.save_table(stream_table, results, f"{NOTEBOOK}_table3.6_flow_pose")
+        ex.save_table(stream_table, results, f"{NOTEBOOK}_table3.6_flow_pose", profile=cfg)
     display(stream_table)
 
 # %% [markdown]
@@ -299,7 +299,7 @@ if cpu_profile:
         fused_table = ex.compare_with_thesis("3.7", pd.DataFrame(fused_rows))
         fused_table = fused_table[["row", "streams", "thesis_top1", "top1", "difference", "top3", "reversed_pairs",
                                    "train_top1"]]  # fmt: skip
-        ex.save_table(fused_table, results, f"{NOTEBOOK}_table3.7_streams")
+        ex.save_table(fused_table, results, f"{NOTEBOOK}_table3.7_streams", profile=cfg)
     display(fused_table)
 
 # %%

@@ -39,7 +39,7 @@ weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under 
 splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
-results_dir = None  # None: <repo>/results
+results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,7 +54,7 @@ NOTEBOOK = "02"
 cfg = profiles.resolve(
     profile, data_root=data_root, weights_dir=weights_dir, splits=ex.parse_splits(splits), device=device
 )
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 if not isinstance(high_resolution, int) or (high_resolution and high_resolution <= cfg.size):
     raise ValueError(
@@ -110,7 +110,7 @@ if cpu_profile:
     table["cpu_setting"] = table["cpu_setting"].fillna("not run (high_resolution=0)")
     table = table[["row", "cpu_setting", "modality", "thesis_top1", "top1", "difference", "thesis_rank", "our_rank",
                    "top3", "reversed_pairs", "parameters", "seconds"]]  # fmt: skip
-    ex.save_table(table, results, f"{NOTEBOOK}_table3.8_clip_length")
+    ex.save_table(table, results, f"{NOTEBOOK}_table3.8_clip_length", profile=cfg)
     display(table)
 
 # %%

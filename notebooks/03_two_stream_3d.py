@@ -34,7 +34,7 @@ weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under 
 splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
-results_dir = None  # None: <repo>/results
+results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -51,7 +51,7 @@ NOTEBOOK = "03"
 cfg = profiles.resolve(
     profile, data_root=data_root, weights_dir=weights_dir, splits=ex.parse_splits(splits), device=device
 )
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 network = {**ex.small_3d(cfg), **({"epochs": epochs} if epochs else {})}
 # Appendix C.1, ResNeXt101 rows (HMDB51 split 1, Top-1 %), protocol by protocol, as printed in the thesis.
@@ -112,7 +112,7 @@ if cpu_profile:
     protocols["modality"] = protocols["stream"].map({"RGB": streams["RGB"].modality, "Flow": "flow",
                                                      "Two-Stream": f"{streams['RGB'].modality}+flow"})  # fmt: skip
     protocols = protocols[["stream", "modality", "protocol", "thesis_top1", "top1", "top3", "reversed_pairs"]]
-    ex.save_table(protocols, results, f"{NOTEBOOK}_tableC.1_protocols")
+    ex.save_table(protocols, results, f"{NOTEBOOK}_tableC.1_protocols", profile=cfg)
     display(protocols)
 
 # %%
@@ -126,7 +126,7 @@ if cpu_profile:
         .map({True: "trained on CPU (small ResNeXt3D)", False: "not trained on CPU (thesis value only)"})
     )
     table = table[["row", "modality", "thesis_top1", "top1", "difference", "top3", "reversed_pairs", "status"]]
-    ex.save_table(table, results, f"{NOTEBOOK}_table3.9_two_stream")
+    ex.save_table(table, results, f"{NOTEBOOK}_table3.9_two_stream", profile=cfg)
     display(table)
 
 # %%

@@ -31,7 +31,7 @@ weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under 
 splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
-results_dir = None  # None: <repo>/results
+results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -47,7 +47,7 @@ NOTEBOOK = "04"
 cfg = profiles.resolve(
     profile, data_root=data_root, weights_dir=weights_dir, splits=ex.parse_splits(splits), device=device
 )
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 # thesis row (accuracy_reference.csv) -> complexity spec id
 ROWS = {
@@ -108,7 +108,7 @@ if not cpu_profile:  # the accuracy the full profile measured
     ours = full.drop_duplicates("row").set_index("row")
     table["ours_top1"] = table["row"].map(ours["top1"]) if "top1" in ours else np.nan
     table["status"] = table["row"].map(ours["status"])
-ex.save_table(table, results, f"{NOTEBOOK}_table3.10_architectures")
+ex.save_table(table, results, f"{NOTEBOOK}_table3.10_architectures", profile=cfg)
 table
 
 # %%

@@ -39,7 +39,7 @@ weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under 
 splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
-results_dir = None  # None: <repo>/results
+results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -61,7 +61,7 @@ cfg = profiles.resolve(
     splits=ex.parse_splits(splits),
     device=device,
 )
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 seeds = [seed + s for s in cfg.seeds]
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
@@ -120,7 +120,7 @@ if cpu_profile:
         pooling["status"] = pooling["top1"].notna().map({True: "trained on CPU", False: "not run on CPU (see above)"})
         pooling = pooling[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "thesis_rank",
                            "our_rank", "top3", "reversed_pairs", "parameters", "status"]]  # fmt: skip
-        ex.save_table(pooling, results, f"{NOTEBOOK}_table4.1_pooling_3d")
+        ex.save_table(pooling, results, f"{NOTEBOOK}_table4.1_pooling_3d", profile=cfg)
     display(pooling)
 
 # %% [markdown]
@@ -134,8 +134,10 @@ if cpu_profile:
     table = ex.compare_with_thesis("4.2", ex.mean_over_seeds(variant_runs))
     table = table[["row", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "thesis_rank", "our_rank",
                    "top3", "reversed_pairs", "parameters", "seconds"]]  # fmt: skip
-    ex.save_table(table, results, f"{NOTEBOOK}_table4.2_bert_variants")
-    ex.save_table(variant_runs.drop(columns=["run_dir"]), results, f"{NOTEBOOK}_table4.2_bert_variants_per_seed")
+    ex.save_table(table, results, f"{NOTEBOOK}_table4.2_bert_variants", profile=cfg)
+    ex.save_table(
+        variant_runs.drop(columns=["run_dir"]), results, f"{NOTEBOOK}_table4.2_bert_variants_per_seed", profile=cfg
+    )
     display(table)
 
 # %%

@@ -34,7 +34,7 @@ weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under 
 splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
-results_dir = None  # None: <repo>/results
+results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -56,7 +56,7 @@ cfg = profiles.resolve(
     splits=ex.parse_splits(splits),
     device=device,
 )
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 # (table, thesis row, complexity spec id)
@@ -120,7 +120,7 @@ table = pd.DataFrame(
         for t, row, spec in ROWS
     ]
 )
-ex.save_table(table, results, f"{NOTEBOOK}_tables4.3-4.6_counts")
+ex.save_table(table, results, f"{NOTEBOOK}_tables4.3-4.6_counts", profile=cfg)
 table
 
 # %% [markdown]
@@ -156,7 +156,7 @@ if cpu_profile:
     cpu.insert(1, "head", ["BERT" if "BERT" in r else "TGAP" for r in cpu["row"]])
     cpu = cpu[["row", "head", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "top3",
                "reversed_pairs", "parameters"]]  # fmt: skip
-    ex.save_table(cpu, results, f"{NOTEBOOK}_table4.3_cpu_tgap_vs_bert")
+    ex.save_table(cpu, results, f"{NOTEBOOK}_table4.3_cpu_tgap_vs_bert", profile=cfg)
     display(cpu)
 
 # %%

@@ -38,7 +38,7 @@ weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under 
 splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
-results_dir = None  # None: <repo>/results
+results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -58,7 +58,7 @@ cfg = profiles.resolve(
     splits=ex.parse_splits(splits),
     device=device,
 )
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 seeds = [seed + s for s in cfg.seeds]
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
@@ -118,7 +118,7 @@ if cpu_profile:
     lam = ex.compare_with_thesis("5.1", students[students["row"].str.startswith("lambda")].copy())
     lam = lam[["row", "lambda", "modality", "thesis_top1", "top1", "top1_std", "seeds", "difference", "thesis_rank",
                "our_rank", "top3", "reversed_pairs"]]  # fmt: skip
-    ex.save_table(lam, results, f"{NOTEBOOK}_table5.1_lambda")
+    ex.save_table(lam, results, f"{NOTEBOOK}_table5.1_lambda", profile=cfg)
     display(lam)
 
 # %% [markdown]
@@ -141,7 +141,7 @@ if cpu_profile:
     teacher_top1 = teacher_run["top1"].iloc[0]
     table = table[["row", "lambda", "thesis_top1", "top1", "top1_std", "seeds", "difference", "top3", "reversed_pairs",
                    "status"]]  # fmt: skip
-    ex.save_table(table, results, f"{NOTEBOOK}_table5.2_distillation")
+    ex.save_table(table, results, f"{NOTEBOOK}_table5.2_distillation", profile=cfg)
     print(f"teacher (flow BERT head): test Top-1 {teacher_top1:.1f} %")
     display(table)
 

@@ -34,7 +34,7 @@ data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
 device = None  # None: the profile's (cpu; cuda under full)
 stand_in = None  # allowed: None, tiny
-results_dir = None  # None: <repo>/results
+results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -55,7 +55,7 @@ chosen_splits = ex.parse_splits(splits)
 if chosen_splits is None and profile == "smoke":
     chosen_splits = (1, 2, 3)
 cfg = profiles.resolve(profile, splits=chosen_splits, data_root=data_root, weights_dir=weights_dir, device=device)
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
 # Table 4.7 rows and the complexity spec ids of the same models (None: not counted).
@@ -93,7 +93,7 @@ sota = sota.rename(columns={"hmdb51": "thesis_hmdb51_top1", "ucf101": "thesis_uc
 sota["params_m"] = [counts.loc[i, "params_m"] if i else None for i in SOTA.values()]
 sota["ops_g"] = [counts.loc[i, "ops_g"] if i else None for i in SOTA.values()]
 sota["note"] = ["" if i else "64-frame R(2+1)D-BERT: not in the complexity targets" for i in SOTA.values()]
-ex.save_table(sota, results, f"{NOTEBOOK}_table4.7_state_of_the_art")
+ex.save_table(sota, results, f"{NOTEBOOK}_table4.7_state_of_the_art", profile=cfg)
 sota
 
 # %% [markdown]
@@ -138,8 +138,8 @@ if cpu_profile:
                "Two-stream": "ResNeXt101 Two-Stream 112x112 64f"}  # fmt: skip
     THESIS_C3 = {**{k: c3[v] for k, v in C3_ROWS.items()}, **{f"{k} BERT": c3[f"{v} BERT"] for k, v in C3_ROWS.items()}}
     summary.insert(2, "thesis_top1_resnext101_hmdb51", summary["row"].map(THESIS_C3))
-    ex.save_table(summary, results, f"{NOTEBOOK}_tableC.3_three_splits")
-    ex.save_table(per_split, results, f"{NOTEBOOK}_tableC.3_per_split")
+    ex.save_table(summary, results, f"{NOTEBOOK}_tableC.3_three_splits", profile=cfg)
+    ex.save_table(per_split, results, f"{NOTEBOOK}_tableC.3_per_split", profile=cfg)
     display(summary)
 
 # %%

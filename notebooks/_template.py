@@ -37,14 +37,14 @@ head = "bert"  # allowed: bert, avg, lstm
 epochs = None  # None: the profile's
 data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
-results_dir = None  # None: <repo>/results
+results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 from actionlib import paths, profiles
 
 NOTEBOOK = "00"  # CHANGE to this file's number NN: the prefix of every table and figure it writes
 cfg = profiles.resolve(profile, epochs=epochs, data_root=data_root, weights_dir=weights_dir)
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 (results / "tables").mkdir(exist_ok=True)
 (results / "figures").mkdir(exist_ok=True)
 cfg

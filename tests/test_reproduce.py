@@ -41,7 +41,7 @@ import base64
 from actionlib import paths, profiles
 
 cfg = profiles.resolve(profile, data_root=data_root, weights_dir=weights_dir)
-results = paths.results_dir(results_dir)
+results = paths.results_dir(results_dir, profile)
 (results / "tables").mkdir(exist_ok=True)
 (results / "figures").mkdir(exist_ok=True)
 (results / "tables" / "01_scores.md").write_text(f"| head | frames |\\n|---|---|\\n| {head} | {cfg.frames} |\\n")
@@ -107,11 +107,14 @@ def test_failure_is_reported_and_others_still_produce_outputs(batch):
     results = batch["results"]
     bad = json.loads((results / "executed" / "02_bad.json").read_text())
     assert bad["status"] == "failed" and bad["error"]["ename"] == "ZeroDivisionError" and bad["error"]["cell"] == 4
-    for name in ("01_good", "02_bad"):
-        assert (results / "executed" / f"{name}.ipynb").is_file()
-        assert "<html" in (results / "html" / f"{name}.html").read_text()
-    assert "ZeroDivisionError" in (results / "html" / "02_bad.html").read_text()
+    assert (results / "executed" / "01_good.ipynb").is_file()
+    assert "<html" in (results / "html" / "01_good.html").read_text()
+    # a failed run's pages go to the side, where the index links them
+    assert not (results / "executed" / "02_bad.ipynb").exists() and not (results / "html" / "02_bad.html").exists()
+    assert (results / "executed" / "failed" / "02_bad.ipynb").is_file()
+    assert "ZeroDivisionError" in (results / "html" / "failed" / "02_bad.html").read_text()
     assert "**failed** (cell In [4]): ZeroDivisionError: division by zero" in batch["first_index"]
+    assert "([failed run](executed/failed/02_bad.ipynb))" in batch["first_index"]
 
 
 def test_only_selects_and_other_results_are_kept(batch):
@@ -156,16 +159,16 @@ def _no_kernels(monkeypatch):
 @pytest.mark.parametrize(
     ("param", "expected"),
     [
-        ("typo=1", "unknown parameter 'typo'; its parameters are profile, seed, head"),
-        ("head=lstm", "head='lstm' is not allowed; allowed: 'bert', 'avg'"),
-        ("seed=abc", "seed='abc': expects int"),
+        ("typo=1", "error: typo: unknown parameter; its parameters are profile, seed, head"),
+        ("head=lstm", "error: head: 'lstm' is not allowed; allowed: 'bert', 'avg'"),
+        ("seed=abc", "error: seed: 'abc': expects int"),
     ],
 )
 def test_parameters_are_checked_before_any_kernel(tmp_path, monkeypatch, param, expected):
     _no_kernels(monkeypatch)
     notebooks = _notebooks(tmp_path / "notebooks")
     code, log = _cli(notebooks, tmp_path / "results", "--only", "01", "-p", param)
-    assert code == 2 and expected in log and "01_good" in log
+    assert code == 2 and expected in log and "(01_good; no notebook was started)" in log
     assert not (tmp_path / "results" / "executed").exists()
 
 
@@ -249,6 +252,7 @@ def test_full_profile_needs_come_from_the_notebooks_recipes(tmp_path, monkeypatc
     (notebooks / source.name).write_text(source.read_text())
     data = tmp_path / "data"
     (data / "hmdb51" / "brush_hair").mkdir(parents=True)
+    (tmp_path / "w").mkdir()  # an empty weights folder (one that does not exist is a parameter error)
     with pytest.raises(reproduce.MissingInputsError) as err:
         reproduce.run(profile="full", params={"data_root": str(data), "weights_dir": str(tmp_path / "w")},
                       notebooks_dir=notebooks, results=tmp_path / "results")  # fmt: skip
