@@ -807,9 +807,17 @@ def summary(runs: pd.DataFrame, recipes, stand_in: str | None = None) -> pd.Data
     table["difference"] = table["top1"] - table["thesis_top1"]
     ran = "run" if stand_in is None else f"run on the {stand_in!r} stand-in network, not the thesis's"
     table["status"] = table.get("status", pd.Series(index=table.index, dtype=object)).fillna(ran)
+    with_pose = {(r.table, r.row) for r in recipes if any(STREAMS[k].modality == "pose" for k in r.streams)}
+    table["note"] = [
+        POSE_NOTE if (t, r) in with_pose else "" for t, r in zip(table["table"], table["row"], strict=True)
+    ]
     table["table"] = "Table " + table["table"]  # a label, not a number ("3.9" would print as 3.90)
     return table
 
+
+# Pose frames here come from MediaPipe, which finds one person per frame; the thesis rendered OpenPose's skeletons
+# of everyone in the frame (Section 3.2.6, Appendix B).
+POSE_NOTE = "pose: MediaPipe (one person per frame), where the thesis used OpenPose (everyone in the frame)"
 
 # Which thesis tables each notebook reproduces under the full profile.
 NOTEBOOK_TABLES = {"01": ("3.2", "3.3", "3.4", "3.5", "3.6", "3.7"), "02": ("3.8",), "03": ("3.9",), "04": ("3.10",),

@@ -49,21 +49,8 @@ cfg = profiles.resolve(
 )
 results = paths.results_dir(results_dir, profile)
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
-# thesis row (accuracy_reference.csv) -> complexity spec id
-ROWS = {
-    "ResNeXt101 112x112 16f": "t3.8/rx101_16f",
-    "ResNeXt101 112x112 64f": "t3.8/rx101_64f",
-    "MFNET 224x224 16f": "t3.10/mfnet_16f",
-    "Rep-Flow-50 224x224 32f": "t3.10/repflow50_32f",
-    "TSM-50 224x224 8f": "t3.10/tsm50_8f",
-    "Modified ResNet50 224x224 32x2f": "t3.10/r50_32x2f",
-    "Modified ResNet50 Non-local 224x224 32x2f": "t3.10/r50nl_32x2f",
-    "Modified ResNet50 224x224 64f": "t3.10/r50_64f",
-    "Modified ResNet50 Non-local 224x224 64f": "t3.10/r50nl_64f",
-    "I3D 224x224 64f": "t3.10/i3d_64f",
-    "SlowFast-50 (8x8) 224x224 64f": "t3.10/slowfast50_64f",
-    "R(2+1)D ResNet34 112x112 32f": "t3.10/r2plus1d34_32f",
-}
+# Table 3.10's rows and the complexity row each counts as, from the one table of thesis rows (actionlib.recipes)
+ROWS = {r.row: recipes.complexity_id(r) for r in recipes.recipes_for("3.10")}
 cfg
 
 # %% [markdown]
@@ -83,7 +70,7 @@ if not cpu_profile:
 
 # %%
 reference = ex.thesis_accuracy("3.10").set_index("row")
-counts = ex.complexity_rows(list(ROWS.values())).set_index("id")
+counts = ex.complexity_rows(list(dict.fromkeys(ROWS.values()))).set_index("id")
 table = pd.DataFrame(
     [
         {

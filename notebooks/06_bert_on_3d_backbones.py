@@ -59,29 +59,8 @@ cfg = profiles.resolve(
 results = paths.results_dir(results_dir, profile)
 runs = paths.repo_root() / "runs" / "notebooks" / NOTEBOOK
 cpu_profile = cfg.name != "full"  # the CPU profiles' cells below; under full the thesis protocol runs instead
-# (table, thesis row, complexity spec id)
-ROWS = [
-    ("4.3", "ResNeXt101 RGB", "t4.3/rgb"),
-    ("4.3", "ResNeXt101 RGB BERT (FRMB)", "t4.3/rgb_bert"),
-    ("4.3", "ResNeXt101 Flow", "t4.3/flow"),
-    ("4.3", "ResNeXt101 Flow BERT (FRMB)", "t4.3/flow_bert"),
-    ("4.3", "ResNeXt101 Two-stream", "t4.3/both"),
-    ("4.3", "ResNeXt101 Two-stream BERT (FRMB)", "t4.3/both_bert"),
-    ("4.4", "I3D RGB", "t4.4/rgb"),
-    ("4.4", "I3D RGB BERT FRAB", "t4.4/rgb_bert_frab"),
-    ("4.4", "I3D RGB BERT", "t4.4/rgb_bert"),
-    ("4.4", "I3D Flow", "t4.4/flow"),
-    ("4.4", "I3D Flow BERT FRAB", "t4.4/flow_bert_frab"),
-    ("4.4", "I3D Flow BERT", "t4.4/flow_bert"),
-    ("4.4", "I3D Two-stream", "t4.4/both"),
-    ("4.4", "I3D Two-stream BERT FRAB", "t4.4/both_bert_frab"),
-    ("4.4", "I3D Two-stream BERT", "t4.4/both_bert"),
-    ("4.5", "SlowFast-50", "t4.5/slowfast"),
-    ("4.5", "SlowFast-50 BERT early-fusion", "t4.5/slowfast_bert_early"),
-    ("4.5", "SlowFast-50 BERT late-fusion", "t4.5/slowfast_bert_late"),
-    ("4.6", "R(2+1)D-34", "t4.6/r2plus1d34"),
-    ("4.6", "R(2+1)D-34 BERT", "t4.6/r2plus1d34_bert"),
-]
+# (table, thesis row, complexity row) of Tables 4.3-4.6, from the one table of thesis rows (actionlib.recipes)
+ROWS = [(r.table, r.row, recipes.complexity_id(r)) for r in recipes.recipes_for(["4.3", "4.4", "4.5", "4.6"])]
 cfg
 
 # %% [markdown]
