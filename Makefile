@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: install reproduce test test-fast lint format complexity bench bench-models clean
+.PHONY: install reproduce test test-fast lint format complexity bench bench-models gpu-check clean
 
 install: $(STAMP)
 
@@ -51,6 +51,11 @@ bench: install
 	$(PY) benchmarks/bench_all.py
 
 bench-models: bench
+
+# On a CUDA machine: training steps (fp32 / AMP bf16 / AMP fp16, channels-last), the data loader, a NCCL DDP step
+# and the GPU-hours of a full reproduction -> results/benchmarks/gpu.{csv,md}, gpu_hours.csv; budgeted to 7 minutes.
+gpu-check: install
+	$(PY) benchmarks/gpu_check.py --out results/benchmarks
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
