@@ -17,6 +17,7 @@ the published layouts (`hmdb51/`, `UCF-101/` + `ucfTrainTestlist/`), TV-L1 flow 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -872,8 +873,38 @@ def plot_summary(table: pd.DataFrame, path: str | Path) -> None:
     plt.close(fig)
 
 
+def gpu_hours(path: str | Path | None = None) -> dict[tuple[str, str], tuple[float, str]]:
+    """{(stream, dataset): (GPU-hours of one run, device)} from `make gpu-check`'s gpu_runs.csv, or {} before it ran."""
+    from . import paths
+
+    path = Path(path) if path else paths.repo_root() / "results" / "benchmarks" / "gpu_runs.csv"
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path).dropna(subset=["hours_per_run"])
+    return {(r.stream, r.dataset): (float(r.hours_per_run), str(r.device)) for r in table.itertuples()}
+
+
+def slurm_script(command: str, name: str, gpus: int, hours: float | None, log_dir: Path) -> str:
+    """An sbatch script for one run: `gpus` GPUs, 8 CPU cores each for the video loaders, a time limit of twice the
+    measured estimate (3 days without one); the run resumes from its last.pt if the job is cut and resubmitted."""
+    limit = max(1, math.ceil(2 * hours / max(gpus, 1))) if hours else 72
+    return "\n".join([
+        "#!/bin/bash",
+        f"#SBATCH --job-name={name}",
+        f"#SBATCH --gres=gpu:{gpus}",
+        "#SBATCH --nodes=1",
+        f"#SBATCH --cpus-per-task={8 * gpus}",
+        f"#SBATCH --time={limit}:00:00",
+        f"#SBATCH --output={log_dir / name}.%j.out",
+        "set -euo pipefail",
+        command,
+        "",
+    ])  # fmt: skip
+
+
 def cmd_recipes(args) -> int:
     import json
+    import shlex
 
     from . import paths, profiles
 
@@ -883,6 +914,7 @@ def cmd_recipes(args) -> int:
         print(json.dumps([describe(r, cfg) for r in tables], indent=1))
         return 0
     runs_dir = Path(args.runs) if args.runs else paths.runs_dir() / "full"
+    estimates = gpu_hours()
     jobs = []
     for recipe in tables:
         if recipe.unsupported:
@@ -890,13 +922,32 @@ def cmd_recipes(args) -> int:
             continue
         for key in _with_teachers(recipe.streams):
             jobs += [(key, recipe.dataset, split, seed) for split in splits_of(recipe, cfg) for seed in cfg.seeds]
+    slurm = Path(args.slurm) if args.slurm else None
+    submit = ["#!/bin/bash", "# Submits every run; students wait for their teacher (afterok).", "set -euo pipefail"]
+    total = 0.0
     for key, dataset, split, seed in dict.fromkeys(jobs):
-        out = runs_dir / run_name(key, dataset, split, seed)
+        name = run_name(key, dataset, split, seed)
+        out = runs_dir / name
         state = "to do"
         if (out / "last.pt").is_file():
             state = "has a best.pt (finished, or resumable)" if (out / "best.pt").is_file() else "started (resumable)"
-        print(f"# {key} ({dataset}, split {split}, seed {seed}): {state}")
-        print(train_command(cfg, key, dataset, split, seed, runs_dir, args.gpus))
+        hours, device = estimates.get((key, dataset), (None, None))
+        cost = f"; about {hours:.1f} GPU-hours on {device} (make gpu-check)" if hours is not None else ""
+        total += hours or 0.0
+        command = train_command(cfg, key, dataset, split, seed, runs_dir, args.gpus)
+        print(f"# {key} ({dataset}, split {split}, seed {seed}): {state}{cost}")
+        print(command)
+        if slurm is not None:
+            slurm.mkdir(parents=True, exist_ok=True)
+            (slurm / f"{name}.sbatch").write_text(slurm_script(command, name, args.gpus, hours, slurm))
+            teacher = STREAMS[key].teacher  # run names are shell identifiers: stream keys are [a-z0-9_]
+            after = f" --dependency=afterok:${{job_{run_name(teacher, dataset, split, seed)}}}" if teacher else ""
+            submit.append(f"job_{name}=$(sbatch --parsable{after} {shlex.quote(str(slurm / f'{name}.sbatch'))})")
+    if estimates:
+        print(f"# total: about {total:.0f} GPU-hours for {len(dict.fromkeys(jobs))} runs (make gpu-check's rates)")
+    if slurm is not None:
+        (slurm / "submit.sh").write_text("\n".join(submit) + "\n")
+        print(f"# wrote {len(dict.fromkeys(jobs))} sbatch scripts and {slurm / 'submit.sh'} (bash it to submit all)")
     return 0
 
 
@@ -921,6 +972,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--notebook", help="the runs of one notebook (01-08)")
     p.add_argument("--tables", help="comma-separated thesis tables, e.g. 4.3,4.4 (default: all)")
     p.add_argument("--gpus", type=int, default=1, help="processes per run (torchrun --nproc_per_node)")
+    p.add_argument("--slurm", metavar="DIR", help="also write one SLURM sbatch script per run into DIR, and "
+                   "DIR/submit.sh, which submits them all with teachers before their students")  # fmt: skip
     p.add_argument(
         "--json",
         action="store_true",

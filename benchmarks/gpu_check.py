@@ -254,6 +254,8 @@ class Report:
         self._speedups()
         _write(self.out / "gpu.csv", self.frame().to_csv(index=False))
         _write(self.out / "gpu_hours.csv", pd.DataFrame(self.hours, columns=HOURS_COLUMNS).to_csv(index=False))
+        if self.per_run:  # what `actionlib recipes` prints beside each run
+            _write(self.out / "gpu_runs.csv", pd.DataFrame(self.per_run).to_csv(index=False))
         _write(self.out / "gpu.md", self.markdown())
 
     def _speedups(self) -> None:
@@ -356,7 +358,9 @@ class Report:
             ]
         if self.per_run:
             lines += ["GPU-hours of one run (HMDB51 split, engine setting) per stream, with its timing basis:", ""]
-            lines += [_table(pd.DataFrame(self.per_run), ["stream", "model", "clip", "basis", "hours_per_run"]), ""]
+            per_run = pd.DataFrame(self.per_run)
+            per_run = per_run[per_run["dataset"] == "hmdb51"]
+            lines += [_table(per_run, ["stream", "model", "clip", "basis", "hours_per_run"]), ""]
         errors = self.frame()
         errors = errors[errors["status"] == "error"]
         if len(errors):
@@ -905,11 +909,14 @@ def cost_section(report: Report, device) -> None:
     report.hours = [table_row(t, recipes.recipes_for(t)) for t in tables]
     report.hours.append(table_row("all", recipes.RECIPES))
     report.per_run = []
-    for key in recipes.stream_keys(recipes.RECIPES):
+    device_name = report.env.get("device", str(device))
+    for key, dataset in [(k, d) for k in recipes.stream_keys(recipes.RECIPES) for d in TRAIN_VIDEOS]:
         _, _, basis, clip = stream_cost(key)
-        hours = run_hours(key, "hmdb51", "multi-ten", "engine")
+        hours = run_hours(key, dataset, "multi-ten", "engine")
         report.per_run.append({
             "stream": key,
+            "dataset": dataset,
+            "device": device_name,
             "model": recipes.STREAMS[key].model + (f" ({recipes.STREAMS[key].modality})"
                                                    if recipes.STREAMS[key].modality != "rgb" else ""),
             "clip": clip,

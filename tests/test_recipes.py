@@ -150,3 +150,25 @@ def test_train_command_describes_the_same_run(tmp_path):
         for name in ("model", "options", "modality", "pretrained", "root", "split", "frame_roots", "stride",
                      "optimizer", "lr", "distill", "distill_weight", "teacher", "out", "epochs", "batch_size"):  # fmt: skip
             assert getattr(parsed, name) == getattr(expected, name), (key, name)
+
+
+def test_slurm_scripts_chain_teachers_and_print_gpu_hour_estimates(tmp_path, capsys, monkeypatch):
+    from actionlib.cli import main
+
+    estimates = tmp_path / "gpu_runs.csv"
+    pd.DataFrame(
+        [{"stream": k, "dataset": "hmdb51", "device": "NVIDIA H200", "hours_per_run": 2.0} for k in recipes.STREAMS]
+    ).to_csv(estimates, index=False)
+    read = recipes.gpu_hours
+    monkeypatch.setattr(recipes, "gpu_hours", lambda path=None: read(estimates))
+    assert main(["recipes", "--tables", "5.1", "--slurm", str(tmp_path / "slurm"), "--gpus", "2",
+                 "--runs", str(tmp_path / "runs")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "about 2.0 GPU-hours on NVIDIA H200" in out and "# total: about 12 GPU-hours for 6 runs" in out
+    submit = (tmp_path / "slurm" / "submit.sh").read_text().splitlines()
+    teacher = next(i for i, line in enumerate(submit) if line.startswith("job_rx101_flow_bert_frmb_hmdb51_s1_seed0="))
+    student = next(i for i, line in enumerate(submit) if line.startswith("job_rx101_frmb_from_flow_25k_hmdb51_s1"))
+    assert teacher < student and "--dependency=afterok:${job_rx101_flow_bert_frmb_hmdb51_s1_seed0}" in submit[student]
+    script = (tmp_path / "slurm" / "rx101_frmb_from_flow_25k_hmdb51_s1_seed0.sbatch").read_text()
+    assert "#SBATCH --gres=gpu:2" in script and "#SBATCH --time=2:00:00" in script
+    assert "torchrun --nproc_per_node=2 -m actionlib train" in script
