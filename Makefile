@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: install reproduce test test-fast lint format complexity bench bench-models gpu-check clean
+.PHONY: install reproduce test test-fast lint format complexity bench bench-models gpu-check clean docs lab browser
 
 install: $(STAMP)
 
@@ -26,7 +26,7 @@ reproduce: install complexity
 complexity: install
 	$(PY) -m actionlib complexity --out results/tables/complexity.csv
 
-test: install
+test: install browser
 	$(PY) -m ruff check actionlib tests benchmarks notebooks
 	$(PY) -m ruff format --check actionlib tests benchmarks notebooks
 	$(PY) -m pytest -q -m "not slow"
@@ -59,3 +59,34 @@ gpu-check: install
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
+
+# The results site, results/site/, built from results/executed/*.ipynb without running them (docs/site/build.py:
+# Sphinx + myst-nb, offline). `make reproduce` rebuilds it at its end.
+docs: install
+	$(PY) -c "import myst_nb, sphinx_book_theme" 2>/dev/null || $(PY) -m pip install --quiet -e ".[docs]"
+	$(PY) docs/site/build.py --results results --out results/site
+
+# JupyterLab on the repository, opened in notebooks/: a NN_*.py file opens as a notebook (jupytext) and saving it
+# keeps its header (jupytext.toml). The project's settings in .jupyter/ (that default viewer, the `python3`
+# kernel with the display name the headers record) are added to the user's own configuration, which stays as it
+# is. Root (a container) gets --allow-root; more options with LAB_ARGS="--port 8900 --no-browser".
+LAB_ARGS ?=
+lab: install
+	$(VENV)/bin/jupytext-config --settings-file .jupyter/labconfig/default_setting_overrides.json set-default-viewer python
+	JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	JUPYTER_PATH="$(CURDIR)/.jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH}" \
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+# Debian's chromium and chromedriver, for the browser test of the site (tests/test_docs.py): installed with apt-get
+# when missing and run as root (about 50 s, once); otherwise, or when apt-get fails, a note, and that test skips.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "browser: $$(chromium --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "browser: installing chromium and chromium-driver with apt-get"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+			|| echo "browser: apt-get failed; the browser test will be skipped"; \
+	else \
+		echo "browser: chromium or chromedriver missing (as root on Debian: make browser); the browser test will be skipped"; \
+	fi

@@ -9,6 +9,9 @@ in a separate process (papermill's `cwd` is a process-wide chdir), with its fold
 - `results/html/NN_name.html`: the same rendered by nbconvert;
 - `results/executed/NN_name.json`: status, duration, error, parameters: what the index is built from.
 
+The executed notebooks keep no progress bars and no machine paths (clean_outputs). At the end, with the `docs`
+extra installed, `results/site/` is rebuilt from them: the documentation site (docs/site/build.py).
+
 A notebook writes its tables and figures into a staging folder (the kernel's $ACTIONLIB_RESULTS); they, and its
 pages, are moved into the results folder only when it passed, each file atomically. A failed run leaves the last
 passing run's pages and tables as they were: its own executed notebook goes to `results/executed/failed/` and
@@ -32,12 +35,15 @@ import argparse
 import ast
 import contextlib
 import dataclasses
+import html as htmllib
+import importlib.util
 import json
 import multiprocessing
 import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -327,8 +333,9 @@ def _relative(path: Path, base: Path) -> str:
         return str(path)
 
 
-def clean_notebook(nb, source: str, output: str):
-    """Drop what changes on every run (timestamps, durations, random cell ids); keep outputs and parameters."""
+def clean_notebook(nb, source: str, output: str, roots: dict[str, str] | None = None):
+    """Drop what changes on every run (timestamps, durations, random cell ids), progress bars and machine
+    paths (clean_outputs); keep outputs and parameters."""
     meta = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration"):
         meta.pop(key, None)
@@ -339,6 +346,115 @@ def clean_notebook(nb, source: str, output: str):
             cell.metadata.get("papermill", {}).pop(key, None)
         if "id" in cell:
             cell["id"] = f"cell-{i}"
+    return clean_outputs(nb, roots)
+
+
+# A tqdm bar or one of its redraws: "desc:  40%|████      | 2/5 [00:00<00:01, 16.7it/s]", "5it [00:01, 3.2it/s]".
+_PROGRESS_BAR = re.compile(r"\d+%\||\[\d+:\d\d(?::\d\d)?(?:<[\d:?]+)?, ")
+# Kernel chatter that says nothing about the results: tqdm.auto's warning when ipywidgets is missing.
+_KERNEL_NOISE = re.compile(r"TqdmWarning: IProgress not found|^\s+from \.autonotebook import tqdm")
+# Where an absolute path may start: not inside a word, another path, a URL or after a placeholder, but right after
+# a colour code of a traceback ("\x1b[0;32m/home/...").
+_PATH_START = r"(?:(?<![\w.~:/-])(?<!<repo>)(?<!<tmp>)(?<!<python>)(?<!&gt;)|(?<=\dm))"
+# Folders of this repository that a path may run into; they give away a clone's root where the notebook was run
+# on another machine (the committed pages were), so its prefix becomes <repo> too.
+_CLONE_PATH = re.compile(_PATH_START + r"(?:/[\w.+@-]+)+?(?=/(?:\.venv|runs|scratch|results|notebooks)/)")
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def machine_roots() -> dict[str, str]:
+    """{absolute folder: placeholder} for the folders that differ between machines, longest first."""
+    roots = {}
+    with contextlib.suppress(FileNotFoundError):
+        roots[str(repo_root())] = "<repo>"
+    if not any(sys.prefix.startswith(root + os.sep) for root in roots):  # a venv outside the clone
+        roots[sys.prefix] = "<python>"
+    for temp in (tempfile.gettempdir(), str(Path(tempfile.gettempdir()).resolve())):
+        roots.setdefault(temp, "<tmp>")
+    roots.setdefault(str(Path.home()), "~")
+    roots = {k.rstrip("/"): v for k, v in roots.items() if len(k.rstrip("/")) > 1}  # never "/" itself
+    return dict(sorted(roots.items(), key=lambda kv: -len(kv[0])))
+
+
+def hide_paths(text: str, roots: dict[str, str], html: bool = False) -> str:
+    """`text` with every root (machine_roots) replaced by its placeholder, then any other clone's root; in HTML
+    the placeholders are escaped (a bare <repo> would be taken for a tag)."""
+    for root, placeholder in roots.items():
+        placeholder = htmllib.escape(placeholder) if html else placeholder
+        text = re.sub(rf"{_PATH_START}{re.escape(root)}(?![\w.+@-])", placeholder, text)
+    return _CLONE_PATH.sub("&lt;repo&gt;" if html else "<repo>", text)
+
+
+def drop_progress(text: str) -> str:
+    """A stderr stream without its progress bars, their redraws and blanking, and the kernel's noise."""
+    kept = []
+    for line in text.split("\n"):
+        if _KERNEL_NOISE.search(line):
+            continue
+        if "\r" not in line and "\x1b[" not in line and not _PROGRESS_BAR.search(line):
+            kept.append(line)
+            continue
+        parts = [p for p in line.replace("\x1b[A", "").split("\r") if p.strip() and not _PROGRESS_BAR.search(p)]
+        if parts:
+            kept.append(parts[-1])  # what a terminal would show at the end of the line
+    return "\n".join(kept)
+
+
+def _is_progress_widget(output) -> bool:
+    """tqdm.auto's widget bar (ipywidgets installed): only its first state is stored, as text/plain."""
+    data = output.get("data", {})
+    return _WIDGET_VIEW in data and bool(_PROGRESS_BAR.search(str(data.get("text/plain", ""))))
+
+
+def clean_outputs(nb, roots: dict[str, str] | None = None):
+    """Remove progress bars (stderr streams, tqdm widgets) and machine paths from every output.
+
+    Pages must read the same wherever they were run: a bar's hundred redraws and `/home/someone/...` say
+    nothing about the results. Paths under `roots` (default machine_roots: the repository, the Python
+    environment, the temporary folder, the home folder) become placeholders, in outputs, in the parameters cell
+    papermill injected and in the recorded parameters.
+    """
+    roots = machine_roots() if roots is None else roots
+
+    def hide(value, html=False):
+        if isinstance(value, str):
+            return hide_paths(value, roots, html)
+        if isinstance(value, list):
+            return [hide(v, html) for v in value]
+        if isinstance(value, dict):
+            return {k: hide(v, html) for k, v in value.items()}
+        return value
+
+    widgets_left = False
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = hide(cell.source)
+        outputs = []
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind == "stream":
+                text = drop_progress(output.text) if output.get("name") == "stderr" else output.text
+                if not text.strip():
+                    continue
+                output.text = hide(text)
+            elif kind == "error":
+                output.evalue, output.traceback = hide(output.evalue), hide(output.traceback)
+            elif kind in ("display_data", "execute_result"):
+                if _is_progress_widget(output):
+                    continue
+                widgets_left |= _WIDGET_VIEW in output.data
+                for mime, value in output.data.items():
+                    if not mime.startswith("image/") or mime == "image/svg+xml":
+                        output.data[mime] = hide(value, html=mime in ("text/html", "image/svg+xml"))
+            outputs.append(output)
+        cell.outputs = outputs
+    if not widgets_left:
+        nb.metadata.pop("widgets", None)  # the state of the bars just removed
+    papermill = nb.metadata.get("papermill", {})
+    if "parameters" in papermill:
+        papermill["parameters"] = hide(papermill["parameters"])
     return nb
 
 
@@ -627,6 +743,7 @@ def run(
         finally:  # also after Ctrl-C (Interrupted): the index then shows the notebooks that finished
             with _sigint_ignored():
                 write_index(results, notebooks_dir)
+        print(build_site(results))
     except KeyboardInterrupt as stop:
         if isinstance(stop, Interrupted):
             raise
@@ -634,6 +751,30 @@ def run(
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return statuses
+
+
+def build_site(results: Path) -> str:
+    """Build `<results>/site/` from the executed notebooks (docs/site/build.py, no kernel runs); returns one line
+    saying where it is or why it was not built. Never fails the batch: the site is a view of results/."""
+    try:
+        builder = repo_root() / "docs" / "site" / "build.py"
+    except FileNotFoundError:
+        return "site: not built (no docs/site/ outside a clone of the repository)"
+    if not builder.is_file():
+        return "site: not built (no docs/site/ outside a clone of the repository)"
+    if not all(importlib.util.find_spec(m) for m in ("sphinx", "myst_nb", "sphinx_book_theme")):
+        return 'site: not built (needs the docs extra: pip install -e ".[docs]", then make docs)'
+    try:
+        done = subprocess.run(
+            [sys.executable, str(builder), "--results", str(results), "--quiet"], capture_output=True, text=True
+        )
+    except KeyboardInterrupt:
+        return "site: not built (interrupted; make docs builds it)"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["sphinx-build failed"])[-1].removeprefix("error: ")
+        return f"site: not built ({_one_line(last, 160)}; make docs shows why)"
+    index = results / "site" / "index.html"
+    return f"site: {index.relative_to(Path.cwd()) if index.is_relative_to(Path.cwd()) else index}"
 
 
 @contextlib.contextmanager

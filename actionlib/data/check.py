@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cli import printable, refuse_url
 from .datasets import (
     DATASETS,
     SPLITS,
@@ -95,12 +96,14 @@ class DataReport:
     unlisted: list[Path] = field(default_factory=list)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     truncated: list[tuple[Path, str]] = field(default_factory=list)
+    malformed: list[tuple[Path, int, str]] = field(default_factory=list)  # (split file, line number, text)
     too_short: list[tuple[Path, int]] = field(default_factory=list)
     frame_counts: dict[Path, int] = field(default_factory=dict)
 
     @property
     def problems(self) -> dict[str, list]:
         return {
+            "malformed split lines": self.malformed,
             "missing split files": self.missing_split_files,
             "split entries with no file": self.missing,
             "files in no split": self.unlisted,
@@ -114,19 +117,20 @@ class DataReport:
         return not any(self.problems.values())
 
     def render(self, max_items: int = 50) -> str:
-        """A plain-text report: counts per split and class, then every problem by name."""
-        lines = [f"dataset {self.dataset} at {self.root}", f"splits from {self.split_dir}"]
+        """A plain-text report: counts per split and class, then every problem by name. Names are printed with
+        control characters escaped: a file name holding a newline cannot fake a line of the report."""
+        lines = [f"dataset {self.dataset} at {printable(self.root)}", f"splits from {printable(self.split_dir)}"]
         lines.append(f"{len(self.classes)} classes, {self.videos_on_disk} video files on disk")
         for split, counts in sorted(self.per_split.items()):
             parts = ", ".join(f"{counts[s]} {s}" for s in ("train", "test", "unused") if counts[s] or s != "unused")
             lines.append(f"split {split}: {parts}")
         columns = ["disk"] + [f"split{k}/{s}" for k in sorted(self.per_split) for s in ("train", "test")]
-        width = max([len(c) for c in self.classes] + [5])
+        width = max([len(printable(c)) for c in self.classes] + [5])
         lines.append("")
         lines.append(f"{'class':<{width}}  " + "  ".join(f"{c:>12}" for c in columns))
         for name in self.classes:
             counts = self.per_class.get(name, Counter())
-            lines.append(f"{name:<{width}}  " + "  ".join(f"{counts[c]:>12}" for c in columns))
+            lines.append(f"{printable(name):<{width}}  " + "  ".join(f"{counts[c]:>12}" for c in columns))
         lines.append("")
         for title, items in self.problems.items():
             if not items:
@@ -145,15 +149,18 @@ class DataReport:
 def _describe(item, root: Path) -> str:
     def show(path) -> str:
         path = Path(path)
-        return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        return printable(path.relative_to(root) if path.is_relative_to(root) else path)
 
+    if isinstance(item, tuple) and len(item) == 3:  # (split file, line number, text)
+        path, number, text = item
+        return f"{show(path)}:{number}: {printable(text)}"
     if isinstance(item, tuple):
         first, second = item
         if isinstance(first, int):  # (split, "<class>/<file>")
-            return f"split {first}: {second}"
+            return f"split {first}: {printable(second)}"
         if isinstance(second, int):  # (path, frames)
             return f"{show(first)}: {second} frames"
-        return f"{show(first)}: {second}"
+        return f"{show(first)}: {printable(second)}"
     return show(item)
 
 
@@ -203,7 +210,8 @@ def check_dataset(
     listed: set[Path] = set()
     for split in _present_splits(folder, dataset):
         report.per_split[split] = Counter()
-        for entry in split_entries(root, dataset, split, folder, missing=report.missing_split_files):
+        entries = split_entries(root, dataset, split, folder, report.missing_split_files, report.malformed)
+        for entry in entries:
             report.per_split[split][entry.subset] += 1
             report.per_class.setdefault(entry.class_name, Counter())[f"split{split}/{entry.subset}"] += 1
             path = disk_keys.get(entry.relative) or disk_folded.get(_fold(entry.relative))
@@ -254,10 +262,14 @@ def _present_splits(folder: Path, dataset: str) -> list[int]:
 
 def run_check(args: argparse.Namespace) -> int:
     """`actionlib check-data`: print the report; exit code 0 when clean, 1 when anything is wrong."""
+    refuse_url(args.root, "ROOT")
+    refuse_url(args.split_dir, "--split-dir")
     if args.min_frames < 1:
         raise ValueError(f"--min-frames must be >= 1, got {args.min_frames}")
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.max_items < 0:
+        raise ValueError(f"--max-items must be >= 0, got {args.max_items}")
     report = check_dataset(
         args.root, args.dataset, split_dir=args.split_dir, min_frames=args.min_frames, jobs=args.jobs, progress=True
     )
@@ -277,14 +289,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "root",
-        type=Path,
         help="dataset root with one folder per class (HMDB51: the unpacked class folders; UCF101: the UCF-101 "
         "folder; synthetic: the folder written by `actionlib synth`)",
     )
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="which layout and split files to expect")
     parser.add_argument(
         "--split-dir",
-        type=Path,
         default=None,
         help="folder with the split files (default: testTrainMulti_7030_splits or ucfTrainTestlist inside ROOT, "
         "then next to it)",

@@ -116,8 +116,8 @@ def _check_root(root: Path, dataset: str) -> None:
         raise FileNotFoundError(f"dataset root {root} does not exist; expected {_LAYOUT_HINT[dataset]}")
 
 
-def _read_lines(path: Path) -> list[str]:
-    """Non-empty lines, tolerating a BOM, Windows line ends and Latin-1 files."""
+def _read_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, line) of the non-empty lines, tolerating a BOM, Windows line ends and Latin-1 files."""
     if not path.is_file():
         raise FileNotFoundError(f"split file {path} does not exist")
     data = path.read_bytes()
@@ -125,7 +125,14 @@ def _read_lines(path: Path) -> list[str]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _malformed(path: Path, number: int, line: str, expected: str, malformed: list | None) -> None:
+    """Collect a malformed split line in `malformed` (check-data lists them all), or raise naming it."""
+    if malformed is None:
+        raise ValueError(f"{path}:{number}: bad line {line!r}; expected '{expected}'")
+    malformed.append((path, number, line))
 
 
 def find_split_dir(root: str | Path, dataset: str, split_dir: str | Path | None = None) -> Path:
@@ -159,10 +166,10 @@ def _hmdb_split_files(split_dir: Path) -> dict[int, dict[str, Path]]:
 
 def _ucf_classes(split_dir: Path) -> list[str]:
     classes: dict[int, str] = {}
-    for line in _read_lines(split_dir / "classInd.txt"):
+    for line_number, line in _read_lines(split_dir / "classInd.txt"):
         number, _, name = line.partition(" ")
         if not number.isdigit() or not name.strip():
-            raise ValueError(f"{split_dir / 'classInd.txt'}: bad line {line!r}; expected '<number> <ClassName>'")
+            _malformed(split_dir / "classInd.txt", line_number, line, "<number> <ClassName>", None)
         classes[int(number)] = name.strip()
     return [classes[k] for k in sorted(classes)]
 
@@ -189,17 +196,19 @@ def split_entries(
     split: int = 1,
     split_dir: str | Path | None = None,
     missing: list[Path] | None = None,
+    malformed: list[tuple[Path, int, str]] | None = None,
 ) -> list[SplitEntry]:
     """Every line of split `split` (train, test and, for HMDB51, unused videos).
 
-    A missing split file raises FileNotFoundError, unless a `missing` list is given to collect it in.
+    A missing split file raises FileNotFoundError, unless a `missing` list is given to collect it in; a malformed
+    line raises ValueError naming its file and line, unless a `malformed` list collects (file, line number, text).
     """
     _check_dataset(dataset)
     root = Path(root)
     _check_root(root, dataset)
     folder = find_split_dir(root, dataset, split_dir)
     if dataset == "ucf101":
-        return _ucf_entries(folder, split, missing)
+        return _ucf_entries(folder, split, missing, malformed)
     classes = class_names(root, dataset, folder)
     entries = []
     for class_name in classes:
@@ -207,27 +216,31 @@ def split_entries(
         if missing is not None and not path.is_file():
             missing.append(path)
             continue
-        for line in _read_lines(path):
+        for number, line in _read_lines(path):
             parts = line.rsplit(None, 1)
             if len(parts) != 2 or parts[1] not in _HMDB_CODES:
-                raise ValueError(f"{path}: bad line {line!r}; expected '<video file> <0|1|2>'")
+                _malformed(path, number, line, "<video file> <0|1|2>", malformed)
+                continue
             entries.append(SplitEntry(class_name, parts[0], _HMDB_CODES[parts[1]], split))
     return entries
 
 
-def _ucf_entries(folder: Path, split: int, missing: list[Path] | None = None) -> list[SplitEntry]:
+def _ucf_entries(
+    folder: Path, split: int, missing: list[Path] | None = None, malformed: list | None = None
+) -> list[SplitEntry]:
     entries = []
     for subset, file_name in (("train", f"trainlist{split:02d}.txt"), ("test", f"testlist{split:02d}.txt")):
         path = folder / file_name
         if missing is not None and not path.is_file():
             missing.append(path)
             continue
-        for line in _read_lines(path):
+        for number, line in _read_lines(path):
             match = re.match(r"^(.*\S)\s+\d+$", line) if subset == "train" else None
             relative = (match[1] if match else line).replace("\\", "/")
             class_name, slash, name = relative.partition("/")
             if not slash:
-                raise ValueError(f"{path}: bad line {line!r}; expected '<Class>/<video file>'")
+                _malformed(path, number, line, "<Class>/<video file>", malformed)
+                continue
             entries.append(SplitEntry(class_name, name, subset, split))
     return entries
 

@@ -21,7 +21,7 @@ Output (`generate`, or `actionlib synth OUT`):
 
     OUT/<class>/<class>_<NNN>.avi                                 videos (MPEG-4 Part 2 in AVI, as HMDB51)
     OUT/testTrainMulti_7030_splits/<class>_test_split{1,2,3}.txt  `<video>.avi <1|2>` (1 train, 2 test)
-    OUT/synthetic.json                                            parameters, classes, pairs, paths
+    OUT/synthetic.json                                            parameters, classes, pairs, paths (written last)
     OUT_pose/<class>/<class>_<NNN>/img_00001.jpg ...              rendered ground-truth skeletons
     OUT_pose/joints.npz                                           BODY_25 joints, key "<class>/<video>"
 
@@ -40,6 +40,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import textwrap
 import time
 import zlib
@@ -81,6 +82,9 @@ DEFAULT_FRAMES = 40
 DEFAULT_SIZE = (128, 96)  # width, height: HMDB51's 4:3 aspect (its videos are 320x240)
 SPLITS_DIR = "testTrainMulti_7030_splits"
 MANIFEST = "synthetic.json"
+# Written first and removed after the manifest: a root holding it is an unfinished (killed) `actionlib synth`, which
+# a rerun writes again.
+PARTIAL = ".synth-partial"
 JOINTS_FILE = "joints.npz"
 TEST_FRACTION = 0.3
 CODEC = "mpeg4"  # MPEG-4 Part 2, the family of HMDB51's DivX/XviD files
@@ -1046,21 +1050,45 @@ def _make_video(job) -> tuple[str, str, np.ndarray, int]:
     return spec.action, spec.name, rendered.trajectory.joints.astype(np.float32), os.path.getsize(video_path)
 
 
-def _check_root(root: Path, overwrite: bool, what: str) -> None:
-    """An output root must be new, empty, or (with overwrite) a previous synthetic root."""
+def _root_state(root: Path) -> str:
+    """The state of an output root: "new" (absent or empty), "partial" (an unfinished `actionlib synth`),
+    "complete" (a finished one) or "foreign" (anything else, never to be deleted)."""
     if root.exists() and not root.is_dir():
+        return "foreign"
+    if not root.exists() or not any(root.iterdir()):
+        return "new"
+    if (root / PARTIAL).exists():
+        return "partial"
+    return "complete" if (root / MANIFEST).exists() else "foreign"
+
+
+def _check_root(root: Path, overwrite: bool, what: str, unfinished_run: bool = False) -> bool:
+    """An output root must be new, an unfinished synth output, or (with overwrite) a previous synthetic root.
+    `unfinished_run`: OUT is unfinished, so a finished pose root beside it belongs to that run too.
+    Returns whether the root is to be written again."""
+    state = _root_state(root)
+    if state == "foreign" and root.exists() and not root.is_dir():
         raise ValueError(f"{what} {root} exists and is not a directory")
-    if root.exists() and any(root.iterdir()):
-        ours = (root / MANIFEST).exists()
+    if state == "foreign":
         if not overwrite:
-            raise ValueError(
-                f"{what} {root} already exists and is not empty; choose another OUT"
-                + (" or pass --overwrite (overwrite=True)" if ours else "")
-            )
-        if not ours:
-            raise ValueError(
-                f"refusing to overwrite {what} {root}: it was not made by `actionlib synth` (no {MANIFEST} in it)"
-            )
+            raise ValueError(f"{what} {root} already exists and is not empty; choose another OUT")
+        raise ValueError(
+            f"refusing to overwrite {what} {root}: it was not made by `actionlib synth` (no {MANIFEST} in it)"
+        )
+    if state == "complete" and not (overwrite or unfinished_run):
+        raise ValueError(
+            f"{what} {root} already exists and is not empty; choose another OUT or pass --overwrite (overwrite=True)"
+        )
+    if state == "partial":
+        print(f"note: {what} {root} is an unfinished `actionlib synth` output: writing it again", file=sys.stderr)
+    return state != "new"
+
+
+def _write_manifest(root: Path, summary: dict) -> None:
+    """Through a temporary file: a kill never leaves half a manifest (which would mark the root finished)."""
+    tmp = root / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, root / MANIFEST)
 
 
 def generate(
@@ -1114,12 +1142,13 @@ def generate(
     if pose_root is not None and pose_root.resolve() == out.resolve():
         raise ValueError(f"the pose root must differ from OUT ({out})")
     roots = [(out, "OUT")] + ([] if pose_root is None else [(pose_root, "pose root")])
-    for root, what in roots:
-        _check_root(root, overwrite, what)
+    unfinished = _root_state(out) == "partial"
+    again = [root for root, what in roots if _check_root(root, overwrite, what, unfinished)]
+    for root in again:
+        shutil.rmtree(root)
     for root, _ in roots:
-        if root.exists() and any(root.iterdir()):
-            shutil.rmtree(root)
         root.mkdir(parents=True, exist_ok=True)
+        (root / PARTIAL).write_text("an unfinished `actionlib synth` output: run it again to finish it\n")
 
     jobs_list = []
     for action in chosen:
@@ -1182,9 +1211,9 @@ def generate(
         "jobs": jobs,
         "seconds": round(time.perf_counter() - start_time, 2),
     }
-    (out / MANIFEST).write_text(json.dumps(summary, indent=2) + "\n")
-    if pose_root is not None:
-        (pose_root / MANIFEST).write_text(json.dumps(summary, indent=2) + "\n")
+    for root, _ in reversed(roots):  # OUT last: until its marker is gone, a rerun writes both roots again
+        _write_manifest(root, summary)
+        (root / PARTIAL).unlink()
     return summary
 
 

@@ -150,6 +150,33 @@ def _open(path: Path):
     return container, stream
 
 
+def not_a_video(path: str | os.PathLike) -> str | None:
+    """Why a file PyAV opens is not a video, or None: an image (PNG, JPEG, a one-frame GIF) opens as a "video"
+    of one frame and would be classified with confidence. Files PyAV cannot open at all are not judged here:
+    reading them reports them as unreadable."""
+    import av
+
+    path = Path(path)
+    try:
+        container, stream = _open(path)
+    except VideoDecodeError as error:
+        return error.reason if error.reason == "no video stream" else None
+    try:
+        name = container.format.name
+        if name == "image2" or name.endswith("_pipe"):
+            return f"a still image ({stream.codec_context.name})"
+        frames = 0
+        for packet in container.demux(stream):
+            frames += packet.size > 0
+            if frames > 1:
+                return None
+        return "a single frame"
+    except av.FFmpegError:  # a damaged video: reported as unreadable when it is read
+        return None
+    finally:
+        container.close()
+
+
 def _build_index(path: Path, container, stream) -> StreamIndex:
     import av
 

@@ -75,6 +75,8 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
             f.flush()
             os.fsync(f.fileno())
         durable_replace(tmp, path)
+    except OSError as err:  # a full or read-only disk: name the file being written, not its temporary
+        raise OSError(err.errno, err.strerror, str(path)) from err
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -109,19 +111,33 @@ def _refusal_reason(err: Exception) -> str:
     return "it needs more than tensors and plain values"
 
 
+def _written_by_torch_save(path: Path) -> bool:
+    """torch.save writes a zip archive (or, before PyTorch 1.6, a pickle): a text or image file is neither."""
+    with open(path, "rb") as f:
+        start = f.read(4)
+    return start.startswith(b"PK\x03\x04") or start[:1] == b"\x80"
+
+
 def safe_load(path: str | Path, what: str = "checkpoint", map_location="cpu"):
     """`torch.load(weights_only=True)`; a file that needs more is refused with a message naming it."""
     path = Path(path)
     try:
         with torch.serialization.safe_globals(_legacy_numpy_globals()):
             return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(
-            f"refused to load {path}: it is not a plain {what} (loading it would run code); only tensors, numbers, "
-            f"strings, lists and dicts are read ({_refusal_reason(err)})"
-        ) from err
-    except Exception as err:  # noqa: BLE001 - a corrupt file must say which file
-        raise ValueError(f"cannot read {what} {path}: {err}") from err
+    except OSError:
+        raise  # permission denied and the like: the command line words these
+    except Exception as err:  # noqa: BLE001 - a corrupt or foreign file must say which file
+        if path.stat().st_size == 0:
+            raise ValueError(f"{path}: not a {what}: the file is empty") from err
+        if not _written_by_torch_save(path):
+            raise ValueError(f"{path}: not a {what}: not a file torch.save writes") from err
+        if isinstance(err, pickle.UnpicklingError):
+            raise ValueError(
+                f"refused to load {path}: it is not a plain {what} (loading it would run code); only tensors, "
+                f"numbers, strings, lists and dicts are read ({_refusal_reason(err)})"
+            ) from err
+        reason = (str(err).splitlines() or [""])[0].split(". ")[0] or type(err).__name__
+        raise ValueError(f"cannot read {what} {path}: {reason} (truncated or damaged?)") from err
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
@@ -135,6 +151,22 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not an actionlib checkpoint (it holds a {type(state).__name__}, not a dict)")
     return state
+
+
+def _misfit(own: dict, weights: dict) -> str:
+    """Which keys of a state dict do not fit a model's, in a few words."""
+    missing = [k for k in own if k not in weights]
+    unexpected = [k for k in weights if k not in own]
+    shaped = [
+        f"{k} {tuple(weights[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in weights and hasattr(weights[k], "shape") and weights[k].shape != own[k].shape
+    ]
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("of another shape", shaped)):
+        if keys:
+            parts.append(f"{len(keys)} weights {label}, e.g. {keys[0]}")
+    return "; ".join(parts) or "the weights do not load"
 
 
 def load_model(path: str | Path, map_location="cpu", frames: int | None = None) -> tuple[nn.Module, dict]:
@@ -151,6 +183,9 @@ def load_model(path: str | Path, map_location="cpu", frames: int | None = None) 
     if "config" not in state or "model" not in state:
         raise ValueError(f"{path} is not an actionlib training checkpoint (no 'config'/'model' entries)")
     config = state["config"]
+    missing = [key for key in ("model", "num_classes", "modality", "options") if key not in (config or {})]
+    if missing or not isinstance(state["model"], dict):
+        raise ValueError(f"{path} is not an actionlib training checkpoint (its config lacks {', '.join(missing)})")
     if frames is not None:
         config = {**config, "options": {**config["options"], "frames": frames}}
     model = create(config["model"], num_classes=config["num_classes"], modality=config["modality"], **config["options"])
@@ -158,7 +193,11 @@ def load_model(path: str | Path, map_location="cpu", frames: int | None = None) 
         model.load_state_dict(state["model"])
     except RuntimeError as err:
         if frames is None:
-            raise ValueError(f"{path}: its weights do not fit the model its config describes: {err}") from err
+            raise ValueError(
+                f"{path}: its weights do not fit the model its config describes ({config['model']}, "
+                f"{config['num_classes']} classes: {_misfit(model.state_dict(), state['model'])}); was the file "
+                "edited, or its config taken from another run?"
+            ) from err
         raise ValueError(f"{path} cannot be tested on {frames} frames: its head has frame-dependent weights") from err
     model.class_names = config.get("class_names")
     return model.eval(), config

@@ -8,15 +8,23 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
-from ..cli import parse_pairs
+from ..cli import error_line, parse_pairs, printable, refuse_url
 from .evaluate import PROTOCOLS
 from .fusion import FUSION_METHODS
 from .optim import OPTIMIZERS
 
 MODEL_OPTIONS = ("head", "reduction", "fusion", "frames", "size")
+# `train` options that define what a run computes: `--resume` refuses a value that differs from the run's. Their
+# parser defaults are None so that a given value can be told from a default; `config_from_args` fills in TrainConfig's.
+RUN_SETTINGS = (
+    "model", "modality", "pretrained", "dataset", "split", "stride", "batch_size", "effective_batch", "accumulation",
+    "optimizer", "lr", "weight_decay", "momentum", "dampening", "patience", "lr_factor", "seed", "max_batches",
+    "distill", "teacher", "distill_weight", "teacher_features",
+)  # fmt: skip
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -50,7 +58,7 @@ def _friendly(command):
             )
             return 1
         except (NonFiniteLossError, RunFolderError) as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {error_line(err)}", file=sys.stderr)
             return 1
 
     return wrapper
@@ -61,12 +69,11 @@ def _add_data_arguments(p: argparse.ArgumentParser, for_training: bool):
     g.add_argument(
         "--dataset",
         choices=["hmdb51", "ucf101", "synthetic"],
-        default="hmdb51" if for_training else None,
-        help="dataset layout and split format",
+        help="dataset layout and split format" + (" (default: hmdb51)" if for_training else ""),
     )
     g.add_argument("--root", help="dataset root (class folders of videos; split folder inside or beside it)")
     g.add_argument(
-        "--split", type=int, choices=[1, 2, 3], default=1 if for_training else None, help="official split number"
+        "--split", type=int, choices=[1, 2, 3], help="official split number" + (" (default: 1)" if for_training else "")
     )
     g.add_argument("--split-dir", help="folder with the split files, if not in or next to the root")
     g.add_argument("--rgb-frames", help="root of pre-extracted RGB frame folders (default: decode the videos)")
@@ -107,7 +114,7 @@ def add_parsers(subparsers) -> None:
         metavar="KEY=VALUE",
         help="any other builder option, e.g. --option dropout=0.5 (repeatable)",
     )
-    g.add_argument("--modality", default="rgb", choices=["rgb", "flow", "pose"], help="input stream")
+    g.add_argument("--modality", choices=["rgb", "flow", "pose"], help="input stream (default: rgb)")
     g.add_argument("--pretrained", help="local checkpoint in the public layout to initialise the backbone")
     g = _add_data_arguments(p, True)
     g.add_argument(
@@ -125,7 +132,7 @@ def add_parsers(subparsers) -> None:
     )
     g = p.add_argument_group("optimisation")
     g.add_argument("--epochs", type=int, help="epochs (default: 200, the authors'; with --resume: the run's)")
-    g.add_argument("--batch-size", type=int, default=8, help="clips per process per forward pass")
+    g.add_argument("--batch-size", type=int, help="clips per process per forward pass (default: 8)")
     g.add_argument("--effective-batch", type=int, help="batch x accumulation x processes (default: 128; Rep-Flow 24)")
     g.add_argument(
         "--accumulation",
@@ -140,11 +147,11 @@ def add_parsers(subparsers) -> None:
     g.add_argument(
         "--lr", type=float, help="default: the thesis's (SGD 1e-2, I3D 1e-1; AdamW+BERT 1e-5, I3D-BERT 1e-4; 2D 1e-4)"
     )
-    g.add_argument("--weight-decay", type=float, default=1e-3, help="weight decay (decoupled for AdamW)")
-    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    g.add_argument("--dampening", type=float, default=0.9, help="SGD dampening (the authors' 0.9)")
-    g.add_argument("--patience", type=int, default=5, help="ReduceLROnPlateau patience in epochs")
-    g.add_argument("--lr-factor", type=float, default=0.1, help="ReduceLROnPlateau factor")
+    g.add_argument("--weight-decay", type=float, help="weight decay (decoupled for AdamW; default: 0.001)")
+    g.add_argument("--momentum", type=float, help="SGD momentum (default: 0.9)")
+    g.add_argument("--dampening", type=float, help="SGD dampening (default: the authors' 0.9)")
+    g.add_argument("--patience", type=int, help="ReduceLROnPlateau patience in epochs (default: 5)")
+    g.add_argument("--lr-factor", type=float, help="ReduceLROnPlateau factor (default: 0.1)")
     g = p.add_argument_group("distillation (Chapter 5)")
     g.add_argument(
         "--distill",
@@ -162,11 +169,11 @@ def add_parsers(subparsers) -> None:
     g.add_argument(
         "--teacher-features",
         choices=["tokens", "token_outputs"],
-        default="tokens",
-        help="BERT distillation target: the teacher's pre-BERT features (Eq. 5.1) or its BERT outputs",
+        help="BERT distillation target: the teacher's pre-BERT features (Eq. 5.1, the default: tokens) or its BERT "
+        "outputs",
     )
     g = p.add_argument_group("run")
-    g.add_argument("--seed", type=int, default=0, help="seed of initialisation, order and augmentation")
+    g.add_argument("--seed", type=int, help="seed of initialisation, order and augmentation (default: 0)")
     g.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available; torchrun: the local rank)")
     g.add_argument("--no-amp", action="store_true", help="turn off mixed precision (only used on CUDA anyway)")
     g.add_argument(
@@ -196,7 +203,9 @@ def add_parsers(subparsers) -> None:
     g.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in --out (or runs/<name>) from its last.pt, with its saved settings",
+        help="continue the run in --out (or runs/<name>) from its last.pt, with its saved settings: an option "
+        "that changes what the run computes (--lr, --seed, ...) is refused when it differs from the run's; the "
+        "data location (--root, --split-dir, --*-frames) may change, with a note",
     )
     g.add_argument(
         "--overwrite",
@@ -258,41 +267,59 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--protocol", choices=list(PROTOCOLS), default="multi-center", help="clips x crops per video")
     p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--no-fold-bn",
+        action="store_true",
+        help="keep each BatchNorm separate instead of folding it into the convolution before it (same scores up "
+        "to float rounding; folding is faster)",
+    )
     p.set_defaults(func=cmd_predict)
+
+
+def _or_default(value, name: str):
+    """A train option's value, or TrainConfig's default when it was not given."""
+    from .train import TrainConfig
+
+    return getattr(TrainConfig, name) if value is None else value
+
+
+def model_options(args) -> dict:
+    """The builder options a command line gives: --option KEY=VALUE and --head/--reduction/--fusion/--frames/--size."""
+    options = parse_pairs(args.option, "--option")
+    for key in MODEL_OPTIONS:
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    return options
 
 
 def config_from_args(args):
     """The TrainConfig a `train` command line describes (before defaults are resolved)."""
     from .train import TrainConfig
 
-    options = parse_pairs(args.option, "--option")
-    for key in MODEL_OPTIONS:
-        if getattr(args, key) is not None:
-            options[key] = getattr(args, key)
     return TrainConfig(
         model=args.model,
-        options=options,
-        modality=args.modality,
+        options=model_options(args),
+        modality=_or_default(args.modality, "modality"),
         pretrained=args.pretrained,
-        dataset=args.dataset,
+        dataset=_or_default(args.dataset, "dataset"),
         root=args.root,
-        split=args.split,
+        split=_or_default(args.split, "split"),
         split_dir=args.split_dir,
         frame_roots=_frame_roots(args) or {},
         stride=args.stride,
         data_options=parse_pairs(args.data_option, "--data-option"),
-        epochs=args.epochs if args.epochs is not None else TrainConfig.epochs,
-        batch_size=args.batch_size,
+        epochs=_or_default(args.epochs, "epochs"),
+        batch_size=_or_default(args.batch_size, "batch_size"),
         effective_batch=args.effective_batch,
         accumulation=args.accumulation,
         optimizer=args.optimizer,
         lr=args.lr,
-        weight_decay=args.weight_decay,
-        momentum=args.momentum,
-        dampening=args.dampening,
-        patience=args.patience,
-        lr_factor=args.lr_factor,
-        seed=args.seed,
+        weight_decay=_or_default(args.weight_decay, "weight_decay"),
+        momentum=_or_default(args.momentum, "momentum"),
+        dampening=_or_default(args.dampening, "dampening"),
+        patience=_or_default(args.patience, "patience"),
+        lr_factor=_or_default(args.lr_factor, "lr_factor"),
+        seed=_or_default(args.seed, "seed"),
         workers=args.workers,
         device=args.device,
         amp=not args.no_amp,
@@ -307,23 +334,151 @@ def config_from_args(args):
         distill=args.distill,
         teacher=args.teacher,
         distill_weight=args.distill_weight,
-        teacher_features=args.teacher_features,
+        teacher_features=_or_default(args.teacher_features, "teacher_features"),
         progress=not args.no_progress,
         tensorboard=not args.no_tensorboard,
     )
 
 
-@_friendly
-def cmd_train(args) -> int:
-    from .checkpointing import load_checkpoint
-    from .train import TrainConfig, resolve, run
+def _check_paths(args, options: tuple[str, ...]) -> None:
+    """Refuse URLs given where a local path belongs, naming the option."""
+    for option in options:
+        values = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        for value in values if isinstance(values, list) else [values]:
+            refuse_url(value, option)
 
-    # checked before any work (also before reading a checkpoint or the data)
-    for option, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
+
+def _check_at_least_one(*pairs) -> None:
+    for option, value in pairs:
         if value is not None and value < 1:
             raise ValueError(f"{option} must be at least 1 (got {value})")
+
+
+def check_writable(folder: str | Path) -> None:
+    """Create `folder` and write and remove a file in it, so that an output folder that cannot be written fails
+    the command in its first second rather than after an epoch; folders created only for the test are removed."""
+    from .checkpointing import temporary_path
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{printable(folder)}: is a file, not a folder: choose another output folder")
+    created = [p for p in [folder, *folder.parents] if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = temporary_path(folder / "write-test")
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.close(fd)
+        probe.unlink()
+    except OSError as err:
+        if err.filename is None or Path(err.filename).name.startswith(".write-test"):
+            raise OSError(err.errno, err.strerror, str(folder)) from err
+        raise
+    finally:
+        for path in created:  # innermost first
+            try:
+                path.rmdir()
+            except OSError:
+                break
+
+
+def _resume_config(args, out: Path):
+    """The run's saved config, with what may change on a resume taken from the command line.
+
+    A resumed run computes what the run started to compute: a run setting given on the command line must equal
+    the run's (else the command is refused, naming each). The data may have moved: --root, --split-dir and the
+    frame roots may change (a note says so), as long as the classes stay the same. Where and how to run (workers,
+    device, progress bars, TensorBoard, activation checkpointing) and the epoch budget may change freely.
+    """
+    from .checkpointing import load_checkpoint
+    from .train import TrainConfig
+
+    saved = TrainConfig.from_dict(load_checkpoint(out / "last.pt")["config"])
+    given = {f"--{name.replace('_', '-')}": (getattr(args, name), getattr(saved, name)) for name in RUN_SETTINGS}
+    given["--no-amp"] = (True if args.no_amp else None, not saved.amp)
+    given["--no-channels-last"] = (True if args.no_channels_last else None, not saved.channels_last)
+    differs = [(option, value, was) for option, (value, was) in given.items() if value is not None and value != was]
+    for kind, values, saved_values in (
+        ("--option", model_options(args), saved.options),
+        ("--data-option", parse_pairs(args.data_option, "--data-option"), saved.data_options),
+    ):
+        for key, value in values.items():
+            if value != saved_values.get(key):
+                option = f"--{key}" if kind == "--option" and key in MODEL_OPTIONS else f"{kind} {key}"
+                differs.append((option, value, saved_values.get(key)))
+    if differs:
+        listed = "; ".join(f"{option} {value} (the run's: {was})" for option, value, was in differs)
+        raise ValueError(
+            f"--resume {printable(out)}: the command line changes settings of the run: {listed}. A resumed run keeps "
+            "its settings: drop these options, or train a new run (another --out) with them"
+        )
+
+    moved = {"root": args.root, "split_dir": args.split_dir}
+    moved.update({f"{m}_frames": path for m, path in (_frame_roots(args) or {}).items()})
+    for name, value in moved.items():
+        was = saved.frame_roots.get(name[: -len("_frames")]) if name.endswith("_frames") else getattr(saved, name)
+        if value is None or value == was:
+            continue
+        print(
+            f"note: --{name.replace('_', '-')}: the run read {printable(was)}; continuing with {printable(value)} "
+            "(the data location may change on --resume)",
+            file=sys.stderr,
+        )
+        if name.endswith("_frames"):
+            saved.frame_roots = {**saved.frame_roots, name[: -len("_frames")]: value}
+        else:
+            setattr(saved, name, value)
+    if args.root is not None or args.split_dir is not None:
+        from actionlib.data.datasets import class_names
+
+        from .evaluate import check_class_names
+
+        check_class_names(
+            saved.class_names or [], class_names(saved.root, saved.dataset, saved.split_dir), out, saved.root
+        )
+
+    saved.resume, saved.out = True, str(out)
+    saved.workers, saved.progress = args.workers, not args.no_progress
+    saved.epochs = args.epochs or saved.epochs
+    saved.device = args.device
+    saved.tensorboard = saved.tensorboard and not args.no_tensorboard
+    saved.activation_checkpointing = saved.activation_checkpointing or args.activation_checkpointing
+    return saved
+
+
+@_friendly
+def cmd_train(args) -> int:
+    from actionlib.models.registry import check_options
+
+    from .train import resolve, run
+
+    # checked before any work (also before reading a checkpoint or the data)
+    _check_at_least_one(
+        ("--epochs", args.epochs),
+        ("--batch-size", args.batch_size),
+        ("--frames", args.frames),
+        ("--size", args.size),
+        ("--effective-batch", args.effective_batch),
+        ("--accumulation", args.accumulation),
+        ("--stride", args.stride),
+        ("--max-batches", args.max_batches),
+    )
+    if args.workers < 0:
+        raise ValueError(f"--workers must be at least 0 (got {args.workers})")
     if args.resume and args.overwrite:
         raise ValueError("--resume continues the run in the folder and --overwrite replaces it: pass one of them")
+    _check_paths(
+        args,
+        (
+            "--root",
+            "--split-dir",
+            "--rgb-frames",
+            "--flow-frames",
+            "--pose-frames",
+            "--pretrained",
+            "--teacher",
+            "--out",
+        ),
+    )
     config = config_from_args(args)
     if args.resume:
         out = Path(args.out) if args.out else (Path("runs") / args.name if args.name else None)
@@ -331,15 +486,13 @@ def cmd_train(args) -> int:
             out = Path(resolve(config).out)
         if out is None or not (out / "last.pt").is_file():
             raise FileNotFoundError(f"--resume: no checkpoint {out / 'last.pt' if out else 'runs/<name>/last.pt'}")
-        saved = TrainConfig.from_dict(load_checkpoint(out / "last.pt")["config"])
-        # Continue with the saved settings; only where/how to run may change (and the epoch budget).
-        saved.resume, saved.out = True, str(out)
-        saved.workers, saved.progress = args.workers, not args.no_progress
-        saved.epochs = args.epochs or saved.epochs
-        saved.device = args.device
-        config = saved
+        config = _resume_config(args, out)
     elif not args.model:
         raise ValueError("--model is required (see `actionlib models` for the names)")
+    else:
+        check_options(config.model, config.options)
+        out = Path(args.out) if args.out else Path(resolve(config).out)
+    check_writable(out)
     result = run(config)
     if result["rank"] == 0:
         print(f"best top-1 {result['best_top1']:.2f} at epoch {result['best_epoch']}; run in {result['out']}")
@@ -357,13 +510,43 @@ def _print_report(report: dict) -> None:
         print("  time-reversed pairs: " + ", ".join(f"{k} {v:.1f}" for k, v in pairs.items()))
 
 
+def _scores_report(path: str, scores: dict) -> dict:
+    """The report of one saved scores file: what `evaluate` printed when it wrote the file."""
+    from .evaluate import summarize
+
+    if len(scores["labels"]) == 0:
+        raise ValueError(f"{printable(path)}: the scores file holds no videos")
+    names = scores.get("class_names")
+    report = summarize(scores["scores"], scores["labels"], scores["scores"].shape[1], names)
+    meta = scores.get("meta") or {}
+    report.update(name=str(path), protocol=meta.get("protocol"), checkpoint=meta.get("checkpoint"))
+    return report
+
+
 @_friendly
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_checkpoint, summarize
     from .fusion import fuse_sets, load_scores, save_scores
+    from .records import write_atomically
 
     if not args.checkpoint and not args.scores:
         raise ValueError("give at least one --checkpoint or --scores file")
+    _check_at_least_one(("--batch-size", args.batch_size))
+    if args.workers < 0:
+        raise ValueError(f"--workers must be at least 0 (got {args.workers})")
+    _check_paths(
+        args,
+        (
+            "--checkpoint",
+            "--scores",
+            "--root",
+            "--split-dir",
+            "--rgb-frames",
+            "--flow-frames",
+            "--pose-frames",
+            "--out",
+        ),
+    )
     protocols = args.protocol or ["single-center"]
     if "all" in protocols:
         protocols = list(PROTOCOLS)
@@ -371,8 +554,16 @@ def cmd_evaluate(args) -> int:
     if _frame_roots(args):
         overrides["frame_roots"] = _frame_roots(args)
     out = Path(args.out) if args.out else None
+    if out is not None:
+        check_writable(out)
     saved = [load_scores(path) for path in args.scores]
     reports = []
+    if not args.checkpoint and len(saved) == 1:
+        # Nothing to fuse: report the file's own scores (Top-1, Top-3, per class).
+        reports.append(_scores_report(args.scores[0], saved[0]))
+        if not args.json:
+            _print_report(reports[0])
+        protocols = []
     for protocol in protocols:
         members = list(saved)
         for n, checkpoint in enumerate(args.checkpoint):
@@ -396,7 +587,7 @@ def cmd_evaluate(args) -> int:
                 _print_report(report)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "report.json").write_text(json.dumps(reports, indent=2) + "\n")
+        write_atomically(out / "report.json", json.dumps(reports, indent=2) + "\n")
     if args.json:
         print(json.dumps(reports, indent=2))
     return 0
@@ -407,20 +598,36 @@ def cmd_predict(args) -> int:
     import torch
     from torch.utils.data import DataLoader
 
+    from actionlib.data.video import not_a_video
+
     from .checkpointing import load_model
     from .evaluate import predict_scores
     from .inputs import video_dataset
     from .train import collate, to_channels_last
 
+    _check_at_least_one(("--topk", args.topk))
+    _check_paths(args, ("--checkpoint",))
+    for video in args.videos:
+        refuse_url(video, "video")
     model, config = load_model(args.checkpoint)
+    for video in args.videos:  # before any video is decoded
+        if not Path(video).is_file():
+            raise FileNotFoundError(f"video not found: {printable(video)}")
+        reason = not_a_video(video)
+        if reason:
+            raise ValueError(f"{printable(video)}: not a video ({reason}): predict classifies video files")
     if model.modality != "rgb":
-        raise ValueError(f"predict reads RGB video files; {args.checkpoint} is a {model.modality} model")
+        raise ValueError(f"predict reads RGB video files; {printable(args.checkpoint)} is a {model.modality} model")
     names = config.get("class_names") or [str(i) for i in range(config["num_classes"])]
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)
     # channels-last as in `evaluate` (predict_scores runs under inference_mode): faster on CPU too, see
     # results/benchmarks/models.md
     to_channels_last(model)
+    if not getattr(args, "no_fold_bn", False):
+        from actionlib.models.fold import fold_batchnorm
+
+        model = fold_batchnorm(model)
     dataset = video_dataset(args.videos, model, args.protocol, config.get("data_options"), config.get("stride"))
     loader = DataLoader(dataset, batch_size=1, collate_fn=collate)
     out = predict_scores(model, loader, device, amp=device.type == "cuda", channels_last=True)
@@ -442,9 +649,9 @@ def cmd_predict(args) -> int:
     else:
         for r in results:
             if "error" in r:
-                print(f"{r['video']}: {r['error']}")
+                print(f"{printable(r['video'])}: {r['error']}")
                 continue
-            print(r["video"])
+            print(printable(r["video"]))
             for pred in r["predictions"]:
                 print(f"  {pred['probability']:7.2%}  {pred['class']}")
     return 0 if all("error" not in r for r in results) else 1

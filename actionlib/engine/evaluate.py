@@ -9,6 +9,7 @@ logits averaged** over all its clips x crops; its prediction is the argmax.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -90,6 +91,24 @@ def summarize(scores, labels, num_classes: int, class_names=None, pairs=None) ->
     if pairs:
         report["pairwise_accuracy"] = pairwise_accuracy(scores.numpy(), labels.numpy(), pairs, class_names)
     return report
+
+
+def check_class_names(trained: list, data: list, checkpoint, root) -> None:
+    """A model scores the classes it was trained on, in their order: on a dataset with other classes every
+    prediction is a wrong index (a silent 0 %, or an index past the end). Refuse, naming both counts and the
+    first names that differ."""
+    if list(trained) == list(data):
+        return
+    first = next(
+        (i for i, (a, b) in enumerate(zip(trained, data, strict=False)) if a != b), min(len(trained), len(data))
+    )
+    ours = repr(trained[first]) if first < len(trained) else "(none)"
+    theirs = repr(data[first]) if first < len(data) else "(none)"
+    raise ValueError(
+        f"{checkpoint}: its {len(trained)} classes are not the {len(data)} classes of the dataset at {root} "
+        f"(class {first}: {ours} in the checkpoint, {theirs} in the dataset): use the dataset it was trained "
+        "on (--root, --dataset, --split-dir)"
+    )
 
 
 def _views(clip) -> list[torch.Tensor]:
@@ -183,6 +202,7 @@ def evaluate_checkpoint(
     progress: bool = False,
     compile: bool = False,
     frames: int | None = None,
+    fold_bn: bool = True,
 ) -> tuple[dict, dict, dict]:
     """Test a trained run on its dataset's test split with one protocol (on `frames` frames if given, see
     `load_model`).
@@ -190,7 +210,9 @@ def evaluate_checkpoint(
     `overrides` replaces data settings of the run's config (root, split, frame_roots, ...), e.g.
     when the data moved. `compile` runs the model through `torch.compile`: on 2 CPU cores 1.1-1.4x faster
     inference after 40-50 s of compiling per clip shape (results/benchmarks/trials.md), so only worth it for
-    long test sets. Returns (report, scores, config).
+    long test sets. `fold_bn` folds each BatchNorm into the convolution before it (`models.fold.fold_batchnorm`):
+    the same scores up to float rounding, 3-5 % faster on CPU (results/benchmarks/models.md). Returns (report,
+    scores, config).
     """
     from torch.utils.data import DataLoader
 
@@ -210,7 +232,22 @@ def evaluate_checkpoint(
     from .train import to_channels_last
 
     to_channels_last(model)
+    if fold_bn:
+        from actionlib.models.fold import fold_batchnorm
+
+        model = fold_batchnorm(model)
+    if config.root is not None and Path(config.root).is_dir():
+        from actionlib.data.datasets import class_names
+
+        check_class_names(
+            config.class_names or [],
+            class_names(config.root, config.dataset, config.split_dir),
+            checkpoint,
+            config.root,
+        )
     dataset = build_dataset(config, "test", model, protocol)
+    if len(dataset) == 0:
+        raise ValueError(f"{config.root}: split {config.split} has no test videos: check the split files")
     loader = DataLoader(
         dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, worker_init_fn=seed_worker
     )
@@ -230,5 +267,7 @@ def evaluate_checkpoint(
         progress=progress,
         channels_last=True,
     )
+    if report["videos"] == 0:
+        raise ValueError(f"{config.root}: no readable test videos ({report['skipped']} skipped as unreadable)")
     report.update(protocol=protocol, checkpoint=str(checkpoint), model=config.model, modality=config.modality)
     return report, out, config.to_dict()

@@ -72,6 +72,8 @@ def align(score_sets: list[dict]) -> tuple[list[torch.Tensor], torch.Tensor, tor
     common = set(score_sets[0]["indices"].tolist())
     for s in score_sets[1:]:
         common &= set(s["indices"].tolist())
+    if not common:  # a fusion of nothing would report a Top-1 of 0.00 as if measured
+        raise ValueError("the score sets share no video: they were not computed on the same split")
     indices = torch.tensor(sorted(common), dtype=torch.long)
     streams, labels = [], None
     for s in score_sets:
@@ -92,6 +94,13 @@ def fuse_files(paths, method: str = "l2", weights=None) -> dict:
 
 def fuse_sets(sets: list[dict], method: str = "l2", weights=None) -> dict:
     """Fuse score sets (dicts with scores, labels, indices, as `evaluate.predict_scores` returns)."""
+    names = [list(s["class_names"]) for s in sets if s.get("class_names")]
+    if any(n != names[0] for n in names):
+        other = next(n for n in names if n != names[0])
+        raise ValueError(
+            f"the score sets score different classes ({len(names[0])} and {len(other)}, e.g. {names[0][:3]} and "
+            f"{other[:3]}): fuse only runs trained on the same classes"
+        )
     streams, labels, indices = align(sets)
     return {
         "scores": fuse_scores(streams, method, weights),

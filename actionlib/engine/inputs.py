@@ -7,6 +7,7 @@ family's crop size, frame size and normalisation (`data.transforms.default_geome
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from torch import nn
@@ -44,12 +45,27 @@ def make_transform(model: nn.Module, crops: str, data_options: dict | None = Non
     family = getattr(model, "family", "") or getattr(model, "name", "")
     crop, frame_size = default_geometry(family)
     options = dict(data_options or {})
-    size = options.pop("size", None) or _model_size(model) or crop
+    size = options.pop("size", None)
+    size = (_model_size(model) or crop) if size is None else size
     resize = options.pop("resize", None) or frame_size
     if isinstance(resize, str):  # "HxW" from the command line
-        resize = tuple(int(v) for v in resize.lower().split("x"))
+        try:
+            resize = tuple(int(v) for v in resize.lower().split("x"))
+        except ValueError:
+            raise ValueError(f"data option resize: wants HEIGHTxWIDTH, e.g. 128x171, got {resize!r}") from None
+    for name, value in (("size", size), ("resize", resize)):
+        if not all(_is_size(v) for v in (value if isinstance(value, (tuple, list)) else [value])):
+            raise ValueError(f"data option {name}: sizes must be whole numbers of at least 1, got {value!r}")
+    accepted = [k for k in inspect.signature(ClipTransform).parameters if k not in ("mode", "normalization")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"data option {unknown[0]!r}: not a data option; the data options: {', '.join(accepted)}")
     mode = {"train": "train", "center": "center", "ten": "ten_crop"}[crops]
     return ClipTransform(size, mode=mode, resize=tuple(resize), normalization=family, **options)
+
+
+def _is_size(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _model_size(model: nn.Module) -> int | None:

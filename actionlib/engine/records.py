@@ -2,7 +2,8 @@
 
 - `config.json` / `config.yaml`: the resolved configuration (every default filled in);
 - `metrics.jsonl`: one JSON line per epoch (losses, top1/top3, lr, clips/s, skipped videos);
-- `environment.json`: git commit and dirty flag, package versions, device, seed, dataset hash;
+- `environment.json`: git commit and dirty flag, package versions, device, seed, dataset hash, the command that
+  started the run and `invocations`: every command that ran it (the start, then each `--resume`), with its time;
 - `last.pt` / `best.pt`: checkpoints (see `checkpointing.py`);
 - `tb/`: TensorBoard scalars when tensorboard is installed;
 - `run.lock`: present while a process writes the folder (its pid and host), so two runs never
@@ -133,9 +134,21 @@ class RunRecorder:
             pass
 
     def write_environment(self, device, seed: int, dataset_hash: str | None, extra: dict | None = None) -> None:
+        """The environment of this process; `command` stays the one that started the run, and this process's
+        command is added to `invocations` (a resume must not erase how the run began)."""
         if not self.enabled:
             return
         device = torch.device(device)
+        path = self.out_dir / "environment.json"
+        try:
+            before = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, ValueError):
+            before = {}
+        before = before if isinstance(before, dict) else {}
+        invocations = before.get("invocations")
+        if not isinstance(invocations, list):  # written before invocations were kept: its command was the first
+            invocations = [{"command": before["command"], "time": None}] if "command" in before else []
+        invocations.append({"command": sys.argv, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         env = {
             "git": git_state(),
             "packages": package_versions(),
@@ -147,10 +160,11 @@ class RunRecorder:
             "torch_threads": torch.get_num_threads(),
             "seed": seed,
             "dataset_manifest_sha256": dataset_hash,
-            "command": sys.argv,
+            "command": invocations[0]["command"],
+            "invocations": invocations,
             **(extra or {}),
         }
-        (self.out_dir / "environment.json").write_text(json.dumps(_jsonable(env), indent=2) + "\n")
+        write_atomically(path, json.dumps(_jsonable(env), indent=2) + "\n")
 
     def logged_epochs(self) -> set[int]:
         if not self.metrics_path.exists():
@@ -200,6 +214,23 @@ class RunRecorder:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a small text file through a temporary and a rename: a full disk or a kill never leaves half of it."""
+    from .checkpointing import durable_replace, temporary_path
+
+    tmp = temporary_path(path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        durable_replace(tmp, path)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from err
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _read_lines(path: Path) -> list[dict]:

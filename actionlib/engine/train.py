@@ -550,6 +550,10 @@ def _fit(config: TrainConfig, model: nn.Module, train_set, val_set, teacher, pai
         val = predict_scores(
             model, _val_loader(val_data, val_sampler, config), device, amp=amp, channels_last=channels_last
         )
+        if len(val["labels"]) == 0:  # a Top-1 of 0.00 measured on nothing is no result
+            raise ValueError(
+                f"{config.root or 'validation set'}: no readable test videos ({val['skipped']} skipped as unreadable)"
+            )
         report = summarize(val["scores"], val["labels"], unwrap(model).num_classes, config.class_names, pairs)
         scheduler.step(val["loss"])
         seen = max(train["clips"], 1)
@@ -640,6 +644,9 @@ def run(config: TrainConfig) -> dict:
             modalities.append(teacher.modality)
     train_set = build_dataset(config, "train", model, "train", modalities)
     val_set = build_dataset(config, "test", model, "single-center", modalities[:1])
+    for subset, dataset in (("training", train_set), ("test", val_set)):
+        if len(dataset) == 0:
+            raise ValueError(f"{config.root}: split {config.split} has no {subset} videos: check the split files")
     pairs = None
     if config.dataset == "synthetic":
         from actionlib.data.synthetic import reversed_pairs

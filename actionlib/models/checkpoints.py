@@ -22,23 +22,41 @@ _WRAPPER_KEYS = ("state_dict", "model_state", "model", "net")
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a checkpoint with `weights_only=True` and unwrap the usual containers."""
+    """Read a checkpoint with `weights_only=True` and unwrap the usual containers.
+
+    A file that is not one (empty, truncated, text, another format) is refused naming the file, in one line.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"pretrained checkpoint not found: {path}")
+    with open(path, "rb") as f:
+        start = f.read(4)
+    if not start:
+        raise ValueError(f"{path}: not a checkpoint: the file is empty")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
+    except OSError:
+        raise  # permission denied and the like: the command line words these
+    except Exception as err:  # noqa: BLE001 - a damaged or foreign file fails in many ways: name the file
+        if not (start.startswith(b"PK\x03\x04") or start[:1] == b"\x80"):  # torch.save: a zip or a pickle
+            raise ValueError(
+                f"{path}: not a checkpoint: not a file torch.save writes (pass the .pth/.pt file)"
+            ) from err
+        reason = (str(err).splitlines() or [type(err).__name__])[0].split(". ")[0]
+        if isinstance(err, pickle.UnpicklingError):
+            raise ValueError(
+                f"refused to load {path}: it is not a plain tensor checkpoint (weights_only=True rejected it, so it "
+                f"may try to run code): {reason}"
+            ) from err
         raise ValueError(
-            f"refused to load {path}: it is not a plain tensor checkpoint (weights_only=True "
-            f"rejected it, so it may try to run code): {err}"
+            f"{path}: not a readable checkpoint (truncated or damaged? {reason}): download it again"
         ) from err
     for key in _WRAPPER_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
             break
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path} does not hold a state dict of tensors")
+        raise ValueError(f"{path}: not a checkpoint of model weights: it does not hold a state dict of tensors")
     if all(k.startswith("module.") for k in obj):
         obj = {k[len("module.") :]: v for k, v in obj.items()}
     return obj

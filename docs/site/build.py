@@ -1,0 +1,233 @@
+"""Build the results site from the executed notebooks, without running them again.
+
+    python docs/site/build.py [--results results] [--out results/site]
+
+Sphinx + myst-nb (`nb_execution_mode = "off"`: the stored outputs are rendered) with sphinx-book-theme, all from
+PyPI and offline. Sphinx cannot take pages from outside its source folder, so the pages are staged in a
+temporary folder: the pages of this folder (index.md, running.md), `notebooks/NN_*.ipynb` from
+`<results>/executed/` (the failed/ copies are left out), `tables/` and `figures/` from the results, and the pages
+generated here (`headlines/*.md` for the landing page, `tables.md`). The configuration stays here (`-c`).
+
+Every notebook is cleaned again on the way (actionlib.reproduce.clean_outputs): pages made by an older
+`actionlib reproduce` still lose their progress bars and machine paths.
+
+Which code a reader sees is decided by cell tags, which the notebooks can carry in their `.py` source
+(`# %% tags=["remove-input"]`):
+
+- no tag: the code is folded away behind a "Show code cell source" toggle and its outputs are shown;
+- `parameters`, `injected-parameters` or `show-input`: the code is shown (the parameters are what a reader
+  changes, and the injected ones say how the page was made);
+- myst-nb's own tags (`remove-input`, `remove-output`, `remove-cell`, `hide-input`, `hide-output`, `hide-cell`)
+  are left to myst-nb: `remove-input` for plumbing (imports, configuration, asserts), `remove-cell` for cells
+  whose output does not belong on the page either.
+
+Code cells with a long text output get `scroll-output`, so that a training log does not fill the page.
+
+The site is written to a new folder which then replaces `--out` (a failed build leaves the previous site).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+PAGES = ("index.md", "running.md")
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+# Tags after which the build leaves a cell's display to the notebook's author.
+LAYOUT_TAGS = {"remove-input", "remove-output", "remove-cell", "hide-input", "hide-output", "hide-cell"}
+SHOWN_TAGS = {"parameters", "injected-parameters", "show-input"}
+LONG_OUTPUT_LINES = 25
+# The landing page's headline tables: (table, [(column, heading, decimals)]).
+HEADLINES = {
+    "01_table3.3_pooling": [
+        ("row", "head", None),
+        ("thesis_top1", "thesis Top-1 (HMDB51)", 2),
+        ("top1", "ours Top-1 (synthetic)", 1),
+        ("reversed_pairs", "ours reversed pairs (%)", 0),
+    ],
+    "06_table4.3_cpu_tgap_vs_bert": [
+        ("row", "row", None),
+        ("thesis_top1", "thesis Top-1 (HMDB51)", 2),
+        ("top1", "ours Top-1 (synthetic)", 1),
+        ("reversed_pairs", "ours reversed pairs (%)", 0),
+    ],
+}
+
+
+def _cell_tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def prepare_notebook(nb):
+    """Clean the outputs and tag the cells for the page (see the module's docstring)."""
+    from actionlib.reproduce import clean_outputs
+
+    clean_outputs(nb)
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        tags = _cell_tags(cell)
+        if not set(tags) & (LAYOUT_TAGS | SHOWN_TAGS):
+            tags.append("hide-input")
+        lines = sum(len(o.get("text", "").splitlines()) for o in cell.get("outputs", []))
+        if lines > LONG_OUTPUT_LINES and "scroll-output" not in tags:
+            tags.append("scroll-output")
+        cell.metadata["tags"] = tags
+    return nb
+
+
+def _number(value: str, decimals: int | None) -> str:
+    if decimals is None:
+        return value.replace("|", "\\|")
+    try:
+        number = float(value)
+    except ValueError:
+        return value or "-"  # empty: no thesis value
+    return "-" if number != number else f"{number:.{decimals}f}"
+
+
+def headline_table(csv_path: Path, columns) -> str:
+    """A short Markdown table of a results CSV: the columns a reader compares, rounded."""
+    if not csv_path.is_file():
+        return f"*{csv_path.name} is not there yet: `make reproduce` writes it.*\n"
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    columns = [c for c in columns if rows and c[0] in rows[0]]
+    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_number(row[c], d) for c, _, d in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def complexity_summary(md_path: Path) -> str:
+    """The landing page's sentence on parameters and operations, counted from the complexity table's `equal`
+    column."""
+    if not md_path.is_file():
+        return "*The complexity table is not there yet: `make reproduce` writes it.*\n"
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in md_path.read_text().splitlines()]
+    rows = [r for r in rows if r and not set(r[0]) <= set(":-")]
+    if not rows or "equal" not in rows[0]:
+        return ""
+    equal = [r[rows[0].index("equal")] for r in rows[1:]]
+    return (
+        f"**Parameters and operations**: {equal.count('yes')} of the thesis's {len(equal)} rows are regenerated equal "
+        "at its printed precision (they do not depend on data; every row under `complexity` in [all tables](tables.md)).\n"
+    )
+
+
+def all_tables_page(results: Path, notebooks: list[Path]) -> str:
+    """A page with every table of the results, under the notebook that wrote it."""
+    lines = [
+        "# All tables",
+        "",
+        "Every table the notebooks wrote (`results/tables/`, with a CSV beside each), in the order of the thesis.",
+    ]
+    tables = sorted((results / "tables").glob("*.md"))
+    for nb in notebooks:
+        mine = [t for t in tables if t.name.startswith(nb.name[:3])]
+        if mine:
+            lines += ["", f"## [{nb.stem}](notebooks/{nb.stem}.ipynb)"]
+        for table in mine:
+            lines += ["", f"### {table.stem}", "", table.read_text(encoding="utf-8").strip()]
+    other = [t for t in tables if not re.match(r"\d\d_", t.name)]
+    if other:
+        lines += ["", "## Other tables"]
+        for table in other:
+            lines += ["", f"### {table.stem}", "", table.read_text(encoding="utf-8").strip()]
+    return "\n".join(lines) + "\n"
+
+
+def stage(results: Path, folder: Path) -> list[Path]:
+    """Lay out the Sphinx source folder; returns the notebooks staged, in thesis order."""
+    import nbformat
+
+    for page in PAGES:
+        shutil.copyfile(HERE / page, folder / page)
+    for name in ("tables", "figures"):
+        if (results / name).is_dir():
+            shutil.copytree(results / name, folder / name)
+    (folder / "notebooks").mkdir()
+    staged = []
+    for path in sorted((results / "executed").glob(NOTEBOOK_GLOB)):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as err:  # a broken file must not take the other pages with it
+            print(f"site: skipping {path.name}: {err}", file=sys.stderr)
+            continue
+        if not nb.cells:
+            continue
+        nbformat.write(prepare_notebook(nb), folder / "notebooks" / path.name)
+        staged.append(folder / "notebooks" / path.name)
+    (folder / "headlines").mkdir()
+    for table, columns in HEADLINES.items():
+        (folder / "headlines" / f"{table}.md").write_text(headline_table(results / "tables" / f"{table}.csv", columns))
+    (folder / "headlines" / "complexity.md").write_text(complexity_summary(results / "tables" / "complexity.md"))
+    (folder / "tables.md").write_text(all_tables_page(results, staged))
+    return staged
+
+
+def prune(site: Path) -> None:
+    """Remove what a reader never loads: source maps of the theme's scripts and styles (3 MB), its message
+    catalogues, and Sphinx's hash of the configuration (it changes on every machine)."""
+    for path in site.rglob("*.map"):
+        path.unlink()
+    shutil.rmtree(site / "_static" / "locales", ignore_errors=True)
+    if (site / "_sources").is_dir() and not any((site / "_sources").iterdir()):
+        (site / "_sources").rmdir()
+    (site / ".buildinfo").unlink(missing_ok=True)
+
+
+def build(results: str | Path = REPO / "results", out: str | Path | None = None, quiet: bool = False) -> Path:
+    """Build the site of `results` into `out` (default <results>/site); returns the index page."""
+    from sphinx.cmd.build import build_main
+
+    results = Path(results).resolve()
+    out = Path(out).resolve() if out else results / "site"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="actionlib-site-") as tmp:
+        # myst-nb writes the outputs' images into <html>/../jupyter_execute: the html folder goes in tmp too
+        source, doctrees, html = Path(tmp, "source"), Path(tmp, "doctrees"), Path(tmp, "html")
+        source.mkdir()
+        if not stage(results, source):
+            raise FileNotFoundError(f"no executed notebooks in {results / 'executed'}: run `make reproduce` first")
+        args = ["-b", "html", "-c", str(HERE), "-d", str(doctrees), str(source), str(html)]
+        code = build_main(["-q", *args] if quiet else args)
+        if code != 0:
+            raise RuntimeError(f"sphinx-build failed (exit {code})")
+        prune(html)
+        new, old = out.with_name(f".{out.name}.new"), out.with_name(f".{out.name}.old")
+        for folder in (new, old):
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(html, new)
+        if out.exists():
+            out.rename(old)
+        new.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    return out / "index.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default=str(REPO / "results"), help="results folder (default: <repo>/results)")
+    parser.add_argument("--out", help="site folder (default: <results>/site)")
+    parser.add_argument("--quiet", action="store_true", help="print warnings and errors only")
+    args = parser.parse_args(argv)
+    try:
+        index = build(args.results, args.out, quiet=args.quiet)
+    except (FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"site: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))  # actionlib, when it is not installed
+    sys.exit(main())
