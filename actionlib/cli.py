@@ -3,39 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import os
-import re
 import sys
 import time
 
 from . import reference
-
-
-def parse_value(text: str):
-    """Turn a command-line option value into int / float / bool / None / str."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "none":
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_pairs(items: list[str], what: str = "--option") -> dict:
-    """KEY=VALUE strings -> {key: value}; dashes in keys become underscores."""
-    options = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"{what} must be KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        options[key.replace("-", "_")] = parse_value(value)
-    return options
+from .command_line import error_line, parse_pairs
 
 
 def cmd_complexity(args) -> int:
@@ -76,8 +49,40 @@ def cmd_complexity(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The verbs that live beside the code they drive: command -> (module, its function adding the parsers, help).
+# Only the module of the command being run is imported, so `actionlib --help` and a mistyped command answer without
+# importing torch (5-6 s of CPU before, about 0.1 s now); tests/test_cli.py checks these help lines against the
+# modules' own.
+LAZY_COMMANDS = {
+    "train": ("actionlib.engine.cli", "add_parsers", "train a model (the thesis's recipe; torchrun for several GPUs/processes)"),
+    "evaluate": ("actionlib.engine.cli", "add_parsers", "test trained runs (Appendix C.2 protocols), fuse streams, ensemble runs"),
+    "predict": ("actionlib.engine.cli", "add_parsers", "classify video files with a trained run"),
+    "synth": ("actionlib.data.synthetic", "add_parser", "generate the synthetic action dataset (HMDB51 layout)"),
+    "check-data": ("actionlib.data.check", "add_parser", "check a dataset root against its split files and decode every video"),
+    "flow": ("actionlib.data.flow", "add_parser", "extract TV-L1 optical flow as JPEG folders (flow_x_00001.jpg, flow_y_00001.jpg, ...)"),
+    "pose": ("actionlib.data.pose_extract", "add_parser", "estimate human pose (MediaPipe) and render skeleton frames like OpenPose's (img_00001.jpg, ...)"),
+    "reproduce": ("actionlib.reproduce", "add_parser", "run the numbered notebooks and regenerate results/"),
+    "recipes": ("actionlib.recipes", "add_parser", "print the full profile's training runs as `actionlib train` / torchrun commands"),
+}  # fmt: skip
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("actionlib")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; of the lazily imported ones (LAZY_COMMANDS), only the one named in `argv` is
+    built in full (all of them when `argv` is None), the others are listed with their help line."""
+    import importlib
+
     parser = argparse.ArgumentParser(prog="actionlib", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"actionlib {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -109,19 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list registered models and heads")
     p.set_defaults(func=cmd_models)
 
-    # The other verbs live beside the code they drive.
-    from . import recipes, reproduce
-    from .data import check, flow, pose_extract, synthetic
-    from .engine import cli as engine_cli
-
-    engine_cli.add_parsers(sub)
-
-    synthetic.add_parser(sub)
-    check.add_parser(sub)
-    flow.add_parser(sub)
-    pose_extract.add_parser(sub)
-    reproduce.add_parser(sub)
-    recipes.add_parser(sub)
+    command = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    wanted = {m: adder for name, (m, adder, _) in LAZY_COMMANDS.items() if argv is None or name == command}
+    for module, adder in wanted.items():  # a module may add several commands (train, evaluate, predict)
+        getattr(importlib.import_module(module), adder)(sub)
+    for name, (_, _, help_line) in LAZY_COMMANDS.items():
+        if name not in sub.choices:
+            sub.add_parser(name, help=help_line, add_help=False)
     return parser
 
 
@@ -133,47 +132,6 @@ def cmd_models(args) -> int:
     return 0
 
 
-# What an OSError means to someone running a command, and what to do about it.
-_OS_ERRORS = {
-    errno.ENOENT: "no such file or directory",
-    errno.EACCES: "permission denied: check its permissions or choose another location",
-    errno.EPERM: "permission denied: check its permissions or choose another location",
-    errno.EROFS: "read-only file system: choose a location on a writable file system",
-    errno.ENOSPC: "no space left on device: free some space or write somewhere else",
-    errno.EDQUOT: "disk quota exceeded: free some space or write somewhere else",
-    errno.ENOTDIR: "a part of the path is a file, not a folder",
-    errno.EISDIR: "is a folder, not a file",
-}
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # scheme://..., also as pathlib leaves it (scheme:/...)
-
-
-def printable(text) -> str:
-    """`text` with control characters escaped as `repr` does, so that a file name holding a newline or an escape
-    sequence cannot fake or hide a line of a report."""
-    text = str(text)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def refuse_url(value, what: str) -> None:
-    """Paths are local: a URL would be mangled by pathlib ("https:/...") and then reported as a missing file."""
-    if value is not None and _URL.match(str(value)):
-        raise ValueError(f"{what} {printable(value)}: URLs are not supported: download the data and pass a local path")
-
-
-def error_line(err: BaseException) -> str:
-    """One line saying what went wrong and, where we know it, what to do."""
-    if isinstance(err, OSError) and err.errno in _OS_ERRORS:
-        where = err.filename if err.filename is not None else err.filename2
-        return f"{printable(where)}: {_OS_ERRORS[err.errno]}" if where is not None else _OS_ERRORS[err.errno]
-    if isinstance(err, OSError) and err.strerror and err.filename is not None:
-        return f"{printable(err.filename)}: {err.strerror[:1].lower()}{err.strerror[1:]}"
-    text = str(err).strip() or type(err).__name__
-    # A message that lists details on indented lines (a checkpoint that does not fit) becomes one line.
-    return printable(re.sub(r"\s*\n\s+", "; ", text))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one command. A mistake the user can fix ends in one `error: <what>: <why>` line on stderr and exit
     code 2 (the engine's run-folder and divergence errors: 1).
@@ -182,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     way to report bad input) and OSError (missing files, permissions, full or read-only disks). Anything else is
     a bug and keeps its traceback; so does every error when ACTIONLIB_TRACEBACK=1 is set.
     """
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, OSError) as err:

@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cli import printable, refuse_url
+from ..command_line import printable, refuse_url
 from .datasets import (
     DATASETS,
     SPLITS,

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli import error_line, parse_pairs, printable, refuse_url
+from ..command_line import error_line, parse_pairs, printable, refuse_url
 from .evaluate import PROTOCOLS
 from .fusion import FUSION_METHODS
 from .optim import OPTIMIZERS
@@ -213,7 +213,7 @@ def add_parsers(subparsers) -> None:
         help="replace the run already in --out (its checkpoints, metrics and config); without it (or --resume) "
         "training into a folder that holds a run is refused",
     )
-    g.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+    g.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true", help="no progress bars")
     g.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard scalars even if installed")
     p.set_defaults(func=cmd_train)
 

@@ -73,6 +73,17 @@ def _model_size(model: nn.Module) -> int | None:
     return int(clip[2]) if clip is not None else None
 
 
+def dataset_root(config) -> Path:
+    """The run's dataset folder, or an error that says how to get it (the synthetic one: `actionlib synth`)."""
+    if config.root is None:
+        raise ValueError("no dataset root given (--root DIR)")
+    root = Path(config.root)
+    if not root.is_dir():
+        hint = f" (generate it with `actionlib synth {root}`)" if config.dataset == "synthetic" else ""
+        raise FileNotFoundError(f"dataset root {root} does not exist{hint}")
+    return root
+
+
 def build_dataset(config, subset: str, model: nn.Module, protocol: str = "train", modalities=None):
     """A ClipDataset of `subset` ("train" / "test") for `model`.
 
@@ -81,11 +92,7 @@ def build_dataset(config, subset: str, model: nn.Module, protocol: str = "train"
     """
     from actionlib.data.datasets import ClipDataset, read_split
 
-    if config.root is None:
-        raise ValueError("no dataset root given (--root DIR)")
-    root = Path(config.root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"dataset root {root} does not exist")
+    root = dataset_root(config)
     if protocol == "train":
         sampling, crops = "train", "train"
     elif protocol in PROTOCOLS:

@@ -617,15 +617,14 @@ def run(config: TrainConfig) -> dict:
     from actionlib.models import available, create
 
     from .checkpointing import load_model
-    from .inputs import build_dataset
+    from .inputs import build_dataset, dataset_root
 
     rank, world, device = distributed.init_distributed(config.device)
     config = resolve(config, world)
     config.device = str(device)
     if config.model not in available():  # fail before touching the data
         raise ValueError(f"unknown model {config.model!r}; available: {', '.join(available())}")
-    if config.root is None or not Path(config.root).is_dir():
-        raise FileNotFoundError(f"dataset root {config.root} does not exist")
+    dataset_root(config)
     names = class_names(config.root, config.dataset, config.split_dir)
     config.class_names, config.num_classes = names, len(names)
     seed_everything(config.seed)  # the same initial weights (classifier, BERT, ...) for the same seed

@@ -1,0 +1,77 @@
+"""Command-line values and user-facing error lines, shared by every `actionlib` command.
+
+Kept apart from `actionlib.cli` (which builds the parsers and imports the commands' modules on demand) so that those
+modules can use these helpers without importing the command-line entry point back.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+
+
+def parse_value(text: str):
+    """Turn a command-line option value into int / float / bool / None / str."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_pairs(items: list[str], what: str = "--option") -> dict:
+    """KEY=VALUE strings -> {key: value}; dashes in keys become underscores."""
+    options = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"{what} must be KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        options[key.replace("-", "_")] = parse_value(value)
+    return options
+
+
+# What an OSError means to someone running a command, and what to do about it.
+_OS_ERRORS = {
+    errno.ENOENT: "no such file or directory",
+    errno.EACCES: "permission denied: check its permissions or choose another location",
+    errno.EPERM: "permission denied: check its permissions or choose another location",
+    errno.EROFS: "read-only file system: choose a location on a writable file system",
+    errno.ENOSPC: "no space left on device: free some space or write somewhere else",
+    errno.EDQUOT: "disk quota exceeded: free some space or write somewhere else",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "is a folder, not a file",
+}
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")  # scheme://..., also as pathlib leaves it (scheme:/...)
+
+
+def printable(text) -> str:
+    """`text` with control characters escaped as `repr` does, so that a file name holding a newline or an escape
+    sequence cannot fake or hide a line of a report."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def refuse_url(value, what: str) -> None:
+    """Paths are local: a URL would be mangled by pathlib ("https:/...") and then reported as a missing file."""
+    if value is not None and _URL.match(str(value)):
+        raise ValueError(f"{what} {printable(value)}: URLs are not supported: download the data and pass a local path")
+
+
+def error_line(err: BaseException) -> str:
+    """One line saying what went wrong and, where we know it, what to do."""
+    if isinstance(err, OSError) and err.errno in _OS_ERRORS:
+        where = err.filename if err.filename is not None else err.filename2
+        return f"{printable(where)}: {_OS_ERRORS[err.errno]}" if where is not None else _OS_ERRORS[err.errno]
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        return f"{printable(err.filename)}: {err.strerror[:1].lower()}{err.strerror[1:]}"
+    text = str(err).strip() or type(err).__name__
+    # A message that lists details on indented lines (a checkpoint that does not fit) becomes one line.
+    return printable(re.sub(r"\s*\n\s+", "; ", text))
