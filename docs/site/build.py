@@ -38,7 +38,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-PAGES = ("index.md", "running.md")
+PAGES = ("index.md", "running.md", "cpu-profile.md", "library.md", "full-profile.md", "speed.md", "development.md")
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 # Tags after which the build leaves a cell's display to the notebook's author.
 LAYOUT_TAGS = {"remove-input", "remove-output", "remove-cell", "hide-input", "hide-output", "hide-cell"}
