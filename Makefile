@@ -45,7 +45,8 @@ format: install
 
 # The benchmark suite (benchmarks/bench_all.py): model speed and memory at the thesis's clip sizes,
 # late-head overhead, end-to-end training, predict latency, torchvision comparison, activation checkpointing and
-# the data pipeline -> results/benchmarks/ (README.md, CSV, Markdown, figure). Under 15 min on 2 idle cores.
+# the data pipeline, peers (PyTorchVideo with `pip install -e ".[bench]"`, torchvision) -> results/benchmarks/
+# (README.md, CSV, Markdown, figure). About 20 min on 2 idle cores.
 # torch.compile / bf16 trials are opt-in: $(PY) benchmarks/bench_all.py --trials
 bench: install
 	$(PY) benchmarks/bench_all.py

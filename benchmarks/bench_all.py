@@ -1,20 +1,26 @@
-"""`make bench`: the whole benchmark suite in one run, under 15 minutes on 2 CPU cores.
+"""`make bench`: the whole benchmark suite in one run, about 20 minutes on 2 CPU cores.
 
 Writes results/benchmarks/:
 
 * models.{csv,md,png}: every Table 3.10 architecture and Tables 4.1/4.3-4.6 BERT variant at the thesis's clip size,
-  batch 1, channels-last (what the library runs); inference for all, training for the Table 3.10 architectures;
-  the three architectures of the 75 % goal also in the default layout;
+  batch 1, channels-last (what the library runs); inference for all, training for the Table 3.10 architectures,
+  and for those also inference with BatchNorm folded (as `evaluate` and `predict` run); the three architectures of
+  the 75 % goal also in the default layout;
 * heads.csv: late temporal heads against TGAP on ResNeXt101-3D (BERT-overhead goal);
 * end_to_end.csv, predict.csv, data.csv: loader vs model, `actionlib predict` latency, data pipeline readers;
 * torchvision.csv, activation_checkpointing.csv, breakdown.csv: the torchvision goal, the memory option, and where
   the passes of the three goal architectures spend their time;
+* peers.{csv,md}: each thesis architecture against PyTorchVideo's, torchvision's and (with `--authors-repo`) the
+  authors' builds of the same network, inference and training, as ours / peer clips/s (benchmarks/bench_peers.py);
+* profile_i3d_64f.csv, profile_slowfast50_64f.csv: one inference pass of the two architectures below 75 % of the
+  matmul rate, per operator (torch.profiler): share of the time, and the rate of each (bench_models.profile_ops);
 * README.md: the machine and every goal, met or missed by how much (generated from this run's numbers).
 
 Every time is the median of `--repeats` passes after a warm-up, with min and max. `--trials` instead runs the
 torch.compile / bf16 autocast trials (minutes per model here) and writes trials.{csv,md}.
 
     .venv/bin/python benchmarks/bench_all.py            # what `make bench` runs
+    .venv/bin/python benchmarks/bench_all.py --authors-repo ../LateTemporalModeling3DCNN   # with the authors' peers
     .venv/bin/python benchmarks/bench_all.py --trials   # opt-in: torch.compile and bf16 autocast
 """
 
@@ -37,12 +43,15 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import bench_data  # noqa: E402
 import bench_e2e  # noqa: E402
 import bench_models  # noqa: E402
+import bench_peers  # noqa: E402
 import bench_speed  # noqa: E402
 
 from actionlib.complexity import clip_shape  # noqa: E402
+from actionlib.models import create  # noqa: E402
 
 OUT = REPO / "results" / "benchmarks"
 GOAL_IDS = ("t3.10/r2plus1d34_32f", "t3.10/i3d_64f", "t3.10/slowfast50_64f")
+PROFILE_IDS = ("t3.10/i3d_64f", "t3.10/slowfast50_64f")  # the two below 75 % of the matmul rate
 HEAD_IDS = ("t4.1/avg", "t4.1/avg_frmb", "t4.1/concat_frmb", "t4.1/lstm_frmb", "t4.1/bert_frmb")
 TABLE_3_10 = "3D architectures (Table 3.10)"
 PREDICT_MODEL = "t4.3/rgb_bert"  # the thesis's ResNeXt101-3D + BERT (FRMB), 64 frames, 51 classes
@@ -67,8 +76,17 @@ def run_models(benches, args, ceiling: float, start: float) -> pd.DataFrame:
         train = TABLE_3_10 in bench.groups and not args.no_train
         layouts = [True, False] if bench.ids[0] in GOAL_IDS else [True]
         for channels_last in layouts:
+            fold_bn = TABLE_3_10 in bench.groups and channels_last  # as evaluate and predict run them
             record = bench_models.run_bench(
-                bench, args.repeats, args.warmup, train, 0.0, ceiling, torch.device("cpu"), channels_last=channels_last
+                bench,
+                args.repeats,
+                args.warmup,
+                train,
+                0.0,
+                ceiling,
+                torch.device("cpu"),
+                channels_last=channels_last,
+                fold_bn=fold_bn,
             )
             if not train and not record["note"]:
                 record["note"] = "training timed for the Table 3.10 architectures only (same backbones)"
@@ -78,6 +96,7 @@ def run_models(benches, args, ceiling: float, start: float) -> pd.DataFrame:
             log(
                 f"{record['id']} {record['memory_format']}: infer {record['infer_s']:.2f} s "
                 f"({record['infer_pct_matmul']:.0f} % of matmul)"
+                + (f", BN folded {record['infer_folded_s']:.2f} s" if "infer_folded_s" in record else "")
                 + (f", train {record['train_s']:.2f} s" if "train_s" in record else ""),
                 start,
             )
@@ -93,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head-rounds", type=int, default=7, help="round-robin rounds of the head comparison")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     parser.add_argument("--no-train", action="store_true", help="skip the Table 3.10 training steps")
+    parser.add_argument(
+        "--authors-repo", type=Path, help="a checkout of artest08/LateTemporalModeling3DCNN: adds the authors' builds"
+    )
+    parser.add_argument(
+        "--peer-layouts", default="channels_last", help="peers stage: channels_last, default, or both comma-separated"
+    )
     parser.add_argument("--trials", action="store_true", help="only the torch.compile / bf16 trials (slow)")
     parser.add_argument("--trial-timeout", type=float, default=300, help="seconds per trial process")
     parser.add_argument("--bf16-timeout", type=float, default=90, help="seconds per bf16 trial process")
@@ -159,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         start,
     )
 
+    peers = run_peers(args, info, start)
+    profiles = run_profiles({i: by_id[i] for i in PROFILE_IDS}, args.out, ceiling["median"], start)
+
     checkpointing = pd.DataFrame(
         bench_speed.activation_checkpointing(
             kwargs_of(by_id[HEAD_IDS[0]]), clip_shape(by_id[HEAD_IDS[0]].clip, 3), 1, args.repeats, args.warmup
@@ -196,10 +224,51 @@ def main(argv: list[str] | None = None) -> int:
         for suffix in (".csv", ".md", ".png"):
             (args.out / f"{stem}{suffix}").unlink(missing_ok=True)
     elapsed = time.perf_counter() - start
-    readme = summary(info, ceiling, args, models, heads, e2e, predict, torchvision, checkpointing, breakdown, data)
+    readme = summary(
+        info,
+        ceiling,
+        args,
+        models,
+        heads,
+        e2e,
+        predict,
+        torchvision,
+        checkpointing,
+        breakdown,
+        data,
+        peers=peers,
+        profiles=profiles,
+    )
     (args.out / "README.md").write_text(readme + f"\nThis run took {elapsed / 60:.1f} min.\n")
     log(f"wrote {args.out}/README.md and the tables", start)
     return 0
+
+
+def run_peers(args, info: dict, start: float, quick: bool = False) -> pd.DataFrame:
+    """peers.{csv,md}: ours against other libraries' builds of the same networks (benchmarks/bench_peers.py)."""
+    peers, skipped = bench_peers.run(
+        args.authors_repo,
+        args.repeats,
+        args.warmup,
+        tuple(args.peer_layouts.split(",")),
+        quick=quick,
+        train=not args.no_train,
+        log=lambda message: log(message, start),
+    )
+    bench_peers.write(peers, skipped, args.out, info, args.repeats, args.warmup)
+    return peers
+
+
+def run_profiles(benches: dict, out: Path, ceiling: float, start: float) -> dict[str, pd.DataFrame]:
+    """profile_<arch>.csv for each {row id: planned bench}: one inference pass per operator, as evaluate runs it."""
+    profiles = {}
+    for row_id, bench in benches.items():
+        rows = bench_models.profile_ops(row_id, create(**kwargs_of(bench)), clip_shape(bench.clip, 3), ceiling)
+        profiles[row_id] = pd.DataFrame(rows)
+        profiles[row_id].to_csv(out / bench_models.profile_name(row_id), index=False, float_format="%.4g")
+        top = profiles[row_id].head(3)
+        log(f"profile {row_id}: " + ", ".join(f"{r.op} {100 * r.share_of_pass:.0f} %" for r in top.itertuples()), start)
+    return profiles
 
 
 def rewrite_readme(args) -> int:
@@ -217,7 +286,15 @@ def rewrite_readme(args) -> int:
     found = re.search(r"matmul: ([\d.]+) G multiply-adds/s \(min ([\d.]+), max ([\d.]+)\)", header)
     ceiling = dict(zip(("median", "min", "max"), map(float, found.groups()), strict=True))
     took = re.search(r"This run took [\d.]+ min\.", (args.out / "README.md").read_text())
-    text = summary(info, ceiling, args, *read.values(), breakdown, data)
+    peers = None
+    if (args.out / "peers.csv").is_file():
+        peers = pd.read_csv(args.out / "peers.csv", keep_default_na=False, na_values=[""])
+    profiles = {
+        row_id: pd.read_csv(args.out / bench_models.profile_name(row_id))
+        for row_id in PROFILE_IDS
+        if (args.out / bench_models.profile_name(row_id)).is_file()
+    }
+    text = summary(info, ceiling, args, *read.values(), breakdown, data, peers=peers, profiles=profiles)
     (args.out / "README.md").write_text(text + (f"\n{took.group(0)}\n" if took else ""))
     return 0
 
@@ -226,8 +303,23 @@ def _range(row, prefix: str, digits: int = 2) -> str:
     return f"{row[prefix]:.{digits}f} [{row[prefix + '_min']:.{digits}f}, {row[prefix + '_max']:.{digits}f}]"
 
 
-def summary(info, ceiling, args, models, heads, e2e, predict, torchvision, checkpointing, breakdown, data) -> str:
-    """results/benchmarks/README.md: the machine, each goal met or missed (by how much, and why)."""
+def summary(
+    info,
+    ceiling,
+    args,
+    models,
+    heads,
+    e2e,
+    predict,
+    torchvision,
+    checkpointing,
+    breakdown,
+    data,
+    peers=None,
+    profiles=None,
+) -> str:
+    """results/benchmarks/README.md: the machine, each goal met or missed (by how much, and why). `peers` and
+    `profiles` are left out when a run's tables predate them."""
     lines = [
         "# Benchmarks",
         "",
@@ -247,11 +339,16 @@ def summary(info, ceiling, args, models, heads, e2e, predict, torchvision, check
     for row_id in GOAL_IDS:
         pct = cl.loc[row_id, "infer_pct_matmul"]
         was = default.loc[row_id, "infer_pct_matmul"]
+        folded = cl.loc[row_id].get("infer_folded_pct_matmul", float("nan"))
+        measured = f"{pct:.0f} % channels-last ({was:.0f} % default layout); {cl.loc[row_id, 'infer_s']:.2f} s/clip"
+        if not pd.isna(folded):  # as evaluate and predict run it: channels-last, BatchNorm folded
+            measured = (
+                f"{folded:.0f} % channels-last with BatchNorm folded, as evaluate runs "
+                f"({cl.loc[row_id, 'infer_folded_s']:.2f} s/clip); {pct:.0f} % not folded, {was:.0f} % default layout"
+            )
+            pct = folded
         verdict = "met" if pct >= 75 else f"missed by {75 - pct:.0f} points"
-        lines.append(
-            f"| {row_id} inference >= 75 % of matmul | {pct:.0f} % channels-last ({was:.0f} % default layout); "
-            f"{cl.loc[row_id, 'infer_s']:.2f} s/clip | {verdict} |"
-        )
+        lines.append(f"| {row_id} inference >= 75 % of matmul | {measured} | {verdict} |")
     bert = heads.set_index("id").loc["t4.1/bert_frmb"]
     worst_bert = max(bert["vs_tgap"], bert["vs_same_backbone"])
     lines.append(
@@ -275,6 +372,12 @@ def summary(info, ceiling, args, models, heads, e2e, predict, torchvision, check
         + ", ".join(f"{r.time_ratio:.3f}" for r in torchvision.itertuples())
         + f" | {verdict}; ours computes 1-3 % more multiply-adds (IG65M layout), so time alone overstates the gap |"
     )
+    if peers is not None and not peers.empty:
+        measured, result = bench_peers.verdict(peers)
+        lines.append(
+            "| no architecture slower than any peer's build of it (ours / peer clips/s >= 1.0, "
+            f"[peers.md](peers.md)) | {measured} | {result} |"
+        )
     loader_bound = e2e[e2e["bottleneck"] == "loader"]
     lines.append(
         "| data pipeline never the bottleneck | "
@@ -295,18 +398,26 @@ def summary(info, ceiling, args, models, heads, e2e, predict, torchvision, check
                     "layout": name,
                     "inference s [min, max]": bench_models._fmt_time(row, "infer"),
                     "inf % matmul": f"{row['infer_pct_matmul']:.0f}",
+                    "inf BN folded % matmul": bench_models._fmt(row.get("infer_folded_pct_matmul"), 0),
                     "training s [min, max]": bench_models._fmt_time(row, "train"),
                     "train % matmul": bench_models._fmt(row["train_pct_matmul"], 0),
                 }
             )
     lines += [pd.DataFrame(layout).to_markdown(index=False), ""]
     lines += [
-        "Inference (evaluate, predict) runs channels-last. Training a single clip can be slower channels-last than "
-        "in the default layout on this CPU (compare the training columns); `actionlib train --no-channels-last` "
-        "switches it off.",
+        "Inference (evaluate, predict) runs channels-last with each BatchNorm folded into the convolution before it "
+        "(actionlib/models/fold.py; `evaluate_checkpoint(fold_bn=False)`, `actionlib predict --no-fold-bn` to keep "
+        "them). Training a single clip can be slower channels-last than in the default layout on this CPU (compare "
+        "the training columns); `actionlib train --no-channels-last` switches it off.",
     ]
     lines += ["", "## Where the inference time goes (the three 75 % goal architectures)", ""]
     lines += _breakdown_notes(breakdown, models, ceiling)
+    if profiles:
+        lines += ["", "## Per-operator profiles (I3D, SlowFast-50: inference as evaluate runs it)", ""]
+        lines += _profile_notes(profiles)
+    if peers is not None and not peers.empty:
+        lines += ["", "## Other libraries' builds of the same networks (batch 1)", ""]
+        lines += _peer_notes(peers)
     lines += ["", "## Late temporal heads vs TGAP (ResNeXt101-3D, training step, batch 1)", ""]
     table = pd.DataFrame(
         {
@@ -452,6 +563,60 @@ def _breakdown_notes(breakdown: pd.DataFrame, models: pd.DataFrame, ceiling) -> 
         "convolutions.",
     ]
     return lines
+
+
+def _profile_notes(profiles: dict) -> list[str]:
+    """The largest operators of each profiled pass, with the rate of each (multiply-adds or bytes)."""
+    lines = []
+    for row_id, rows in profiles.items():
+        total = rows[rows["group"] == "total"].iloc[0]
+        ops = rows[rows["group"] != "total"].head(6)
+        parts = []
+        for r in ops.itertuples():
+            rate = ""
+            if not pd.isna(r.pct_matmul):
+                rate = f" at {r.pct_matmul:.0f} % of the matmul rate"
+            elif not pd.isna(r.args_gb_per_s):
+                rate = f" moving {r.args_gb_per_s:.1f} GB/s"
+            parts.append(f"{r.op.replace('aten::', '')} {100 * r.share_of_pass:.0f} %{rate}")
+        lines.append(
+            f"- {row_id} ({total['pct_matmul']:.0f} % of matmul overall, {total['seconds']:.2f} s, clip "
+            f"{total['clip']}): " + "; ".join(parts) + f". Details: [{bench_models.profile_name(row_id)}]"
+            f"({bench_models.profile_name(row_id)})."
+        )
+    lines += [
+        "",
+        "Shares are self times from torch.profiler (one channels-last pass, BatchNorm folded), scaled to the "
+        "unprofiled pass; a convolution's multiply-adds are credited to the kernel under it (mkldnn_convolution: "
+        "oneDNN). Operators without multiply-adds show the megabytes of their tensor arguments per second: far "
+        "below the matmul rate by nature, they hold a pass below 75 % in proportion to their share of it.",
+    ]
+    return lines
+
+
+def _peer_notes(peers: pd.DataFrame) -> list[str]:
+    timed = peers[peers["infer_ratio"].notna()] if "infer_ratio" in peers else peers.iloc[:0]
+    if timed.empty:
+        return ["No peer build was timed: see [peers.md](peers.md)."]
+    table = pd.DataFrame(
+        {
+            "architecture": timed["architecture"],
+            "clip": timed["clip"],
+            "peer": timed["peer"],
+            "layout": timed["layout"],
+            "G mult-adds ours / peer": timed.apply(lambda r: f"{r.ours_gmacs:.1f} / {r.peer_gmacs:.1f}", axis=1),
+            "inference ours / peer clips/s": timed.apply(bench_peers._cell, axis=1, prefix="infer_ratio"),
+            "same, ours BN folded": timed.apply(bench_peers._cell, axis=1, prefix="infer_folded_ratio"),
+            "training ours / peer clips/s": timed.apply(bench_peers._cell, axis=1, prefix="train_ratio"),
+        }
+    )
+    return [
+        table.to_markdown(index=False),
+        "",
+        "Ratios are ours clips/s over the peer's (>= 1: ours as fast or faster), median [min, max] of round-robin "
+        "rounds in one process, same threads and layout. Peers, the networks they could not build and why: "
+        "[peers.md](peers.md).",
+    ]
 
 
 def trials_markdown(trials: pd.DataFrame, info: dict) -> str:

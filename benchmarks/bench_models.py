@@ -13,12 +13,19 @@ heads of Table 4.1 (ResNeXt101-3D, FRMB), at the clip sizes the thesis counted (
 
 Every time is the median of `--repeats` passes after `--warmup` passes, with the min and max. Weights and clips
 are channels-last by default, as training, `evaluate` and `predict` run them (`--memory-format default` for the
-plain layout). Writes results/benchmarks/models.csv, models.md (machine description on top) and models.png.
-`make bench` (bench_all.py) uses these functions for the whole suite; this script runs the model table alone:
+plain layout). `--fold-bn` also times inference with each BatchNorm folded into its convolution, as `evaluate` and
+`predict` run it (`actionlib.models.fold`), alternating folded and plain passes so that both see the same machine.
+Writes results/benchmarks/models.csv, models.md (machine description on top) and models.png. `make bench`
+(bench_all.py) uses these functions for the whole suite; this script runs the model table alone:
 
     .venv/bin/python benchmarks/bench_models.py                      # 3 repeats; training up to 60 G mult-adds
     .venv/bin/python benchmarks/bench_models.py --quick              # 1 repeat, training only for Table 4.1 heads
-    .venv/bin/python benchmarks/bench_models.py --only t4.1/avg,t4.1/bert_frmb --repeats 5
+    .venv/bin/python benchmarks/bench_models.py --only t4.1/avg,t4.1/bert_frmb --repeats 5 --fold-bn
+
+`--profile` instead profiles one inference pass per operator (torch.profiler) and writes profile_<arch>.csv:
+
+    .venv/bin/python benchmarks/bench_models.py --profile t3.10/i3d_64f,t3.10/slowfast50_64f
+    .venv/bin/python benchmarks/bench_models.py --profile t3.10/i3d_64f --clip 16x32x32 --out /tmp/x  # smoke
 
 On a shared machine use `--threads 1`: two torch threads stall badly when the other core is busy.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import math
 import os
 import platform
 import statistics
@@ -44,11 +52,13 @@ import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from actionlib import reference  # noqa: E402
 from actionlib.complexity import clip_shape, measure  # noqa: E402
 from actionlib.engine.train import to_channels_last  # noqa: E402
 from actionlib.models import create  # noqa: E402
+from actionlib.models.fold import fold_batchnorm  # noqa: E402
 from actionlib.thesis import ROWS, Config, read_spec  # noqa: E402
 
 # Which spec rows are benchmarked, by group. Two-stream rows are left out: they are two single-stream models.
@@ -219,9 +229,12 @@ def run_bench(
     device: torch.device,
     batch: int = 1,
     channels_last: bool = False,
+    fold_bn: bool = False,
 ) -> dict:
     """Time one configuration. `train=None` decides by size: always for the late temporal heads, else when the
-    forward pass is at most `train_max_gmacs` G multiply-adds."""
+    forward pass is at most `train_max_gmacs` G multiply-adds. `fold_bn` also times inference with BatchNorm folded
+    (`infer_folded_*`), each folded pass right after a plain one; `fold_speedup` is the median of the per-pair
+    ratios plain / folded."""
     config = bench.config
     model = create(config.model, modality=config.modality, **config.options)
     shape = clip_shape(bench.clip, model.default_clip[0])
@@ -246,13 +259,27 @@ def run_bench(
         to_channels_last(model)
         clip = clip.contiguous(memory_format=torch.channels_last_3d)
 
-    def infer():
+    def infer(model=model):
         with torch.inference_mode():
             model(clip)
 
-    with PeakMemory(device) as memory:
-        times = timed(infer, repeats, warmup, device)
-    record.update(_summary("infer", times, gmacs * batch, ceiling, memory.mb))
+    if fold_bn:
+        folded = fold_batchnorm(model)
+        times, folded_times = [], []
+        with PeakMemory(device) as memory:
+            timed(lambda: (infer(), infer(folded)), 0, warmup, device)
+            for _ in range(repeats):
+                times += timed(infer, 1, 0, device)
+                folded_times += timed(lambda: infer(folded), 1, 0, device)
+        record.update(_summary("infer", times, gmacs * batch, ceiling, memory.mb))
+        record.update(_summary("infer_folded", folded_times, gmacs * batch, ceiling, memory.mb))
+        record["fold_speedup"] = statistics.median(p / f for p, f in zip(times, folded_times, strict=True))
+        record["folded_batchnorms"] = folded.folded_batchnorms
+        del folded
+    else:
+        with PeakMemory(device) as memory:
+            times = timed(infer, repeats, warmup, device)
+        record.update(_summary("infer", times, gmacs * batch, ceiling, memory.mb))
 
     if train is None:
         train = LATE_GROUP in bench.groups or gmacs <= train_max_gmacs
@@ -284,7 +311,8 @@ def to_frame(records: list[dict]) -> pd.DataFrame:
     """The records as a table with every column (blank where skipped), plus each late temporal head's step time
     over the TGAP baseline's, for training and inference."""
     df = pd.DataFrame.from_records(records)
-    for column in (f"train_{m}" for m in MEASURES):
+    folded = [f"infer_folded_{m}" for m in MEASURES] + ["fold_speedup", "folded_batchnorms"]
+    for column in [f"train_{m}" for m in MEASURES] + folded:
         if column not in df:
             df[column] = float("nan")
     for prefix in ("train", "infer"):
@@ -332,12 +360,26 @@ def markdown(df: pd.DataFrame, description: str) -> str:
             "inf clips/s": df["infer_clips_per_s"].map(lambda v: _fmt(v, 2)),
             "inf % matmul": df["infer_pct_matmul"].map(lambda v: _fmt(v, 0)),
             "inf MB": df["infer_mem_mb"].map(lambda v: _fmt(v, 0)),
+            "BN folded s [min, max]": df.apply(_fmt_time, axis=1, prefix="infer_folded"),
+            "folded % matmul": df.get("infer_folded_pct_matmul", pd.Series(float("nan"), df.index)).map(
+                lambda v: _fmt(v, 0)
+            ),
+            "fold speedup": df.get("fold_speedup", pd.Series(float("nan"), df.index)).map(lambda v: _fmt(v, 3)),
             "training s [min, max]": df.apply(_fmt_time, axis=1, prefix="train"),
             "train % matmul": df["train_pct_matmul"].map(lambda v: _fmt(v, 0)),
             "train MB": df["train_mem_mb"].map(lambda v: _fmt(v, 0)),
         }
     )
+    if table["fold speedup"].eq("-").all():
+        table = table.drop(columns=["BN folded s [min, max]", "folded % matmul", "fold speedup"])
     parts = ["# Model speed (batch 1)", "", description, "", table.to_markdown(index=False), ""]
+    if "fold speedup" in table:
+        parts += [
+            "'BN folded': inference with each BatchNorm folded into the convolution before it, as `evaluate` and "
+            "`predict` run (actionlib/models/fold.py); 'fold speedup' is the median over pairs of passes (plain, "
+            "then folded) of plain time / folded time.",
+            "",
+        ]
     late = df[df["group"].str.contains(LATE_GROUP, regex=False)]
     if not late.empty:
         heads = pd.DataFrame(
@@ -387,6 +429,149 @@ def write_outputs(df: pd.DataFrame, description: str, out: str | Path) -> None:
     plot(df, out.with_suffix(".png"))
 
 
+def _conv_macs(event) -> float:
+    """Multiply-adds of one aten::convolution call, from its recorded shapes: batch x output positions x weight."""
+    x, w = event.input_shapes[0], event.input_shapes[1]
+    stride, padding, dilation = event.concrete_inputs[3:6]
+    out = [
+        (n + 2 * p - d * (k - 1) - 1) // s + 1
+        for n, k, s, p, d in zip(x[2:], w[2:], stride, padding, dilation, strict=True)
+    ]
+    return x[0] * math.prod(out) * math.prod(w)
+
+
+def _matmul_macs(event) -> float:
+    shapes = [s for s in event.input_shapes if s]
+    if event.name == "aten::addmm":  # bias, (m, k), (k, n)
+        (m, k), (_, n) = shapes[-2], shapes[-1]
+        return m * k * n
+    if event.name == "aten::mm":
+        (m, k), (_, n) = shapes[0], shapes[1]
+        return m * k * n
+    (b, m, k), (_, _, n) = shapes[-2], shapes[-1]  # bmm, baddbmm
+    return b * m * k * n
+
+
+def _elements(shapes) -> int:
+    """Elements of the tensors among recorded input shapes (a tensor list, as torch.cat takes, is a list of them)."""
+    if shapes and all(isinstance(d, int) for d in shapes):
+        return math.prod(shapes)
+    return sum(_elements(s) for s in shapes if isinstance(s, list))
+
+
+def _conv_kernel(event):
+    """The convolution operator under aten::convolution with the most self time (e.g. aten::mkldnn_convolution):
+    the kernel that did the multiply-adds, not a layout copy around it."""
+    best, stack = event, list(event.cpu_children)
+    while stack:
+        child = stack.pop()
+        if "conv" in child.name and child.self_cpu_time_total > best.self_cpu_time_total:
+            best = child
+        stack += child.cpu_children
+    return best
+
+
+MATMULS = ("aten::addmm", "aten::mm", "aten::bmm", "aten::baddbmm")
+# Operators that do no multiply-adds and only move data: their rate is megabytes per second.
+MEMORY_BOUND = ("pooling", "relu", "residual add", "concatenation", "layout copies", "padding", "batch norm")
+
+
+def _op_group(op: str) -> str:
+    if "conv" in op:
+        return "convolution"
+    if op in MATMULS or op in ("aten::linear", "aten::matmul"):
+        return "linear/attention"
+    from bench_speed import _op_group as group
+
+    return group(op)
+
+
+def profile_ops(row_id: str, model: torch.nn.Module, shape: tuple, ceiling: float, fold_bn: bool = True) -> list[dict]:
+    """Each operator's share of one channels-last inference pass (batch 1) and, where it computes multiply-adds
+    (convolutions, matrix products), its rate as a % of the matmul rate; for the operators that only move data
+    (max pooling, copies, additions, ReLU, concatenation, padding: the kernels, not the wrappers that call them), the
+    megabytes of their tensor arguments and the rate they went through them, to compare with the machine's memory
+    bandwidth.
+
+    Self times come from torch.profiler (`key_averages`, by operator), scaled so that they add up to the median
+    time of 3 unprofiled passes (the profiler's own overhead is spread over all operators alike). A convolution's
+    multiply-adds are counted from its recorded shapes and credited to the kernel under it that took the time
+    (e.g. aten::mkldnn_convolution). Argument megabytes assume 4-byte floats and leave out the outputs an
+    operator allocates (an in-place or `out=` argument counts). At tiny clips and 1 thread PyTorch picks other
+    convolution kernels than at the thesis's sizes (its native slow_conv3d instead of oneDNN for small maps)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model = model.eval()
+    to_channels_last(model)
+    if fold_bn:
+        model = fold_batchnorm(model)
+    clip = torch.randn(1, *shape).contiguous(memory_format=torch.channels_last_3d)
+
+    def infer():
+        with torch.inference_mode():
+            model(clip)
+
+    plain = statistics.median(timed(infer, 3, 1, torch.device("cpu")))
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof, torch.inference_mode():
+        model(clip)
+    macs, moved, wrappers = {}, {}, set()
+    for event in prof.events():
+        if event.name == "aten::convolution":
+            kernel = _conv_kernel(event).name
+            macs[kernel] = macs.get(kernel, 0.0) + _conv_macs(event)
+        elif event.name in MATMULS:
+            macs[event.name] = macs.get(event.name, 0.0) + _matmul_macs(event)
+        if any(_op_group(c.name) == _op_group(event.name) for c in event.cpu_children):
+            wrappers.add(event.name)  # e.g. aten::max_pool3d around aten::max_pool3d_with_indices
+        moved[event.name] = moved.get(event.name, 0.0) + 4 * _elements(event.input_shapes)
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    rows = []
+    for event in sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True):
+        share = event.self_cpu_time_total / total
+        seconds = share * plain
+        gmacs = macs.get(event.key, 0.0) / 1e9
+        kernel = _op_group(event.key) in MEMORY_BOUND and event.key not in wrappers
+        mb = moved.get(event.key, 0.0) / 1e6 if kernel else 0.0
+        rows.append(
+            {
+                "id": row_id,
+                "op": event.key,
+                "group": _op_group(event.key),
+                "calls": event.count,
+                "share_of_pass": share,
+                "seconds": seconds,
+                "gmacs": gmacs if gmacs else float("nan"),
+                "gmacs_per_s": gmacs / seconds if gmacs else float("nan"),
+                "pct_matmul": 100 * gmacs / seconds / ceiling if gmacs else float("nan"),
+                "args_mb": mb if mb else float("nan"),
+                "args_gb_per_s": mb / 1e3 / seconds if mb else float("nan"),
+            }
+        )
+    all_macs = sum(macs.values()) / 1e9
+    rows.append(
+        {
+            "id": row_id,
+            "op": "whole pass (no profiler)",
+            "group": "total",
+            "calls": 1,
+            "share_of_pass": 1.0,
+            "seconds": plain,
+            "gmacs": all_macs,
+            "gmacs_per_s": all_macs / plain,
+            "pct_matmul": 100 * all_macs / plain / ceiling,
+        }
+    )
+    for row in rows:
+        row.update(clip="x".join(map(str, shape[1:])), layout="channels_last", batchnorm_folded=fold_bn)
+    return rows
+
+
+def profile_name(row_id: str) -> str:
+    """profile_<arch>.csv: the spec row id without its table, e.g. t3.10/i3d_64f -> profile_i3d_64f.csv."""
+    return f"profile_{row_id.split('/')[-1]}.csv"
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", default=str(DEFAULT_SPEC), help="complexity_targets.csv (clip sizes)")
@@ -408,8 +593,18 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         default="channels_last",
         help="layout of weights and clips: channels-last is what training, evaluate and predict use",
     )
+    parser.add_argument(
+        "--fold-bn", action="store_true", help="also time inference with BatchNorm folded (as evaluate/predict run)"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="IDS",
+        help="comma-separated spec row ids: profile one inference pass per operator instead and write "
+        "profile_<arch>.csv into the --out folder",
+    )
+    parser.add_argument("--clip", help="TxHxW instead of the spec's clip size (small smoke runs)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output path without suffix")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output path without suffix (--profile: a folder)")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.train_max_gmacs = 1, 0.0
@@ -418,10 +613,35 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     device = torch.device(args.device)
     torch.manual_seed(0)
 
+    only = args.profile or args.only
     try:
-        benches = plan(args.spec, args.only.split(",") if args.only else None)
+        benches = plan(args.spec, only.split(",") if only else None)
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
+    if args.clip:
+        frames, size = (int(v) for v in args.clip.split("x")[:2])
+        for bench in benches:
+            bench.clip = args.clip
+            bench.config = Config(
+                bench.config.model, {**bench.config.options, "frames": frames, "size": size}, bench.config.modality
+            )
+    if args.profile:
+        out = Path(args.out) if args.out != str(DEFAULT_OUT) else DEFAULT_OUT.parent
+        out.mkdir(parents=True, exist_ok=True)
+        ceiling = matmul_rate(device)
+        for bench in benches:
+            config = bench.config
+            model = create(config.model, modality=config.modality, **config.options)
+            rows = pd.DataFrame(
+                profile_ops(bench.ids[0], model, clip_shape(bench.clip, model.default_clip[0]), ceiling["median"])
+            )
+            rows.to_csv(out / profile_name(bench.ids[0]), index=False, float_format="%.4g")
+            print(
+                f"wrote {out / profile_name(bench.ids[0])}: "
+                + ", ".join(f"{r.op} {100 * r.share_of_pass:.0f} %" for r in rows.head(4).itertuples()),
+                flush=True,
+            )
+        return pd.DataFrame()
     info = machine()
     ceiling = matmul_rate(device)
     description = describe(info, ceiling, args.repeats, args.warmup)
@@ -437,6 +657,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             ceiling["median"],
             device=device,
             channels_last=args.memory_format == "channels_last",
+            fold_bn=args.fold_bn,
         )
         records.append(record)
         train = f"train {record['train_s']:.2f} s" if "train_s" in record else record["note"]

@@ -211,8 +211,9 @@ def evaluate_checkpoint(
     when the data moved. `compile` runs the model through `torch.compile`: on 2 CPU cores 1.1-1.4x faster
     inference after 40-50 s of compiling per clip shape (results/benchmarks/trials.md), so only worth it for
     long test sets. `fold_bn` folds each BatchNorm into the convolution before it (`models.fold.fold_batchnorm`):
-    the same scores up to float rounding, 3-5 % faster on CPU (results/benchmarks/models.md). Returns (report,
-    scores, config).
+    the same scores up to float rounding, one operator fewer per convolution (I3D, SlowFast, R(2+1)D: 3-5 % less
+    CPU time per clip in a small-clip measurement; results/benchmarks/models.md at the thesis's sizes). Returns
+    (report, scores, config).
     """
     from torch.utils.data import DataLoader
 
