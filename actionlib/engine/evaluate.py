@@ -17,14 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed
-
-# name -> (clips, crops) in the data pipeline's vocabulary
-PROTOCOLS = {
-    "single-center": ("single", "center"),
-    "single-ten": ("single", "ten"),
-    "multi-center": ("multi", "center"),
-    "multi-ten": ("multi", "ten"),
-}
+from .checkpointing import load_model
+from .config import TrainConfig
+from .inputs import PROTOCOLS, build_dataset, collate
+from .repro import seed_worker
 
 
 def topk_correct(scores: torch.Tensor, labels: torch.Tensor, ks=(1, 3)) -> dict[int, int]:
@@ -217,11 +213,6 @@ def evaluate_checkpoint(
     """
     from torch.utils.data import DataLoader
 
-    from .checkpointing import load_model
-    from .inputs import build_dataset
-    from .repro import seed_worker
-    from .train import TrainConfig, collate
-
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     model, values = load_model(checkpoint, frames=frames)
@@ -230,8 +221,6 @@ def evaluate_checkpoint(
     model.to(device)
     # channels-last, as in training: inference of R(2+1)D-34 on 2 CPU cores went from 61 % to 79 % of the matmul
     # rate (benchmarks/bench_models.py --channels-last)
-    from .train import to_channels_last
-
     to_channels_last(model)
     if fold_bn:
         from actionlib.models.fold import fold_batchnorm
@@ -272,3 +261,12 @@ def evaluate_checkpoint(
         raise ValueError(f"{config.root}: no readable test videos ({report['skipped']} skipped as unreadable)")
     report.update(protocol=protocol, checkpoint=str(checkpoint), model=config.model, modality=config.modality)
     return report, out, config.to_dict()
+
+
+def to_channels_last(model: nn.Module) -> None:
+    """channels-last for every 4D / 5D weight (2D and 3D convolutions in one model)."""
+    for p in model.parameters():
+        if p.dim() == 4:
+            p.data = p.data.contiguous(memory_format=torch.channels_last)
+        elif p.dim() == 5:
+            p.data = p.data.contiguous(memory_format=torch.channels_last_3d)

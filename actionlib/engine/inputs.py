@@ -10,9 +10,39 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import torch
 from torch import nn
+from torch.utils.data._utils.collate import default_collate
 
-from .evaluate import PROTOCOLS
+# name -> (clips, crops) in the data pipeline's vocabulary
+PROTOCOLS = {
+    "single-center": ("single", "center"),
+    "single-ten": ("single", "ten"),
+    "multi-center": ("multi", "center"),
+    "multi-ten": ("multi", "ten"),
+}
+
+
+def collate(batch: list) -> dict:
+    """Stack dict samples, dropping None (unreadable videos) and counting them in `skipped`.
+
+    Tensors whose shapes differ between samples (multi-clip testing: one view per clip) stay a list.
+    """
+    kept = [b for b in batch if b is not None]
+    skipped = len(batch) - len(kept) + sum(int(b.get("skipped", 0)) for b in kept)
+    if not kept:
+        return {"clip": torch.zeros(0), "label": torch.zeros(0, dtype=torch.long), "index": [], "skipped": skipped}
+    out = {}
+    for key in kept[0]:
+        if key == "skipped":
+            continue
+        values = [b[key] for b in kept]
+        if isinstance(values[0], torch.Tensor) and len({v.shape for v in values}) > 1:
+            out[key] = values
+        else:
+            out[key] = default_collate(values)
+    out["skipped"] = skipped
+    return out
 
 
 def clip_frames(model: nn.Module) -> int:

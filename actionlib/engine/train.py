@@ -22,7 +22,6 @@ import json
 import math
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,13 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 from torch.utils.data import DataLoader
-from torch.utils.data._utils.collate import default_collate
 
 from . import distributed
-from .checkpointing import copy_checkpoint, load_checkpoint, plain, save_checkpoint, unwrap
+from .checkpointing import copy_checkpoint, load_checkpoint, load_model, plain, save_checkpoint, unwrap
+from .config import TrainConfig
 from .distill import Distiller, adapt_teacher
-from .evaluate import predict_scores, summarize, topk_correct
-from .inputs import default_stride
+from .evaluate import predict_scores, summarize, to_channels_last, topk_correct
+from .inputs import build_dataset, collate, dataset_root, default_stride
 from .optim import LR_MULTIPLIERS, build_optimizer, default_lr, default_optimizer, parameter_groups
 from .records import RunFolderError, RunLock, RunRecorder, clear_run, holds_run, manifest_hash, remove_stale_temporaries
 from .repro import SeededDataset, loader_generator, rng_state, seed_everything, seed_worker, set_rng_state
@@ -53,64 +52,6 @@ NOT_IN_RUN_NAME = frozenset(
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run. Unset (None) fields are resolved by `resolve`."""
-
-    model: str = "resnet18"
-    options: dict = field(default_factory=dict)  # registry options: head, reduction, fusion, frames, size, ...
-    modality: str = "rgb"
-    pretrained: str | None = None
-    dataset: str = "hmdb51"
-    root: str | None = None
-    split: int = 1
-    split_dir: str | None = None
-    frame_roots: dict = field(default_factory=dict)  # modality -> frame-folder root ("flow", "pose", "rgb")
-    stride: int | None = None  # frames between the frames of a clip (R(2+1)D 32x2: 2); None: TSM 8, others 1
-    data_options: dict = field(default_factory=dict)  # extra ClipTransform options (e.g. authors_offsets)
-    epochs: int = 200
-    batch_size: int = 8
-    effective_batch: int | None = None  # default 128 (Rep-Flow 24)
-    accumulation: int | None = None
-    optimizer: str | None = None
-    lr: float | None = None
-    weight_decay: float = 1e-3
-    momentum: float = 0.9
-    dampening: float = 0.9
-    patience: int = 5
-    lr_factor: float = 0.1
-    seed: int = 0
-    workers: int = 4
-    device: str | None = None
-    amp: bool = True
-    channels_last: bool = True
-    activation_checkpointing: bool = False  # recompute backbone blocks in backward: less memory, ~1 more forward
-    checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints (0: end of epoch only)
-    max_batches: int | None = None  # per training epoch; for smoke tests
-    out: str | None = None
-    name: str | None = None
-    resume: bool = False
-    overwrite: bool = False  # replace the run already in `out` (else training into it is refused)
-    distill: str | None = None  # "bert" or "mars"
-    teacher: str | None = None  # checkpoint of the trained teacher
-    teacher_root: str | None = None  # frames of the teacher's stream (default: flow beside `root`)
-    distill_weight: float | None = None
-    teacher_features: str = "tokens"
-    progress: bool = True
-    tensorboard: bool = True
-    num_classes: int | None = None
-    class_names: list | None = None
-    world_size: int = 1
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
@@ -161,37 +102,6 @@ def settings_hash(config: TrainConfig) -> str:
     settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_RUN_NAME}
     text = json.dumps(plain(settings), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-def collate(batch: list) -> dict:
-    """Stack dict samples, dropping None (unreadable videos) and counting them in `skipped`.
-
-    Tensors whose shapes differ between samples (multi-clip testing: one view per clip) stay a list.
-    """
-    kept = [b for b in batch if b is not None]
-    skipped = len(batch) - len(kept) + sum(int(b.get("skipped", 0)) for b in kept)
-    if not kept:
-        return {"clip": torch.zeros(0), "label": torch.zeros(0, dtype=torch.long), "index": [], "skipped": skipped}
-    out = {}
-    for key in kept[0]:
-        if key == "skipped":
-            continue
-        values = [b[key] for b in kept]
-        if isinstance(values[0], torch.Tensor) and len({v.shape for v in values}) > 1:
-            out[key] = values
-        else:
-            out[key] = default_collate(values)
-    out["skipped"] = skipped
-    return out
-
-
-def to_channels_last(model: nn.Module) -> None:
-    """channels-last for every 4D / 5D weight (2D and 3D convolutions in one model)."""
-    for p in model.parameters():
-        if p.dim() == 4:
-            p.data = p.data.contiguous(memory_format=torch.channels_last)
-        elif p.dim() == 5:
-            p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
 
 
 def enable_activation_checkpointing(model: nn.Module) -> list[str]:
@@ -615,9 +525,6 @@ def run(config: TrainConfig) -> dict:
     """
     from actionlib.data.datasets import class_names
     from actionlib.models import available, create
-
-    from .checkpointing import load_model
-    from .inputs import build_dataset, dataset_root
 
     rank, world, device = distributed.init_distributed(config.device)
     config = resolve(config, world)
