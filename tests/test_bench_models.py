@@ -1,20 +1,10 @@
 """Smoke test of benchmarks/bench_models.py: one small model, one pass of each kind, all three outputs."""
 
 import pandas as pd
-import pytest
 import torch
 
 from actionlib.thesis import Config
 from benchmarks import bench_models as bench
-
-
-@pytest.fixture
-def one_thread():
-    """One torch thread: fast and steady on a shared 2-core machine (two threads stall when the other core is busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_bench_models_small(tmp_path, one_thread):

@@ -10,13 +10,7 @@ import torch
 from actionlib.complexity import measure
 from benchmarks import bench_peers
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def counts(model, shape):

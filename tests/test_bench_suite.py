@@ -3,7 +3,6 @@ models; the real sizes run only under `make bench`."""
 
 import pandas as pd
 import pytest
-import torch
 
 from benchmarks import bench_e2e, bench_speed
 
@@ -11,12 +10,7 @@ SMALL = {"name": "resnext3d_101", "blocks": (1, 1, 1, 1), "width": 16, "frames":
 SHAPE = (3, 16, 64, 64)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_heads_are_paired_per_round():

@@ -71,8 +71,5 @@ def tiny_data():
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every engine test on one torch thread (tests/conftest.py)."""
