@@ -267,9 +267,10 @@ def _op_group(name: str) -> str:
         "softmax": "linear/attention",
         "empty": "allocation",
     }
-    for key, group in groups.items():
+    # longest key first: "addmm" (a linear layer) must not be taken for "add" (a residual add)
+    for key in sorted(groups, key=len, reverse=True):
         if key in name:
-            return group
+            return groups[key]
     return "other"
 
 
