@@ -9,6 +9,7 @@ import torch
 
 from actionlib.complexity import measure
 from benchmarks import bench_peers
+from tests.helpers import committed_tables
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -75,16 +76,10 @@ def test_compare_and_write(tmp_path):
 
 def test_the_suite_reports_the_peers_goal():
     """bench_all's README from the committed tables plus a peers table and a profile."""
-    from pathlib import Path
 
     from benchmarks import bench_all
 
-    out = Path(bench_all.OUT)
-    names = ["models", "heads", "end_to_end", "predict", "torchvision", "activation_checkpointing", "breakdown", "data"]
-    if not all((out / f"{name}.csv").is_file() for name in names):
-        pytest.skip("no committed benchmark tables")
-    tables = {name: pd.read_csv(out / f"{name}.csv", keep_default_na=False, na_values=[""]) for name in names}
-    tables["models"]["note"] = tables["models"]["note"].fillna("")
+    tables = committed_tables()
     peers = pd.DataFrame(
         [
             {

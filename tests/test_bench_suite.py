@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import bench_e2e, bench_speed
+from tests.helpers import committed_tables
 
 SMALL = {"name": "resnext3d_101", "blocks": (1, 1, 1, 1), "width": 16, "frames": 16, "size": 64}
 SHAPE = (3, 16, 64, 64)
@@ -50,16 +51,10 @@ def test_end_to_end_predict_and_summary(tmp_path):
 def test_summary_from_the_committed_tables():
     """README.md is generated from the CSVs of a run: regenerate it from the committed ones."""
     import argparse
-    from pathlib import Path
 
     from benchmarks import bench_all
 
-    out = Path(bench_all.OUT)
-    names = ["models", "heads", "end_to_end", "predict", "torchvision", "activation_checkpointing", "breakdown", "data"]
-    if not all((out / f"{name}.csv").is_file() for name in names):
-        pytest.skip("no committed benchmark tables")
-    tables = {name: pd.read_csv(out / f"{name}.csv", keep_default_na=False, na_values=[""]) for name in names}
-    tables["models"]["note"] = tables["models"]["note"].fillna("")
+    tables = committed_tables()
     ceiling = {"median": 90.0, "min": 89.0, "max": 91.0}
     args = argparse.Namespace(repeats=3, warmup=1)
     text = bench_all.summary({"cpu": "test"}, ceiling, args, *tables.values())

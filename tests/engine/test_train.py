@@ -135,22 +135,25 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert all(torch.equal(kept["model"][k], good["model"][k]) for k in good["model"])
 
 
-KILLABLE = """
+def slow_run_script(root: str, tmp, config_arguments: str) -> str:
+    """Python source of a real training process whose clips load in 20 ms each (time to kill it or to race it);
+    `config_arguments` follow the path in `config(Path(tmp), ...)`."""
+    return f"""
 import sys, time, torch
 sys.path.insert(0, {root!r})
 torch.set_num_threads(1)
+from pathlib import Path
 from tests.engine.conftest import TinyClips, tiny_model
 from tests.engine.test_train import config
-from pathlib import Path
+from actionlib.engine.train import fit
 
 class Slow(TinyClips):
     def __getitem__(self, index):
         time.sleep(0.02)
         return super().__getitem__(index)
 
-from actionlib.engine.train import fit
 torch.manual_seed(0)
-fit(config(Path({tmp!r}), "killed", checkpoint_every=1), tiny_model(), Slow(48), TinyClips(24, seed=1))
+fit(config(Path({str(tmp)!r}), {config_arguments}), tiny_model(), Slow(48), TinyClips(24, seed=1))
 """
 
 
@@ -164,7 +167,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     import time
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    script = KILLABLE.format(root=root, tmp=str(tmp_path))
+    script = slow_run_script(root, tmp_path, '"killed", checkpoint_every=1')
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=root)
     last, killed_at = tmp_path / "killed" / "last.pt", None
     deadline = time.monotonic() + 120

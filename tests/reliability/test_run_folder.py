@@ -16,7 +16,7 @@ from actionlib.engine.records import RunFolderError, RunLock, read_metrics
 from actionlib.engine.train import TrainConfig, fit, resolve
 from tests.engine.conftest import TinyClips
 from tests.engine.test_cli import train_args
-from tests.engine.test_train import config, model, numbers
+from tests.engine.test_train import config, model, numbers, slow_run_script
 
 
 def data():
@@ -117,28 +117,9 @@ def test_lock_of_another_host_or_this_process_is_never_taken_over(tmp_path):
     assert not (tmp_path / "run.lock").exists()
 
 
-CONCURRENT = """
-import sys, time, torch
-sys.path.insert(0, {root!r})
-torch.set_num_threads(1)
-from pathlib import Path
-from tests.engine.conftest import TinyClips, tiny_model
-from tests.engine.test_train import config
-from actionlib.engine.train import fit
-
-class Slow(TinyClips):
-    def __getitem__(self, index):
-        time.sleep(0.02)
-        return super().__getitem__(index)
-
-torch.manual_seed(0)
-fit(config(Path({tmp!r}), epochs=1), tiny_model(), Slow(48), TinyClips(24, seed=1))
-"""
-
-
 def test_two_processes_never_write_one_folder(tmp_path):
     root = str(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    writer = subprocess.Popen([sys.executable, "-c", CONCURRENT.format(root=root, tmp=str(tmp_path))], cwd=root)
+    writer = subprocess.Popen([sys.executable, "-c", slow_run_script(root, tmp_path, "epochs=1")], cwd=root)
     try:
         lock = tmp_path / "run" / "run.lock"
         while writer.poll() is None and not lock.exists():
