@@ -17,6 +17,7 @@ the published layouts (`hmdb51/`, `UCF-101/` + `ucfTrainTestlist/`), TV-L1 flow 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -452,15 +453,21 @@ COMPLEXITY_IDS = {
 }
 
 
-def complexity_id(recipe: Recipe) -> str | None:
-    """The id of the complexity row that counts this row's network(s), or None where the thesis counts none."""
+@functools.cache
+def _complexity_ids_by_name() -> dict[tuple[str, str], str]:
+    """(table, row) -> id of every complexity row, read once."""
+    import csv
+
     from . import reference
 
-    if (recipe.table, recipe.row) in COMPLEXITY_IDS:
-        return COMPLEXITY_IDS[(recipe.table, recipe.row)]
-    spec = pd.read_csv(reference.COMPLEXITY, dtype={"table": str})
-    found = spec[(spec["table"] == recipe.table) & (spec["row"] == recipe.row)]["id"]
-    return found.iloc[0] if len(found) else None
+    with open(reference.COMPLEXITY, newline="") as f:
+        return {(r["table"], r["row"]): r["id"] for r in csv.DictReader(f)}
+
+
+def complexity_id(recipe: Recipe) -> str | None:
+    """The id of the complexity row that counts this row's network(s), or None where the thesis counts none."""
+    key = (recipe.table, recipe.row)
+    return COMPLEXITY_IDS.get(key) or _complexity_ids_by_name().get(key)
 
 
 def describe(recipe: Recipe, cfg=None) -> dict:
