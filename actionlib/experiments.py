@@ -3,7 +3,7 @@
 The CPU ("smoke"/"test") profile cannot fine-tune full-size backbones and has no pretrained weights. It keeps
 the thesis's question (which late temporal head turns a backbone's features into the best video prediction) as
 the thesis asks it, on a fixed pretrained backbone: `pretrain` trains a narrow backbone (`Profile.width`; `small_3d`)
-once, end to end with average pooling, on the synthetic training split decoded into memory (`MemoryClips`), and
+once, end to end with average pooling, on the synthetic training split decoded into memory (`MemoryVideos`), and
 `run_heads` trains each head of a table on that backbone's cached, frozen features (`frozen_features`), all
 through the one training loop (`engine.fit`) the full profile uses. What we measured while choosing this:
 full-width ResNet18 on the cluttered RGB frames memorises the 336 training videos (train 54 %, test 11 % after 6
@@ -131,88 +131,56 @@ def decode_videos(records, modality: str = "rgb", size=(64, 48), pose_root: str 
     return tensor, labels
 
 
-class MemoryClips(Dataset):
-    """Clips cut from videos held in memory, returned as `engine.fit` expects ({"clip", "label", "index"}).
+class MemoryVideos:
+    """Decoded videos held in memory, read through `ClipDataset`'s reader interface.
 
-    `sampling="tsn"`: one frame per segment (2D models; random within the segment in training, the middle in
-    testing); `"clip"`: consecutive frames (3D models; random start in training, centred in testing). Training
-    also flips horizontally at random (flow: x displacement inverted). Normalisation is the 2D ResNets' (ImageNet
-    for RGB and pose, 0.5/0.226 for flow). At test time `protocol` (one of `engine.PROTOCOLS`) picks the views
-    averaged per video: "single" or "multi" clips (several along the video) times "center" (the whole frame) or
-    "ten" crops (five 7/8-size crops resized back, and their mirror images), as in Appendix C.2.
+    The CPU profiles decode the synthetic dataset once (`decode_videos`) and then cut clips from memory with the
+    same `ClipDataset`, `FrameSampler` and `ClipTransform` the full profile uses on video files: one sampling,
+    cropping and normalisation code for every profile, only the source of the frames differs. A record's path is
+    `memory:<index>`; `open_reader(path, modality)` returns a reader over that video's frames.
     """
 
-    def __init__(self, videos: torch.Tensor, labels, frames: int, train: bool, sampling: str = "tsn",
-                 protocol: str = "single-center"):  # fmt: skip
-        from .data.transforms import normalization_for
-        from .engine.evaluate import PROTOCOLS
+    def __init__(self, videos: torch.Tensor, labels, class_names, subset: str, modality: str):
+        from .data.datasets import VideoRecord
 
-        if sampling not in ("tsn", "clip"):
-            raise ValueError(f"sampling must be 'tsn' or 'clip', got {sampling!r}")
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-        if videos.shape[1] < frames:
-            raise ValueError(f"videos have {videos.shape[1]} frames, fewer than the {frames} a clip needs")
-        self.videos, self.labels = videos, torch.as_tensor(labels)
-        self.frames, self.train, self.sampling = frames, train, sampling
-        self.clips, self.crops = PROTOCOLS[protocol]
-        channels = videos.shape[-1]
-        scale, shift = normalization_for("resnet2d", "flow" if channels == 2 else "rgb").affine(channels)
-        self.scale, self.shift = scale.view(-1, 1, 1, 1), shift.view(-1, 1, 1, 1)
-
-    def __len__(self):
-        return len(self.labels)
-
-    def _starts(self) -> list[list[int]]:
-        """Frame indices of each clip of one video."""
-        from .data.sampling import segment_indices
-
-        total = self.videos.shape[1]
-        if self.sampling == "tsn":
-            if self.train or self.clips == "single":
-                return [segment_indices(total, self.frames, self.train)]
-            width = total / self.frames  # multi: three phases inside each segment
-            return [
-                [min(int((k + phase) * width), total - 1) for k in range(self.frames)]
-                for phase in (1 / 6, 1 / 2, 5 / 6)
-            ]
-        if self.train:
-            start = random.randint(0, total - self.frames)
-            return [list(range(start, start + self.frames))]
-        if self.clips == "single":
-            starts = [(total - self.frames) // 2]
-        else:  # multi: clips spread evenly from the first frame to the last
-            count = max(2, -(-total // self.frames))
-            starts = np.linspace(0, total - self.frames, count).round().astype(int).tolist()
-        return [list(range(s, s + self.frames)) for s in starts]
-
-    def _flip(self, clip: torch.Tensor) -> torch.Tensor:
-        clip = clip.flip(-1)
-        if clip.shape[0] == 2:  # flow: mirrored x displacement (TSN convention)
-            clip = torch.cat([255 - clip[:1], clip[1:]])
-        return clip
-
-    def _crops(self, clip: torch.Tensor) -> list[torch.Tensor]:
-        if self.crops == "center":
-            return [clip]
-        h, w = clip.shape[-2:]
-        ch, cw = h * 7 // 8, w * 7 // 8
-        boxes = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
-        crops = [
-            torch.nn.functional.interpolate(clip[..., y : y + ch, x : x + cw], size=(h, w), mode="bilinear")
-            for y, x in boxes
+        self.videos, self.modality = videos, modality
+        self.records = [
+            VideoRecord(
+                f"{subset}_{i:05d}",
+                class_names[int(y)],
+                int(y),
+                Path(f"memory:{i}"),
+                subset,
+                {modality: Path(f"memory:{i}")},
+            )  # fmt: skip
+            for i, y in enumerate(torch.as_tensor(labels).tolist())
         ]
-        return crops + [self._flip(c) for c in crops]
 
-    def __getitem__(self, index):
-        views = []
-        for frames in self._starts():
-            clip = self.videos[index, frames].permute(3, 0, 1, 2).float()  # (C, T, H, W)
-            if self.train and random.random() < 0.5:
-                clip = self._flip(clip)
-            views += self._crops(clip)
-        clips = torch.stack(views) * self.scale + self.shift
-        return {"clip": clips[0] if len(clips) == 1 else clips, "label": int(self.labels[index]), "index": index}
+    def open_reader(self, path: Path, modality: str) -> _MemoryReader:
+        if modality != self.modality:
+            raise ValueError(f"these videos hold {self.modality} frames, not {modality}")
+        return _MemoryReader(self.videos[int(str(path).split(":", 1)[1])])
+
+
+class _MemoryReader:
+    """A FrameReader over one video's uint8 frames (F, H, W, C)."""
+
+    def __init__(self, frames: torch.Tensor):
+        self.frames = frames
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    def read(self, indices) -> np.ndarray:
+        return self.frames[list(indices)].numpy()
+
+
+def frame_geometry(frame_size: tuple[int, int]) -> dict:
+    """The data options of a CPU profile's clips: frames of (H, W) are the reference frame and crops are 7/8 of it
+    (the thesis's 224 from 256x340 and 112 from 128x170 are 7/8 of the frame height)."""
+    height, width = frame_size
+    return {"resize": (height, width), "size": (height * 7 // 8, width * 7 // 8)}
 
 
 @dataclass
@@ -227,9 +195,29 @@ class SyntheticSplit:
     modality: str
     split: int = 1
 
-    def datasets(self, frames: int, sampling: str = "tsn", protocol: str = "single-center"):
-        return (MemoryClips(self.train, self.train_labels, frames, True, sampling),
-                MemoryClips(self.test, self.test_labels, frames, False, sampling, protocol))  # fmt: skip
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return int(self.train.shape[2]), int(self.train.shape[3])
+
+    def datasets(self, model: nn.Module, protocol: str = "single-center", stride: int | None = None):
+        """(train, test) `ClipDataset`s for `model`: its family's sampling (TSN segments for 2D ResNets, clips for
+        3D networks) and normalisation, multi-scale crops and flips in training, `protocol` at test."""
+        from .data.datasets import ClipDataset
+        from .engine.inputs import PROTOCOLS, make_sampler, make_transform
+
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+        clips, crops = PROTOCOLS[protocol]
+        options = frame_geometry(self.frame_size)
+        out = []
+        for subset, videos, labels, sampling, crop in (
+            ("train", self.train, self.train_labels, "train", "train"),
+            ("test", self.test, self.test_labels, "center" if clips == "single" else "multi", crops),
+        ):
+            memory = MemoryVideos(videos, labels, self.class_names, subset, self.modality)
+            out.append(ClipDataset(memory.records, make_sampler(model, sampling, stride),
+                                   make_transform(model, crop, options), self.modality, memory.open_reader))  # fmt: skip
+        return tuple(out)
 
 
 # TV-L1 on the 64x48 synthetic frames: the fast settings (coarser on large motion, 3-4x cheaper) and the
@@ -320,7 +308,7 @@ def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set,
 
 def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs: int, out: str | Path,
                    seed: int = 0, batch_size: int = 16, optimizer: str = "adamw", lr: float = 2e-3,
-                   sampling: str = "tsn", init: str | Path | None = None, **options) -> dict:  # fmt: skip
+                   init: str | Path | None = None, **options) -> dict:  # fmt: skip
     """Train `model_name` (registry options in `options`) end to end on `data` and return one result row.
 
     A killed run continues from its last checkpoint in `out`. The thesis's protocol on the test split: the
@@ -338,7 +326,7 @@ def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs
 
         state = load_checkpoint(init)["model"]
         model.load_state_dict(state)  # 3D kernels do not depend on the clip length: a 16f checkpoint fits 32f
-    train_set, test_set = data.datasets(frames, sampling)
+    train_set, test_set = data.datasets(model)
     return _fit_and_report(model_name, model, dict(options, frames=frames), train_set, test_set, data.class_names,
                            data.modality, epochs=epochs, out=out, seed=seed, batch_size=batch_size,
                            optimizer=optimizer, lr=lr)  # fmt: skip
@@ -376,7 +364,7 @@ def head_model(model: nn.Module) -> nn.Module:
 
 
 @torch.inference_mode()
-def extract_features(backbone: nn.Module, dataset: MemoryClips, seed: int = 0, batch_size: int = 32,
+def extract_features(backbone: nn.Module, dataset: Dataset, seed: int = 0, batch_size: int = 32,
                      desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """`backbone` over every item of `dataset` (float16 maps, labels). Item i's random draws (segment offsets,
     flip) are seeded by (seed, i), so two streams extracted with the same seed see the same frames and flips."""
@@ -399,7 +387,7 @@ def extract_features(backbone: nn.Module, dataset: MemoryClips, seed: int = 0, b
     return torch.cat(maps), torch.tensor(labels)
 
 
-def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int | None = None, sampling: str = "tsn",
+def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int | None = None,
              epochs: int | None = None, lr: float = 2e-3, seed: int = 0, init: str | Path | None = None,
              runs_dir: str | Path | None = None, **options) -> dict:  # fmt: skip
     """Train `model` end to end once on the synthetic train split; later rows freeze its backbone.
@@ -411,11 +399,13 @@ def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int 
     """
     frames = frames or cfg.frames
     epochs = epochs or cfg.epochs
-    if model.startswith("resnet") and "3d" not in model:
+    if _is_2d(model):
         options.setdefault("width", cfg.width)
         options.setdefault("frozen_stages", 0)
     options.setdefault("head", "avg")
-    settings = {"model": model, "frames": frames, "sampling": sampling, "epochs": epochs, "lr": lr, "seed": seed,
+    sampling = "tsn" if _is_2d(model) else "clip"  # the family's sampling (`engine.inputs.make_sampler`)
+    # "data": the clips come from `ClipDataset` (runs made by the earlier in-memory clip code are not reused)
+    settings = {"model": model, "frames": frames, "data": "ClipDataset", "epochs": epochs, "lr": lr, "seed": seed,
                 "batch_size": cfg.batch_size, "size": int(data.train.shape[3]), "modality": data.modality, "profile": cfg.name,
                 "split": data.split, "init": str(init) if init else None, **options}  # fmt: skip
     out = Path(runs_dir or repo_root() / "runs" / "backbones") / cache_key(**settings)
@@ -424,10 +414,15 @@ def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int 
         result = json.loads(done.read_text())
     else:
         result = train_and_test(model, data, frames=frames, epochs=epochs, out=out, seed=seed,
-                                batch_size=cfg.batch_size, lr=lr, sampling=sampling, init=init, **options)  # fmt: skip
+                                batch_size=cfg.batch_size, lr=lr, init=init, **options)  # fmt: skip
         _write_json(done, result)
     return {**result, "checkpoint": str(out / "best.pt"), "model": model, "options": options, "frames": frames,
             "sampling": sampling, "modality": data.modality}  # fmt: skip
+
+
+def _is_2d(model: str) -> bool:
+    """The 2D ResNets (resnet18 ... resnet152), which sample TSN segments."""
+    return model.startswith("resnet") and model[len("resnet") :].isdigit()
 
 
 def _write_json(path: Path, value) -> None:
@@ -476,7 +471,7 @@ def frozen_features(backbone: dict, data: SyntheticSplit, train_views: int | Non
             continue
         if model is None:
             model = _rebuild(backbone, len(data.class_names), **({"fusion": fusion} if fusion else {}))
-            train, test = data.datasets(backbone["frames"], backbone["sampling"], protocol)
+            train, test = data.datasets(model, protocol)
         if subset == "train":
             views = [
                 extract_features(model.backbone, train, seed=v, desc=f"features (view {v})") for v in range(train_views)
@@ -538,7 +533,7 @@ def small_3d(cfg) -> dict:
     for two fifths of the profile's epochs (8 under smoke: a 32-frame 3D clip costs about 4x a 2D run's 8 frames),
     learning rate 1e-3."""
     return {"model": "resnext3d_101", "blocks": (1, 1, 1, 1), "width": 16, "frames": 8 if cfg.name == "test" else 32,
-            "sampling": "clip", "epochs": max(1, cfg.epochs * 2 // 5), "lr": 1e-3}  # fmt: skip
+            "epochs": max(1, cfg.epochs * 2 // 5), "lr": 1e-3}  # fmt: skip
 
 
 def narrow_head_options(head: str, width: int) -> dict:

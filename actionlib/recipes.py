@@ -3,10 +3,9 @@
 A `Stream` is one fine-tuning run (model, modality, public initialisation, optimizer settings, teacher); a
 `Recipe` is one row of a thesis table: the streams whose test scores it fuses, the test protocol, the dataset.
 Streams are shared between rows (Table 3.3's BERT row and Table 3.2's AdamW row are the same run), so each is
-trained once per split and seed. `run` trains what is missing through `engine.train.run` (resuming an
-interrupted run from its last.pt), tests each stream with `engine.evaluate.evaluate_checkpoint` (scores cached
-beside the checkpoint), fuses multi-stream rows (sum of L2-normalised logits, the authors' fusion) and returns
-one row per recipe, split and seed.
+trained once per split and seed. `train_stream` trains what is missing through `engine.train.run` (resuming an
+interrupted run from its last.pt) and tests each stream with `engine.evaluate.evaluate_checkpoint` (scores
+cached beside the checkpoint); `actionlib.study` runs the rows on every profile (fusion, tables).
 
 Where the text and the authors' code leave a row undefined it says so in `Recipe.unsupported` rather than
 guessing. Data layout under the profile's `data_root` (see README, "Full profile"): the videos and split files in
@@ -23,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .profiles import DATASET_DIRS
 
@@ -103,6 +101,7 @@ STREAMS: dict[str, Stream] = {
             ("bert", {"head": "bert"}),
         )
     },
+    "r18_bert_l2": _r2d(head="bert", normalize_input=True),  # ours: L2-normalised tokens, as the authors' I3D-BERT
     "r101_flow_bert": _r2d(101, "flow", head="bert"),
     "r101_pose_bert": _r2d(101, "pose", head="bert"),
     # Chapter 3, 3D CNNs (Kinetics; Table 3.8 clip length and resolution, 3.9 two streams, 3.10 architectures)
@@ -221,6 +220,7 @@ RECIPES: list[Recipe] = [
             "ResNet18 LSTM": "r18_lstm",
             "ResNet18 Convolutional GRU": "r18_convgru",
             "ResNet18 BERT": "r18_bert_adamw",
+            "ResNet18 BERT, L2-normalised input (not in the thesis)": "r18_bert_l2",
         },
         # trained on one frame, tested on 16 like average pooling (Section 3.3.1)
         test_frames={"ResNet18 No Pooling": 16},
@@ -276,7 +276,8 @@ RECIPES: list[Recipe] = [
                 ("Two-Stream (RGB concat + Flow BERT)", (rgb, flow)),
                 ("Three-Stream (+ Pose BERT)", (rgb, flow, pose)),
             )
-        },
+        }
+        | {"ResNet18 Flow + Pose BERT (not in the thesis)": ("r18_flow_bert", "r18_pose_bert")},
         three_splits=True,
     ),
     *_rows(
@@ -481,7 +482,8 @@ def describe(recipe: Recipe, cfg=None) -> dict:
 
     cfg = cfg or profiles.resolve("full")
     clips, crops = PROTOCOLS[recipe.protocol]
-    thesis = reference.accuracy(recipe.table).set_index(["row", "dataset"]).loc[(recipe.row, recipe.dataset)]
+    values = reference.accuracy(recipe.table).set_index(["row", "dataset"])
+    thesis = values.loc[(recipe.row, recipe.dataset)] if (recipe.row, recipe.dataset) in values.index else None
     streams = []
     for key in recipe.streams:
         stream = STREAMS[key]
@@ -518,8 +520,8 @@ def describe(recipe: Recipe, cfg=None) -> dict:
             "frames": recipe.test_frames or (streams[0]["frames"] if streams else None),
         },  # fmt: skip
         "fusion": "sum of L2-normalised logits" if len(streams) > 1 else None,
-        "thesis_top1": float(thesis["top1"]),
-        "thesis_also_printed": thesis["also_printed"] or None,
+        "thesis_top1": float(thesis["top1"]) if thesis is not None else None,  # None: a row of ours
+        "thesis_also_printed": (thesis["also_printed"] or None) if thesis is not None else None,
         "complexity": complexity_id(recipe),
         "status": f"not run: {recipe.unsupported}" if recipe.unsupported else "run",
         "streams": streams,
@@ -587,7 +589,7 @@ STAND_INS = {
     "tiny": {
         "2d": {"model": "resnet18", "options": {"width": 8, "size": 32}, "frames": 4},
         "3d": {"model": "resnext3d_101", "options": {"blocks": (1, 1, 1, 1), "width": 16, "size": 32}, "frames": 8},
-        # `reproduce_tables` runs the stand-in briefly, on the CPU, on split 1 (`run` itself keeps the profile's)
+        # `study.run_tables` runs the stand-in briefly, on the CPU, on split 1 (`study.run` keeps the profile's)
         "profile": {
             "epochs": 1,
             "batch_size": 2,
@@ -755,74 +757,6 @@ def test_frames(recipe: Recipe, stand_in: str | None = None) -> int | None:
     return STAND_INS[stand_in]["2d"]["frames"]
 
 
-def run(cfg, recipes, runs_dir: str | Path, protocols=None, stand_in: str | None = None, seed: int = 0) -> pd.DataFrame:
-    """Train and test every runnable recipe on the profile's splits and seeds (split 1 only where the thesis
-    reports split 1); one row per recipe, split, seed and protocol with Top-1/Top-3 (%) and the run folders."""
-    from .engine.evaluate import summarize
-    from .engine.fusion import fuse_sets
-
-    runnable = [r for r in recipes if not r.unsupported]
-    jobs = []
-    for recipe in runnable:
-        jobs += [(recipe, split, seed + s) for split in splits_of(recipe, cfg) for s in cfg.seeds]
-    records, trained = [], {}
-    for recipe, split, seed in tqdm(jobs, desc="thesis rows"):
-        checkpoints = []
-        for key in recipe.streams:
-            job = (key, recipe.dataset, split, seed)
-            if job not in trained:
-                trained[job] = train_stream(cfg, *job, runs_dir, stand_in)
-            checkpoints.append(trained[job])
-        for protocol in protocols or [recipe.protocol]:
-            sets = [stream_scores(c, protocol, cfg, frames=test_frames(recipe, stand_in)) for c in checkpoints]
-            fused = fuse_sets(sets, "l2") if len(sets) > 1 else sets[0]
-            names = fused["class_names"]
-            report = summarize(fused["scores"], fused["labels"], len(names), names)
-            records.append({"table": recipe.table, "row": recipe.row, "dataset": recipe.dataset, "split": split,
-                            "seed": seed, "protocol": protocol, "top1": report["top1"], "top3": report["top3"],
-                            "videos": report["videos"], "streams": " + ".join(recipe.streams),
-                            "runs": ";".join(str(c.parent) for c in checkpoints)})  # fmt: skip
-    return pd.DataFrame.from_records(records)
-
-
-def summary(runs: pd.DataFrame, recipes, stand_in: str | None = None) -> pd.DataFrame:
-    """One row per recipe (and protocol): mean Top-1/Top-3 over splits and seeds with the spread, beside the
-    thesis's values; rows that were not run are kept with their reason in `status`."""
-    from . import reference
-
-    keys = ["table", "row", "dataset", "protocol"]
-    records = []
-    if len(runs):
-        grouped = runs.groupby(keys, sort=False)
-        means = grouped[["top1", "top3"]].mean()
-        means["top1_std"] = grouped["top1"].std(ddof=0)
-        means["splits"] = grouped["split"].apply(lambda s: ",".join(map(str, sorted(set(s)))))
-        means["runs"] = grouped["top1"].count()
-        records = means.reset_index().to_dict("records")
-    for recipe in recipes:
-        if recipe.unsupported:
-            records.append({"table": recipe.table, "row": recipe.row, "dataset": recipe.dataset,
-                            "protocol": recipe.protocol, "status": f"not run: {recipe.unsupported}"})  # fmt: skip
-    table = pd.DataFrame.from_records(records)
-    thesis = pd.concat([reference.accuracy(t) for t in dict.fromkeys(r.table for r in recipes)])
-    thesis = thesis[["table", "row", "dataset", "split", "top1", "top3"]]
-    thesis = thesis.rename(columns={"top1": "thesis_top1", "top3": "thesis_top3", "split": "thesis_split"})
-    table = table.merge(thesis, on=["table", "row", "dataset"], how="left")
-    for name, rows in table.groupby("table", sort=False):
-        reference.require_thesis_values(name, rows["row"], rows["thesis_top1"])
-    if "top1" not in table:
-        table["top1"] = float("nan")
-    table["difference"] = table["top1"] - table["thesis_top1"]
-    ran = "run" if stand_in is None else f"run on the {stand_in!r} stand-in network, not the thesis's"
-    table["status"] = table.get("status", pd.Series(index=table.index, dtype=object)).fillna(ran)
-    with_pose = {(r.table, r.row) for r in recipes if any(STREAMS[k].modality == "pose" for k in r.streams)}
-    table["note"] = [
-        POSE_NOTE if (t, r) in with_pose else "" for t, r in zip(table["table"], table["row"], strict=True)
-    ]
-    table["table"] = "Table " + table["table"]  # a label, not a number ("3.9" would print as 3.90)
-    return table
-
-
 # Pose frames here come from MediaPipe, which finds one person per frame; the thesis rendered OpenPose's skeletons
 # of everyone in the frame (Section 3.2.6, Appendix B).
 POSE_NOTE = "pose: MediaPipe (one person per frame), where the thesis used OpenPose (everyone in the frame)"
@@ -830,54 +764,6 @@ POSE_NOTE = "pose: MediaPipe (one person per frame), where the thesis used OpenP
 # Which thesis tables each notebook reproduces under the full profile.
 NOTEBOOK_TABLES = {"01": ("3.2", "3.3", "3.4", "3.5", "3.6", "3.7"), "02": ("3.8",), "03": ("3.9",), "04": ("3.10",),
                    "05": ("4.1", "4.2"), "06": ("4.3", "4.4", "4.5", "4.6"), "07": ("5.1", "5.2"), "08": ("4.7",)}  # fmt: skip
-
-
-def reproduce_tables(cfg, notebook: str, results: str | Path, runs_dir: str | Path | None = None, seed: int = 0,
-                     stand_in: str | None = None, protocols=None) -> pd.DataFrame:  # fmt: skip
-    """A notebook's full-profile work: run its tables' recipes, write `<NN>_full_runs` (every split and seed)
-    and `<NN>_full_tables` (the summary beside the thesis) with a figure, and return the summary."""
-    from . import paths
-    from .experiments import cache_key, save_table
-
-    recipes = recipes_for(NOTEBOOK_TABLES[notebook])
-    if runs_dir is None:  # stand-in runs are kept per data root: they are quick and only valid for that data
-        runs_dir = paths.runs_dir() / "full"
-        if stand_in is not None:
-            runs_dir = runs_dir.with_name(f"full_{stand_in}") / cache_key(data_root=cfg.data_root)
-    if stand_in is not None:  # its own checkpoints, never written into the real weights folder
-        weights = Path(runs_dir) / "stand_in_weights"
-        write_stand_in_weights(weights, recipes, stand_in)
-        cfg = dataclasses.replace(cfg, weights_dir=str(weights), **STAND_INS[stand_in]["profile"])
-    runs = run(cfg, recipes, Path(runs_dir), protocols, stand_in, seed)
-    table = summary(runs, recipes, stand_in)
-    runs_table = runs.assign(table="Table " + runs["table"]) if len(runs) else runs
-    save_table(runs_table, results, f"{notebook}_full_runs", profile=cfg)
-    save_table(table, results, f"{notebook}_full_tables", profile=cfg)
-    plot_summary(table, Path(results) / "figures" / f"{notebook}_full_tables.png")
-    return table
-
-
-def plot_summary(table: pd.DataFrame, path: str | Path) -> None:
-    """Our Top-1 beside the thesis's, one panel per table."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    shown = table.dropna(subset=["top1"]) if "top1" in table else table.iloc[:0]
-    long = shown.melt(id_vars=["table", "row", "dataset", "protocol"], value_vars=["top1", "thesis_top1"],
-                      var_name="source", value_name="Top-1 (%)").replace({"top1": "ours", "thesis_top1": "thesis"})  # fmt: skip
-    tables = list(dict.fromkeys(long["table"])) or ["-"]
-    sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(len(tables), 1, figsize=(10, 0.35 * max(len(long), 8) + 1.5), squeeze=False)
-    for ax, name in zip(axes[:, 0], tables, strict=True):
-        part = long[long["table"] == name]
-        part = part.assign(label=part["row"] + " (" + part["dataset"] + ", " + part["protocol"] + ")")
-        if len(part):
-            sns.barplot(data=part, y="label", x="Top-1 (%)", hue="source", ax=ax)
-        ax.set(title=name, ylabel="")
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def gpu_hours(path: str | Path | None = None) -> dict[tuple[str, str], tuple[float, str]]:

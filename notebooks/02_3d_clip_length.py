@@ -48,7 +48,7 @@ import seaborn as sns
 from IPython.display import display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles, recipes
+from actionlib import paths, profiles, study
 
 NOTEBOOK = "02"
 cfg = profiles.resolve(
@@ -78,7 +78,7 @@ network
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
+    full = study.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %%

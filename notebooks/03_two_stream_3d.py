@@ -43,7 +43,7 @@ import seaborn as sns
 from IPython.display import display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles, recipes
+from actionlib import paths, profiles, study
 from actionlib.engine.evaluate import PROTOCOLS
 from actionlib.engine.fusion import fuse_scores
 
@@ -72,7 +72,7 @@ network
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in, protocols=list(PROTOCOLS))
+    full = study.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in, protocols=list(PROTOCOLS))
     display(full)
 
 # %% [markdown]

@@ -41,7 +41,7 @@ import seaborn as sns
 from IPython.display import display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles, recipes
+from actionlib import paths, profiles, recipes, study
 
 NOTEBOOK = "04"
 cfg = profiles.resolve(
@@ -65,7 +65,7 @@ cfg
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
+    full = study.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %%

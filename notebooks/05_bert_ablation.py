@@ -48,7 +48,7 @@ import seaborn as sns
 from IPython.display import display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles, recipes
+from actionlib import paths, profiles, study
 
 NOTEBOOK = "05"
 if repeats is None and profile == "smoke":
@@ -101,7 +101,7 @@ cfg
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
+    full = study.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %% [markdown]

@@ -43,7 +43,7 @@ import seaborn as sns
 from IPython.display import display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles, recipes
+from actionlib import paths, profiles, recipes, study
 from actionlib.engine.fusion import fuse_scores
 
 NOTEBOOK = "08"
@@ -75,7 +75,7 @@ cfg
 
 # %%
 if not cpu_profile:
-    full = recipes.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
+    full = study.reproduce_tables(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
     display(full)
 
 # %% [markdown]

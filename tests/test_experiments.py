@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from actionlib import experiments, profiles
-from actionlib.experiments import FeatureDataset, MemoryClips, ensure_synthetic
+from actionlib.experiments import FeatureDataset, SyntheticSplit, ensure_synthetic
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_frozen_features_views_and_protocols(pretrained):
     assert train_labels.tolist() == data.train_labels.tolist() * 2
     assert test.shape == (n_test, 64, 4, 1, 1) and test_labels.tolist() == data.test_labels.tolist()
     *_, multi, _ = experiments.frozen_features(backbone, data, train_views=2, protocol="multi-ten")
-    assert multi.shape == (n_test, 30, 64, 4, 1, 1)  # 3 phases x 10 crops
+    assert multi.shape == (n_test, 10, 64, 4, 1, 1)  # TSN segments: one set ("multi" = "center") x 10 crops
     fused = experiments.frozen_features(backbone, data, train_views=2, fusion="triple")[0]
     assert fused.shape == (2 * n_train, 16 + 32 + 64, 4, 1, 1)
     again = experiments.frozen_features(backbone, data, train_views=2)
@@ -106,20 +106,50 @@ def test_feature_dataset_serves_float_clips_and_teacher_maps():
         FeatureDataset(maps, torch.tensor([0, 1, 0]), teacher=maps[:2])
 
 
-def test_memory_clips_protocols_and_flow():
-    videos = torch.arange(40, dtype=torch.uint8).view(1, 40, 1, 1, 1).expand(2, 40, 8, 8, 3).contiguous()
-    assert MemoryClips(videos, [0, 1], 8, False, "clip", "multi-center")[0]["clip"].shape == (5, 3, 8, 8, 8)
-    assert MemoryClips(videos, [0, 1], 8, False, "clip", "single-ten")[0]["clip"].shape == (10, 3, 8, 8, 8)
-    assert MemoryClips(videos, [0, 1], 8, False, "tsn", "multi-center")[0]["clip"].shape == (3, 3, 8, 8, 8)
+def _split(videos, modality="rgb"):
+    labels = torch.arange(len(videos)) % 2
+    return SyntheticSplit(videos, labels, videos, labels, ["a", "b"], modality)
+
+
+def test_memory_split_uses_the_full_profiles_protocols():
+    """The CPU profile's clips come from `ClipDataset` with the full profile's samplers and crops: "multi" is the
+    non-overlapping clips of `sampling.multi_clip_starts`, "ten" the five crops and their mirror images."""
+    from actionlib.data.sampling import multi_clip_starts
+    from actionlib.models import create
+
+    videos = torch.arange(40, dtype=torch.uint8).view(1, 40, 1, 1, 1).expand(2, 40, 16, 16, 3).contiguous()
+    net3d = create("resnext3d_101", num_classes=2, blocks=(1, 1, 1, 1), width=16, frames=8)
+    _, multi = _split(videos).datasets(net3d, "multi-center")
+    assert multi[0]["clip"].shape == (len(multi_clip_starts(40, 8)), 3, 8, 14, 14) == (5, 3, 8, 14, 14)
+    _, ten = _split(videos).datasets(net3d, "single-ten")
+    assert ten[0]["clip"].shape == (10, 3, 8, 14, 14)
+    net2d = create("resnet18", num_classes=2, width=8, frames=8)
+    _, tsn_multi = _split(videos).datasets(net2d, "multi-center")
+    assert tsn_multi[0]["clip"].shape == (3, 8, 14, 14)  # segments are a whole-video view: "multi" = "center"
     with pytest.raises(ValueError, match="protocol must be one of"):
-        MemoryClips(videos, [0, 1], 8, False, "clip", "five-crop")
-    flow = torch.full((1, 10, 2, 4, 2), 200, dtype=torch.uint8)
+        _split(videos).datasets(net2d, "five-crop")
+
+
+def test_memory_split_samples_segments_and_clips_with_the_familys_normalisation():
+    from actionlib.models import create
+
+    videos = torch.arange(40, dtype=torch.uint8).view(1, 40, 1, 1, 1).expand(2, 40, 8, 16, 3).contiguous()
+    net2d = create("resnet18", num_classes=2, width=8, frames=8)
+    train, test = _split(videos).datasets(net2d)
+    item = test[1]
+    assert item["clip"].shape == (3, 8, 7, 14) and item["label"] == 1
+    raw = item["clip"][0, :, 0, 0] * (0.229 * 255) + 0.485 * 255  # ImageNet constants of the 2D ResNets
+    assert torch.allclose(raw, torch.arange(2, 40, 5).float(), atol=1e-3)  # middle of each 5-frame segment
+    raw = train[0]["clip"][0, :, 0, 0] * (0.229 * 255) + 0.485 * 255
+    assert all(5 * i <= v < 5 * i + 5 for i, v in enumerate(raw.round().tolist()))
+    net3d = create("resnext3d_101", num_classes=2, blocks=(1, 1, 1, 1), width=16, frames=8)
+    clip = _split(videos).datasets(net3d)[1][0]["clip"]
+    assert torch.allclose(clip[0, :, 0, 0] + 114.7748, torch.arange(16, 24).float())  # Hara's constants, centred
+    flow = torch.full((1, 10, 8, 8, 2), 200, dtype=torch.uint8)
     flow[..., 1] = 100
-    clip = MemoryClips(flow, [0], 4, False)[0]["clip"]
-    assert clip.shape == (2, 4, 2, 4)
-    assert torch.allclose(clip[0], torch.tensor((200 / 255 - 0.5) / 0.226))  # the 2D ResNets' flow normalisation
-    mirrored = MemoryClips(flow, [0], 4, False)._flip(flow[0, :4].permute(3, 0, 1, 2).float())
-    assert mirrored[0].eq(55).all() and mirrored[1].eq(100).all()  # x displacement inverted, y kept
+    clip = _split(flow, "flow").datasets(create("resnet18", num_classes=2, width=8, frames=4, modality="flow"))[1][0]
+    assert clip["clip"].shape == (2, 4, 7, 7)
+    assert torch.allclose(clip["clip"][0], torch.tensor((200 / 255 - 0.5) / 0.226))  # the 2D ResNets' flow constants
 
 
 def test_decode_flow_frames(tiny_synthetic, tmp_path):
@@ -140,24 +170,6 @@ def test_decode_flow_frames(tiny_synthetic, tmp_path):
     assert abs(int(videos[..., 0].float().mean()) - 128) <= 2 and abs(int(videos[..., 1].float().mean()) - 64) <= 2
     with pytest.raises(ValueError, match="flow_root"):
         decode_videos(records, "flow", (8, 6))
-
-
-def test_memory_clips_sample_tsn_segments_and_clips():
-    videos = torch.arange(40, dtype=torch.uint8).view(1, 40, 1, 1, 1).expand(2, 40, 4, 6, 3).contiguous()
-    test = MemoryClips(videos, [0, 1], frames=8, train=False)
-    item = test[1]
-    assert item["clip"].shape == (3, 8, 4, 6) and item["label"] == 1
-    # centre of each of the 8 segments of 5 frames: 2, 7, 12, ...
-    raw = item["clip"][0, :, 0, 0] * (0.229 * 255) + 0.485 * 255
-    assert torch.allclose(raw, torch.arange(2, 40, 5).float(), atol=1e-3)
-    clip = MemoryClips(videos, [0, 1], frames=8, train=False, sampling="clip")[0]["clip"]
-    raw = clip[0, :, 0, 0] * (0.229 * 255) + 0.485 * 255
-    assert torch.allclose(raw, torch.arange(16, 24).float(), atol=1e-3)
-    train = MemoryClips(videos, [0, 1], frames=8, train=True)
-    raw = train[0]["clip"][0, :, 0, 0] * (0.229 * 255) + 0.485 * 255
-    assert all(5 * i <= v < 5 * i + 5 for i, v in enumerate(raw.round().tolist()))
-    with pytest.raises(ValueError, match="fewer than"):
-        MemoryClips(videos, [0, 1], frames=64, train=True)
 
 
 def test_train_and_test_reports_pairwise_accuracy(tiny_synthetic, tmp_path):
