@@ -178,9 +178,10 @@ class _MemoryReader:
 
 def frame_geometry(frame_size: tuple[int, int]) -> dict:
     """The data options of a CPU profile's clips: frames of (H, W) are the reference frame and crops are 7/8 of it
-    (the thesis's 224 from 256x340 and 112 from 128x170 are 7/8 of the frame height)."""
+    (the thesis's 224 from 256x340 and 112 from 128x170 are 7/8 of the frame height), the centre crop with a random
+    flip in training instead of multi-scale crops (see `ClipTransform`'s `multi_scale`)."""
     height, width = frame_size
-    return {"resize": (height, width), "size": (height * 7 // 8, width * 7 // 8)}
+    return {"resize": (height, width), "size": (height * 7 // 8, width * 7 // 8), "multi_scale": False}
 
 
 @dataclass
@@ -194,6 +195,8 @@ class SyntheticSplit:
     class_names: list[str]
     modality: str
     split: int = 1
+    val: torch.Tensor | None = None  # held out of the training videos: every choice is made on it, never on test
+    val_labels: torch.Tensor | None = None
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -218,6 +221,33 @@ class SyntheticSplit:
             out.append(ClipDataset(memory.records, make_sampler(model, sampling, stride),
                                    make_transform(model, crop, options), self.modality, memory.open_reader))  # fmt: skip
         return tuple(out)
+
+    def validation(self, model: nn.Module, stride: int | None = None):
+        """The held-out training videos as a `ClipDataset` (one centred clip and crop): what selection reads."""
+        from .data.datasets import ClipDataset
+        from .engine.inputs import make_sampler, make_transform
+
+        if self.val is None:
+            raise ValueError("this split has no validation videos (load it with `load_synthetic`)")
+        memory = MemoryVideos(self.val, self.val_labels, self.class_names, "val", self.modality)
+        return ClipDataset(memory.records, make_sampler(model, "center", stride),
+                           make_transform(model, "center", frame_geometry(self.frame_size)), self.modality,
+                           memory.open_reader)  # fmt: skip
+
+
+# One in VALIDATION_EVERY training videos of a class (in split-file order: the 2nd, 6th, 10th, ...) is held out
+# for validation: the synthetic splits have 21 training videos a class, so 16 train and 5 validate (80 of the 336).
+VALIDATION_EVERY = 4
+
+
+def hold_out_validation(videos: torch.Tensor, labels: torch.Tensor):
+    """(train videos, train labels, validation videos, validation labels) of a training split."""
+    seen: dict[int, int] = {}
+    train, val = [], []
+    for i, label in enumerate(labels.tolist()):
+        seen[label] = seen.get(label, 0) + 1
+        (val if seen[label] % VALIDATION_EVERY == 2 else train).append(i)  # the 2nd, 6th, ...: one of 2-5 videos
+    return videos[train], labels[train], videos[val], labels[val]
 
 
 # TV-L1 on the 64x48 synthetic frames: the fast settings (coarser on large motion, 3-4x cheaper) and the
@@ -267,14 +297,18 @@ def load_synthetic(root: str | Path, modality: str = "rgb", split: int = 1, size
         cache = cache_dir / f"{modality}_split{split}_{subset}_{size[0]}x{size[1]}.pt"
         flow_root = ensure_flow(root) if modality == "flow" else None
         parts[subset] = decode_videos(records, modality, size, pose_root_for(root), cache, flow_root)
-    return SyntheticSplit(*parts["train"], *parts["test"], class_names(root, "synthetic"), modality, split)
+    train, train_labels, val, val_labels = hold_out_validation(*parts["train"])
+    return SyntheticSplit(train, train_labels, *parts["test"], class_names(root, "synthetic"), modality, split, val,
+                          val_labels)  # fmt: skip
 
 
-def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set, test_set, class_names, modality,
-                    *, epochs: int, out: str | Path, seed: int, batch_size: int, optimizer: str, lr: float,
+def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set, val_set, test_set, class_names,
+                    modality, *, epochs: int, out: str | Path, seed: int, batch_size: int, optimizer: str, lr: float,
                     teacher: nn.Module | None = None, distill: str | None = None,
                     distill_weight: float | None = None) -> dict:  # fmt: skip
-    """Train with `engine.fit` (resuming from `out`) and return the result row of the epoch with the best test Top-1."""
+    """Train with `engine.fit` (resuming from `out`), keeping the epoch with the best Top-1 on `val_set`, and return
+    its result row: that epoch's validation Top-1 and its test Top-1/Top-3 and pair accuracies (`test_set` is
+    read once, after training)."""
     import time
 
     from .data.synthetic import reversed_pairs, speed_pairs
@@ -287,16 +321,18 @@ def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set,
                          distill_weight=distill_weight)  # fmt: skip
     pairs = reversed_pairs(class_names) + speed_pairs(class_names)
     started = time.perf_counter()
-    result = fit(config, model, train_set, test_set, teacher=teacher, pairs=pairs)
+    result = fit(config, model, train_set, val_set, teacher=teacher, pairs=pairs)
     seconds = time.perf_counter() - started
     epochs_log = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines() if line]
     best = next(m for m in epochs_log if m["epoch"] == result["best_epoch"])
-    pairwise = {f"{a}/{b}": float(best.get("val_pairwise", {}).get(f"{a}|{b}", float("nan")))
+    test = _test_report(model, out, test_set, class_names, pairs)
+    pairwise = {f"{a}/{b}": float(test.get("pairwise_accuracy", {}).get(f"{a}|{b}", float("nan")))
                 for a, b in pairs}  # fmt: skip
     reversed_names = [f"{a}/{b}" for a, b in reversed_pairs(class_names)]
     return {
-        "top1": best["val_top1"],
-        "top3": best["val_top3"],
+        "top1": test["top1"],
+        "top3": test["top3"],
+        "val_top1": best["val_top1"],
         "reversed_pairs": float(np.nanmean([pairwise[k] for k in reversed_names])) if reversed_names else np.nan,
         **pairwise,
         "best_epoch": best["epoch"],
@@ -304,6 +340,21 @@ def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set,
         "seconds": seconds,
         "parameters": sum(p.numel() for p in model.parameters()),
     }
+
+
+@torch.inference_mode()
+def _test_report(model: nn.Module, out: str | Path, test_set, class_names, pairs) -> dict:
+    """`summarize` of the run's best.pt on `test_set` (views averaged)."""
+    from torch.utils.data import DataLoader
+
+    from .engine.checkpointing import load_checkpoint
+    from .engine.evaluate import evaluate
+    from .engine.inputs import collate
+
+    model.load_state_dict(load_checkpoint(Path(out) / "best.pt")["model"])
+    loader = DataLoader(test_set, batch_size=32, collate_fn=collate)
+    report, _ = evaluate(model.eval(), loader, torch.device("cpu"), len(class_names), list(class_names), pairs)
+    return report
 
 
 def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs: int, out: str | Path,
@@ -327,7 +378,8 @@ def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs
         state = load_checkpoint(init)["model"]
         model.load_state_dict(state)  # 3D kernels do not depend on the clip length: a 16f checkpoint fits 32f
     train_set, test_set = data.datasets(model)
-    return _fit_and_report(model_name, model, dict(options, frames=frames), train_set, test_set, data.class_names,
+    val_set = data.validation(model)
+    return _fit_and_report(model_name, model, dict(options, frames=frames), train_set, val_set, test_set, data.class_names,
                            data.modality, epochs=epochs, out=out, seed=seed, batch_size=batch_size,
                            optimizer=optimizer, lr=lr)  # fmt: skip
 
@@ -404,8 +456,8 @@ def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int 
         options.setdefault("frozen_stages", 0)
     options.setdefault("head", "avg")
     sampling = "tsn" if _is_2d(model) else "clip"  # the family's sampling (`engine.inputs.make_sampler`)
-    # "data": the clips come from `ClipDataset` (runs made by the earlier in-memory clip code are not reused)
-    settings = {"model": model, "frames": frames, "data": "ClipDataset", "epochs": epochs, "lr": lr, "seed": seed,
+    # "data": the clips' source and geometry (runs made by earlier clip code are not reused)
+    settings = {"model": model, "frames": frames, "data": ("ClipDataset", frame_geometry(data.frame_size)), "epochs": epochs, "lr": lr, "seed": seed,
                 "batch_size": cfg.batch_size, "size": int(data.train.shape[3]), "modality": data.modality, "profile": cfg.name,
                 "split": data.split, "init": str(init) if init else None, **options}  # fmt: skip
     out = Path(runs_dir or repo_root() / "runs" / "backbones") / cache_key(**settings)
@@ -483,6 +535,19 @@ def frozen_features(backbone: dict, data: SyntheticSplit, train_views: int | Non
         torch.save(parts[subset], cache.with_suffix(".tmp"))
         cache.with_suffix(".tmp").replace(cache)
     return (*parts["train"], *parts["test"])
+
+
+def validation_features(backbone: dict, data: SyntheticSplit, fusion: str | None = None):
+    """(maps, labels) of the held-out validation videos (one centred view) under the frozen `backbone`; cached."""
+    cache = Path(backbone["checkpoint"]).parent / "features" / f"val_{cache_key(fusion=fusion, split=data.split)}.pt"
+    if cache.is_file():
+        return torch.load(cache, weights_only=True)
+    model = _rebuild(backbone, len(data.class_names), **({"fusion": fusion} if fusion else {}))
+    out = extract_features(model.backbone, data.validation(model), desc="features (validation)")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, cache.with_suffix(".tmp"))
+    cache.with_suffix(".tmp").replace(cache)
+    return out
 
 
 # Heads on cached features train with batches of 64 under smoke: a quarter of the optimizer steps of the profile's
@@ -595,7 +660,7 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
         bar.set_postfix_str(row["row"][:40])
         # defaults spelled out, so that a row naming them (e.g. optimizer="adamw") shares the run of one that does not
         settings = {"optimizer": "adamw", "lr": lr, **{k: v for k, v in row.items() if k != "row"}}
-        key = cache_key(settings=settings, seed=seed, backbone=backbone["checkpoint"], epochs=epochs,
+        key = cache_key(settings=settings, seed=seed, backbone=backbone["checkpoint"], epochs=epochs, selection="val",
                         protocol=protocol, views=default_views(backbone, train_views), batch=batch_size,
                         teacher=teacher and (teacher["backbone"]["checkpoint"], teacher["row"]))  # fmt: skip
         run_dir = Path(runs_dir) / key
@@ -614,8 +679,10 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
             train_set = FeatureDataset(_select_frames(train_maps, row), train_labels,
                                        teacher_data[0] if distilled else None)  # fmt: skip
             test_set = FeatureDataset(_select_frames(test_maps, row), test_labels)
+            val_maps, val_labels = validation_features(backbone, data, row.get("fusion"))
+            val_set = FeatureDataset(_select_frames(val_maps, row), val_labels)
             result = _fit_and_report(
-                backbone["model"], model, settings, train_set, test_set,
+                backbone["model"], model, settings, train_set, val_set, test_set,
                 data.class_names, data.modality, epochs=epochs, out=run_dir, seed=seed, batch_size=batch_size,
                 optimizer=settings["optimizer"], lr=settings["lr"], teacher=teacher_model if distilled else None,
                 distill=row.get("distill"), distill_weight=row.get("distill_weight"),

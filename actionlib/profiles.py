@@ -80,7 +80,7 @@ PROFILES: dict[str, Profile] = {
         device="cpu",
         data_root=None,
         weights_dir=None,
-        cell_timeout=1200,
+        cell_timeout=3600,  # one cell runs all of a notebook's rows (notebook 01: about 20 min)
         width=16,
         modality="pose",
     ),

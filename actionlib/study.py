@@ -43,14 +43,36 @@ class Plan:
     """One stream of a row as a profile runs it."""
 
     key: str  # the stream of `recipes.STREAMS`
-    how: str  # "fine-tune" (end to end) or "head" (a head on a frozen pretrained backbone's cached features)
+    how: str  # "fine-tune" (the network trained end to end) or "head" (a head on a frozen backbone's features)
     model: str
     modality: str
     frames: int
-    options: dict = dataclasses.field(default_factory=dict)  # head row options ("head" runs) or model options
+    options: dict = dataclasses.field(default_factory=dict)  # head options ("head") or network settings
     changes: tuple[str, ...] = ()  # what differs from the thesis's stream, in words
-    reason: str | None = None  # why the profile cannot run this stream (then nothing runs)
+    reason: str | None = None  # why the profile cannot run this stream (then the row does not run)
     teacher: str | None = None
+    init: str | None = None  # the stream whose trained weights start this one (CPU "16f pre-trained" rows)
+
+
+# Tables that compare networks (clip length, grouped convolutions, initialisation, architectures, the two network
+# streams and their test protocols), not heads: on the CPU profiles each of their streams is the CPU network
+# trained end to end with TGAP, the same run the other tables freeze as their backbone.
+NETWORK_TABLES = ("3.8", "3.9", "3.10", "C.1", "C.2")
+CPU_3D = {"resnext3d_101": "ResNeXt", "resnet3d_101": "ResNet"}
+NOT_ON_CPU = {
+    "depth": "from scratch on 336 videos a deeper narrow network is worse, not better (ResNet34 "
+    "backbone 26 % test Top-1 against ResNet18's 53 %, measured at 20 epochs)",
+    "architecture": "the CPU profiles have one small 3D network, and an architecture comparison "
+    "needs the architectures (their sizes are counted in full in the complexity tables)",
+    "resolution": "a network trained from scratch at 64x48 does not transfer to a larger frame in "
+    "a few epochs (96x72, 5 epochs: 32.6 -> 20.1 %, measured); the thesis's row starts from Kinetics weights",
+    "mars": "MARS distils into the backbone, which the CPU profiles freeze",
+    "dataset": "the CPU profiles have one dataset (synthetic), which stands in for HMDB51",
+}
+
+
+# How the CPU profiles choose the epoch they keep (the full profile keeps the authors' rule: the best test Top-1).
+SELECTION = "best epoch chosen on training videos held out for validation, not on the test split"
 
 
 def is_2d(model: str) -> bool:
@@ -66,6 +88,18 @@ def _cpu_modality(stream_modality: str, recipe: Recipe, cfg) -> str:
     return "rgb" if "pose" in table_modalities else cfg.modality
 
 
+def _init_stream(key: str, recipe: Recipe) -> str | None:
+    """The stream of the same table with the same initialisation file and shorter clips: what a "16f pre-trained"
+    row starts from (on CPU, that stream's trained network)."""
+    stream = STREAMS[key]
+    for other in dict.fromkeys(k for r in recipes.recipes_for(recipe.table) for k in r.streams):
+        candidate = STREAMS[other]
+        if (candidate.weights == stream.weights and candidate.model == stream.model
+                and candidate.options.get("frames", 0) < stream.options.get("frames", 0)):  # fmt: skip
+            return other
+    return None
+
+
 def plan(key: str, recipe: Recipe, cfg) -> Plan:
     """How `cfg` runs stream `key` of `recipe` (see the module docstring)."""
     from . import experiments as ex
@@ -73,46 +107,62 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
     stream = STREAMS[key]
     frames = stream.options.get("frames", 16)
     if cfg.name == "full":
-        return Plan(
-            key, "fine-tune", stream.model, stream.modality, frames, dict(stream.options), teacher=stream.teacher
-        )
+        return Plan(key, "fine-tune", stream.model, stream.modality, frames, dict(stream.options),
+                    teacher=stream.teacher)  # fmt: skip
     modality = _cpu_modality(stream.modality, recipe, cfg)
+
+    def refused(why: str) -> Plan:
+        return Plan(key, "head", stream.model, modality, frames, reason=f"{stream.model}: {NOT_ON_CPU[why]}")
+
+    if recipe.dataset != "hmdb51":
+        return refused("dataset")
+    if stream.train.get("distill") == "mars" or stream.weights == recipes.MARS:
+        return refused("mars")
+    if stream.teacher and plan(stream.teacher, recipe, cfg).reason:
+        return Plan(key, "head", stream.model, modality, frames,
+                    reason=f"its teacher {plan(stream.teacher, recipe, cfg).reason}")  # fmt: skip
+    if is_2d(stream.model) and stream.model != "resnet18":
+        return refused("depth")
+    if not is_2d(stream.model) and stream.model not in CPU_3D:
+        return refused("architecture")
+    if stream.options.get("size", 0) > 112:
+        return refused("resolution")
     changes = [] if modality == stream.modality else [f"{modality} frames for {stream.modality}"]
-    options = {k: v for k, v in stream.options.items() if k in HEAD_OPTIONS}
-    dropped = sorted(set(stream.options) - set(HEAD_OPTIONS) - {"frames", "size", "nonlocal_blocks"})
+    changes.append(SELECTION)
     if is_2d(stream.model):
-        if stream.model != "resnet18":
-            return Plan(key, "head", stream.model, modality, frames, reason=(
-                f"{stream.model} not trained on CPU: from scratch on 336 videos a deeper narrow network is worse, "
-                "not better (ResNet34 backbone 26 % test Top-1 against ResNet18's 53 %, measured at 20 epochs)"))  # fmt: skip
         model, width = "resnet18", cfg.width
         clip = 1 if frames == 1 else cfg.frames
-        changes.append(f"narrow ResNet18 (width {width}), pretrained on the synthetic training split, frozen")
+        changes.append(f"narrow ResNet18 (width {width}) pretrained on the synthetic training split, frozen")
         changes.append(f"{clip} segment{'s' if clip > 1 else ''}")
-    elif stream.model == "resnext3d_101":
-        net = ex.small_3d(cfg)
-        model, width, clip = net["model"], net["width"], net["frames"]
-        changes.append(f"CPU 3D ResNeXt (width {width}, one block per stage), pretrained on the synthetic training "
-                       "split, frozen")  # fmt: skip
-        changes.append(f"{clip} frames")
     else:
-        return Plan(key, "head", stream.model, modality, frames, reason=(
-            f"{stream.model} not trained on CPU: the CPU profiles have one small 3D network, and an architecture "
-            "comparison needs the architectures (their sizes are counted in full, see the complexity tables)"))  # fmt: skip
+        net = ex.small_3d(cfg)
+        model, width = stream.model, net["width"]
+        clip = net["frames"] if frames >= 64 else max(1, net["frames"] // 2)
+        name = f"CPU 3D {CPU_3D[model]} (width {width}, one block per stage)"
+        if recipe.table in NETWORK_TABLES:
+            init = _init_stream(key, recipe)
+            epochs = max(1, net["epochs"] // 2) if init else net["epochs"]
+            changes += [f"{name} trained end to end with TGAP on the synthetic training split, {epochs} epochs",
+                        f"{clip} frames"]  # fmt: skip
+            changes.append(f"started from the CPU {init} network" if init else f"from scratch, not {stream.weights}")
+            options = {**net, "model": model, "frames": clip, "epochs": epochs}
+            return Plan(key, "fine-tune", model, modality, clip, options, tuple(changes), init=init)
+        changes += [f"{name} pretrained on the synthetic training split, frozen", f"{clip} frames"]
     if stream.weights:
-        changes.append(f"no {stream.weights}")
+        changes.append(f"not {stream.weights}")
+    options = {k: v for k, v in stream.options.items() if k in HEAD_OPTIONS}
+    dropped = sorted(set(stream.options) - set(HEAD_OPTIONS) - {"frames", "size"})
     if dropped:
         changes.append("without " + ", ".join(f"{k}={stream.options[k]}" for k in dropped))
     head = options.get("head", "avg" if is_2d(stream.model) else "tgap")
     options = {**options, "head": head, **ex.narrow_head_options(head, width)}
     if frames == 1:
         options["frames"] = 1
-    train = dict(stream.train)
-    train.pop("stride", None)
+    train = {k: v for k, v in stream.train.items() if k not in ("stride", "lr")}
     optimizer = train.pop("optimizer", "adamw")
-    train.pop("lr", None)
     options.update(optimizer=optimizer, lr=HEAD_LR.get(optimizer, HEAD_LR_DEFAULT), **train)
-    return Plan(key, "head", model, modality, clip, options, tuple(changes), teacher=stream.teacher)
+    return Plan(key, "head", "resnet18" if is_2d(model) else "resnext3d_101", modality, clip, options, tuple(changes),
+                teacher=stream.teacher)  # fmt: skip
 
 
 def plans(recipe: Recipe, cfg) -> list[Plan]:
@@ -121,11 +171,11 @@ def plans(recipe: Recipe, cfg) -> list[Plan]:
 
 # ------------------------------------------------------------------------------------------------ CPU streams
 class _CpuStreams:
-    """The CPU profiles' backbones and heads, made once per call of `run` (the run folders cache them across calls)."""
+    """The CPU profiles' networks and heads, made once per call of `run` (run folders cache them across calls)."""
 
     def __init__(self, cfg, runs_dir: Path, seed: int):
         self.cfg, self.runs_dir, self.seed = cfg, runs_dir, seed
-        self._data, self._backbones = {}, {}
+        self._data, self._networks = {}, {}
 
     def data(self, modality: str, split: int):
         from . import experiments as ex
@@ -134,40 +184,50 @@ class _CpuStreams:
             self._data[modality, split] = ex.cpu_data(self.cfg, modality=modality, split=split)
         return self._data[modality, split]
 
-    def backbone(self, p: Plan, split: int) -> dict:
+    def network(self, p: Plan, recipe: Recipe, split: int) -> dict:
+        """The `experiments.pretrain` run of a fine-tuned stream, or of a head stream's frozen backbone."""
         from . import experiments as ex
 
-        key = (p.model, p.modality, split)
-        if key not in self._backbones:
+        if p.how == "fine-tune":
+            settings = dict(p.options)
+        elif is_2d(p.model):
+            settings = {"model": p.model}
+        else:
+            settings = ex.small_3d(self.cfg)
+        if not is_2d(settings["model"]):
+            settings["head"] = "tgap"
+        init = self.network(plan(p.init, recipe, self.cfg), recipe, split)["checkpoint"] if p.init else None
+        key = (p.modality, split, init, *sorted(settings.items()))
+        if key not in self._networks:
             data = self.data(p.modality, split)
-            if is_2d(p.model):
-                self._backbones[key] = ex.pretrain(self.cfg, data, p.model, seed=self.seed)
-            else:
-                self._backbones[key] = ex.pretrain(self.cfg, data, **ex.small_3d(self.cfg), head="tgap", seed=self.seed)
-        return self._backbones[key]
+            self._networks[key] = ex.pretrain(self.cfg, data, **settings, seed=self.seed, init=init)
+        return self._networks[key]
 
     def teacher(self, p: Plan, recipe: Recipe, split: int) -> dict | None:
         if not p.teacher:
             return None
         t = plan(p.teacher, recipe, self.cfg)
-        return {"backbone": self.backbone(t, split), "data": self.data(t.modality, split),
+        return {"backbone": self.network(t, recipe, split), "data": self.data(t.modality, split),
                 "row": {"row": t.key, **t.options}}  # fmt: skip
 
     def scores(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> dict:
-        """Test scores of the head `p` (trained first if its run is not cached) under `protocol`."""
+        """Test scores of stream `p` under `protocol` (its network or head trained first unless cached)."""
         from . import experiments as ex
 
-        backbone, data = self.backbone(p, split), self.data(p.modality, split)
-        row = {"row": p.key, **p.options}
-        run = ex.run_heads([row], backbone, data, self.cfg, self.runs_dir / f"split{split}", seeds=[seed],
-                           protocol=protocol, teacher=self.teacher(p, recipe, split)).iloc[0]  # fmt: skip
-        scoring = row
+        network, data = self.network(p, recipe, split), self.data(p.modality, split)
+        if p.how == "fine-tune":  # the network's own TGAP classifier
+            run_dir, row = Path(network["checkpoint"]).parent, {"row": p.key, "head": "tgap"}
+            run = network
+        else:
+            row = {"row": p.key, **p.options}
+            run = ex.run_heads([row], network, data, self.cfg, self.runs_dir / f"split{split}", seeds=[seed],
+                               protocol=protocol, teacher=self.teacher(p, recipe, split)).iloc[0]  # fmt: skip
+            run_dir = run["run_dir"]
         if recipe.test_frames and row.get("frames") == 1:  # trained on one frame, tested on all (Section 3.3.1)
-            scoring = {k: v for k, v in row.items() if k != "frames"}
-        scores, labels = ex.head_scores(run["run_dir"], backbone, scoring, data, protocol)
+            row = {k: v for k, v in row.items() if k != "frames"}
+        scores, labels = ex.head_scores(run_dir, network, row, data, protocol)
         return {"scores": scores, "labels": labels, "indices": np.arange(len(labels)), "class_names": data.class_names,
-                "run": run["run_dir"], "train_top1": run["train_top1"], "seconds": run["seconds"],
-                "parameters": run["parameters"]}  # fmt: skip
+                "run": str(run_dir), "train_top1": run["train_top1"], "seconds": run["seconds"]}  # fmt: skip
 
 
 def _full_scores(cfg, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str, runs_dir: Path, stand_in):
@@ -177,7 +237,7 @@ def _full_scores(cfg, p: Plan, recipe: Recipe, split: int, seed: int, protocol: 
 
 
 # ------------------------------------------------------------------------------------------------ the runner
-def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = None, protocols=None) -> pd.DataFrame:
+def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = None) -> pd.DataFrame:
     """Train and test every row the profile can run, on the profile's splits and seeds (split 1 only where the
     thesis reports split 1): one line per row, split, seed and protocol with Top-1/Top-3 (%), the test videos,
     the mean reversed-pair accuracy (synthetic data; NaN elsewhere) and the run folders."""
@@ -195,7 +255,7 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
         jobs += [(recipe, planned, split, seed + s) for split in recipes.splits_of(recipe, cfg) for s in cfg.seeds]
     records, cache = [], {}
     for recipe, planned, split, run_seed in tqdm(jobs, desc="thesis rows"):
-        for protocol in protocols or [recipe.protocol]:
+        for protocol in [recipe.protocol]:
             sets = []
             for p in planned:
                 job = (p.key, recipe.table, recipe.dataset, split, run_seed, protocol, recipe.test_frames)
@@ -223,7 +283,8 @@ def _status(recipe: Recipe, planned: list[Plan], cfg, stand_in) -> tuple[str, st
     """(status, what ran differently from the thesis) of a row under `cfg`."""
     reasons = [p.reason for p in planned if p.reason]
     if recipe.unsupported or reasons:
-        return f"not run: {recipe.unsupported or reasons[0]}", ""
+        where = "" if recipe.unsupported else f" under the {cfg.name} profile"
+        return f"not run{where}: {recipe.unsupported or reasons[0]}", ""
     changes = list(dict.fromkeys(c for p in planned for c in p.changes))
     if stand_in is not None:
         changes.insert(0, f"the {stand_in!r} stand-in network, not the thesis's")
@@ -252,14 +313,14 @@ def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.Da
     for recipe in rows:
         planned = plans(recipe, cfg)
         status, ran_as = _status(recipe, planned, cfg, stand_in)
-        match = thesis[(thesis["table"] == recipe.table) & (thesis["row"] == recipe.row)
-                       & (thesis["dataset"] == recipe.dataset)]  # fmt: skip
+        match = recipes.thesis_line(recipe, thesis)
         base = {"table": recipe.table, "row": recipe.row, "ours": reference.is_ours(recipe.row),
                 "dataset": cfg.dataset if cfg.name != "full" else recipe.dataset,
                 "thesis_dataset": recipe.dataset, "thesis_top1": match["top1"].iloc[0] if len(match) else np.nan,
                 "status": status, "ran_as": ran_as,
                 "note": recipes.POSE_NOTE if any(p.modality == "pose" for p in planned) else ""}  # fmt: skip
-        mine = runs[(runs["table"] == recipe.table) & (runs["row"] == recipe.row)] if len(runs) else runs
+        mine = runs[(runs["table"] == recipe.table) & (runs["row"] == recipe.row) & (runs["dataset"] == recipe.dataset)
+                    & (runs["protocol"] == recipe.protocol)] if len(runs) else runs  # fmt: skip
         if not len(mine):
             out.append({**base, "protocol": recipe.protocol})
             continue
@@ -303,7 +364,7 @@ def runs_dir_for(cfg, notebook: str, stand_in: str | None = None) -> Path:
     return paths.repo_root() / "runs" / "notebooks" / notebook
 
 
-def run_tables(cfg, tables, notebook: str, seed: int = 0, stand_in: str | None = None, protocols=None,
+def run_tables(cfg, tables, notebook: str, seed: int = 0, stand_in: str | None = None,
                runs_dir: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Run the rows of `tables` under `cfg`: (summary, every run). Under `full` with `stand_in`, the stand-in's
     own public-layout checkpoints are written first and the profile is shrunk to a short CPU run."""
@@ -313,8 +374,83 @@ def run_tables(cfg, tables, notebook: str, seed: int = 0, stand_in: str | None =
         weights = runs_dir / "stand_in_weights"
         recipes.write_stand_in_weights(weights, rows, stand_in)
         cfg = dataclasses.replace(cfg, weights_dir=str(weights), **recipes.STAND_INS[stand_in]["profile"])
-    runs = run(cfg, rows, runs_dir, seed, stand_in, protocols)
+    runs = run(cfg, rows, runs_dir, seed, stand_in)
     return summary(runs, rows, cfg, stand_in), runs
+
+
+# The file name of each thesis table's results: <notebook>_table<T>_<name>.{csv,md,png}.
+TABLE_NAMES = {
+    "3.2": "optimizers", "3.3": "pooling", "3.4": "fusion", "3.5": "depth", "3.6": "flow_pose", "3.7": "streams",
+    "3.8": "clip_length", "3.9": "two_stream", "C.1": "protocols", "3.10": "architectures", "C.2": "protocols",
+    "4.1": "pooling_3d", "4.2": "bert_variants", "4.3": "bert_3d", "4.4": "bert_i3d", "4.5": "bert_slowfast",
+    "4.6": "bert_r2plus1d", "4.7": "state_of_the_art", "C.3": "splits_hmdb51", "C.4": "splits_ucf101",
+    "5.1": "lambda", "5.2": "distillation",
+}  # fmt: skip
+
+
+def run_notebook(cfg, notebook: str, results: str | Path, tables=None, seed: int = 0,
+                 stand_in: str | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:  # fmt: skip
+    """A notebook's tables (default: all of `recipes.NOTEBOOK_TABLES[notebook]`) run under `cfg`, each written as
+    `<NN>_table<T>_<name>` (CSV, Markdown, figure) with every run in `<NN>_runs`: the same files under every
+    profile. Returns ({table: its summary}, every run)."""
+    from .experiments import save_table
+
+    tables = list(tables or recipes.NOTEBOOK_TABLES[notebook])
+    summary_table, runs = run_tables(cfg, tables, notebook, seed, stand_in)
+    results = Path(results)
+    by_table = {}
+    for t in tables:
+        by_table[t] = table = table_of(summary_table, t)
+        name = f"{notebook}_table{t}_{TABLE_NAMES[t]}"
+        save_table(table, results, name, profile=cfg)
+        fig = plot_table(table, f"Table {t} ({cfg.dataset}, profile {cfg.name})", results / "figures" / f"{name}.png")
+        _close(fig)
+    save_table(runs, results, f"{notebook}_runs", profile=cfg)
+    return by_table, runs
+
+
+def _close(fig) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+SHOWN = ["row", "modality", "protocol", "thesis_top1", "top1", "top1_low", "top1_high", "top1_std", "runs",
+         "difference", "thesis_rank", "our_rank", "top3", "reversed_pairs", "status", "ran_as"]  # fmt: skip
+
+
+def show(table: pd.DataFrame, columns=SHOWN):
+    """A summary as a reader wants it: the informative columns, one decimal, blanks for what was not measured."""
+    shown = table[[c for c in columns if c in table]]
+    return shown.style.hide(axis="index").format(precision=1, na_rep="")
+
+
+def with_complexity(table: pd.DataFrame, results: str | Path | None = None) -> pd.DataFrame:
+    """`table` (a summary) with the parameters and operations of each row's network(s), ours beside the thesis's
+    (`results/tables/complexity.csv`, counted at full size whatever the profile)."""
+    from .experiments import complexity_rows
+
+    ids = {r.row: recipes.complexity_id(r) for r in recipes.RECIPES if f"Table {r.table}" in set(table["table"])}
+    wanted = [i for i in dict.fromkeys(ids.values()) if i]
+    counts = complexity_rows(wanted, results).set_index("id") if wanted else pd.DataFrame()
+    out = table.copy()
+    out["complexity_id"] = out["row"].map(ids)
+    for column in ("params_m", "thesis_params_m", "ops_g", "thesis_ops_g"):
+        out[column] = out["complexity_id"].map(counts[column]) if len(counts) else np.nan
+    return out
+
+
+def per_split(runs: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Top-1 of each row on each split beside the thesis's per-split values (Appendix C.3/C.4)."""
+    from . import reference
+
+    thesis = reference.accuracy(table)
+    thesis = thesis[thesis["split"].astype(str) != "avg3"].assign(split=lambda d: d["split"].astype(int))
+    thesis = thesis.rename(columns={"top1": "thesis_top1"})[["row", "split", "thesis_top1"]]
+    mine = runs[runs["table"] == table] if len(runs) else runs
+    ours = mine.groupby(["row", "split"], as_index=False)["top1"].mean() if len(mine) else pd.DataFrame(
+        columns=["row", "split", "top1"])  # fmt: skip
+    return thesis.merge(ours, on=["row", "split"], how="left")
 
 
 def table_of(summary_table: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -341,7 +477,8 @@ def plot_table(table: pd.DataFrame, title: str, path: str | Path | None = None):
         [ours - table["top1_low"].to_numpy(dtype=float), table["top1_high"].to_numpy(dtype=float) - ours]
     )
     ax.barh(y + 0.2, ours, height=0.4, xerr=np.nan_to_num(errors), color="tab:blue", label="ours (95 % interval)")
-    ax.set(yticks=y, yticklabels=table["row"], xlim=(0, 100), xlabel="Top-1 (%)", title=title)
+    labels = table["row"] if table["protocol"].nunique() <= 1 else table["row"] + " (" + table["protocol"] + ")"
+    ax.set(yticks=y, yticklabels=labels, xlim=(0, 100), xlabel="Top-1 (%)", title=title)
     ax.invert_yaxis()
     ax.legend(loc="lower right", fontsize=8)
     if pairs:
@@ -376,41 +513,3 @@ def ordering_note(table: pd.DataFrame, name: str) -> str:
         f"{len(tied)} of the other {len(ran) - 1} rows have intervals that overlap it: "
         + ("the ordering is not established here." if len(tied) else "it is ahead of all of them here.")
     )  # fmt: skip
-
-
-def reproduce_tables(cfg, notebook: str, results: str | Path, runs_dir: str | Path | None = None, seed: int = 0,
-                     stand_in: str | None = None, protocols=None) -> pd.DataFrame:  # fmt: skip
-    """A notebook's rows in two tables, `<NN>_full_runs` (every split and seed) and `<NN>_full_tables` (the summary
-    beside the thesis), with a figure; returns the summary. The notebooks that run their CPU study separately
-    write these under `full`."""
-    from .experiments import save_table
-
-    table, runs = run_tables(cfg, recipes.NOTEBOOK_TABLES[notebook], notebook, seed, stand_in, protocols, runs_dir)
-    runs_table = runs.assign(table="Table " + runs["table"]) if len(runs) else runs
-    save_table(runs_table, results, f"{notebook}_full_runs", profile=cfg)
-    save_table(table, results, f"{notebook}_full_tables", profile=cfg)
-    plot_summary(table, Path(results) / "figures" / f"{notebook}_full_tables.png")
-    return table
-
-
-def plot_summary(table: pd.DataFrame, path: str | Path) -> None:
-    """Our Top-1 beside the thesis's, one panel per table."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    shown = table.dropna(subset=["top1"])
-    long = shown.melt(id_vars=["table", "row", "dataset", "protocol"], value_vars=["top1", "thesis_top1"],
-                      var_name="source", value_name="Top-1 (%)").replace({"top1": "ours", "thesis_top1": "thesis"})  # fmt: skip
-    tables = list(dict.fromkeys(long["table"])) or ["-"]
-    sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(len(tables), 1, figsize=(10, 0.35 * max(len(long), 8) + 1.5), squeeze=False)
-    for ax, name in zip(axes[:, 0], tables, strict=True):
-        part = long[long["table"] == name]
-        part = part.assign(label=part["row"] + " (" + part["dataset"] + ", " + part["protocol"] + ")")
-        if len(part):
-            sns.barplot(data=part, y="label", x="Top-1 (%)", hue="source", ax=ax)
-        ax.set(title=name, ylabel="")
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

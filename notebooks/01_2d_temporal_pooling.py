@@ -61,9 +61,6 @@ cfg = profiles.resolve(
 )
 results = paths.results_dir(results_dir, profile)
 chosen = ex.parse_choices("tables", tables, recipes.NOTEBOOK_TABLES[NOTEBOOK])
-NAMES = {"3.2": "optimizers", "3.3": "pooling", "3.4": "fusion", "3.5": "depth", "3.6": "flow_pose", "3.7": "streams"}
-SHOWN = ["row", "modality", "thesis_top1", "top1", "top1_low", "top1_high", "top1_std", "runs", "difference",
-         "thesis_rank", "our_rank", "top3", "reversed_pairs", "status", "ran_as"]  # fmt: skip
 cfg
 
 # %% [markdown]
@@ -75,19 +72,13 @@ cfg
 # the thesis's numbers.
 
 # %%
-summary, runs = study.run_tables(cfg, chosen, NOTEBOOK, seed=seed, stand_in=stand_in)
-by_table = {t: study.table_of(summary, t) for t in chosen}
-for t, table in by_table.items():
-    ex.save_table(table, results, f"{NOTEBOOK}_table{t}_{NAMES[t]}", profile=cfg)
-    study.plot_table(table, f"Table {t} ({cfg.dataset}, profile {cfg.name})",
-                     results / "figures" / f"{NOTEBOOK}_table{t}_{NAMES[t]}.png")  # fmt: skip
-ex.save_table(runs, results, f"{NOTEBOOK}_runs", profile=cfg)
+by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, chosen, seed=seed, stand_in=stand_in)
 
 
 def show(t, caption):
     if t in by_table:
         display(Markdown(f"**Table {t}: {caption}** (profile {cfg.name}, {cfg.dataset} data; thesis: HMDB51)"))
-        display(by_table[t][SHOWN].style.hide(axis="index").format(precision=1, na_rep=""))
+        display(study.show(by_table[t]))
 
 
 # %% [markdown]

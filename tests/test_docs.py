@@ -163,7 +163,7 @@ def test_headline_table_is_short_and_rounded(tmp_path):
     )
     table = build.headline_table(csv, build.HEADLINES["01_table3.3_pooling"])
     assert table.splitlines() == [
-        "| head | thesis Top-1 (HMDB51) | ours Top-1 (synthetic) | ours reversed pairs (%) |",
+        "| row | thesis Top-1 (HMDB51) | ours Top-1 (synthetic) | ours reversed pairs (%) |",
         "|---|---|---|---|",
         "| BERT | 49.17 | 68.8 | 74 |",
         "| New | - | 84.0 | 93 |",

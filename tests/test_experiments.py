@@ -234,3 +234,13 @@ def test_unreadable_videos_are_skipped_with_their_labels(tiny_synthetic, tmp_pat
     assert labels.tolist() == [r.label for r in records[1:]]
     again, again_labels = decode_videos(records, "rgb", (32, 24), cache=tmp_path / "c.pt")
     assert torch.equal(again, videos) and torch.equal(again_labels, labels)
+
+
+def test_selection_reads_held_out_training_videos_never_the_test_split():
+    from actionlib.experiments import hold_out_validation
+
+    labels = torch.tensor([0] * 21 + [1] * 3)
+    videos = torch.arange(24)
+    train, train_labels, val, val_labels = hold_out_validation(videos, labels)
+    assert val_labels.tolist() == [0] * 5 + [1]  # 5 of 21, and one of a small class
+    assert sorted(train.tolist() + val.tolist()) == list(range(24)) and not set(train.tolist()) & set(val.tolist())

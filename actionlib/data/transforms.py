@@ -300,6 +300,9 @@ class ClipTransform:
             0..255 floats.
         authors_offsets: the thesis code's crop-position quirk, see :func:`multi_scale_crop`.
         invert_flow_x: negate flow x on flips (255 - x); False matches the authors' code.
+        multi_scale: False trains on the centre crop (with the random flip) instead of multi-scale crops: the CPU
+            profiles' small synthetic frames, where a thin figure fills a tenth of the frame and corner crops cut it
+            out (a ResNet18 on the pose frames: 22 % test Top-1 with multi-scale crops, 49 % without, 20 epochs).
     """
 
     def __init__(
@@ -314,6 +317,7 @@ class ClipTransform:
         authors_offsets: bool = False,
         flip_prob: float = 0.5,
         invert_flow_x: bool = True,
+        multi_scale: bool = True,
     ):
         if mode not in TRANSFORM_MODES:
             raise ValueError(f"unknown transform mode {mode!r}; choose one of {', '.join(TRANSFORM_MODES)}")
@@ -327,6 +331,7 @@ class ClipTransform:
         self.authors_offsets = authors_offsets
         self.flip_prob = flip_prob
         self.invert_flow_x = invert_flow_x
+        self.multi_scale = multi_scale
 
     def __repr__(self) -> str:
         return (
@@ -350,6 +355,8 @@ class ClipTransform:
         if self.mode == "center":
             return [View(center_crop(height, width, self.size))]
         rng = rng or random
+        if not self.multi_scale:
+            return [View(center_crop(height, width, self.size), flip=rng.random() < self.flip_prob)]
         box = multi_scale_crop(
             height, width, self.size, self.scales, self.max_distort, self.more_fix_crop, self.authors_offsets, rng
         )
