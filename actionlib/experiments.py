@@ -1,14 +1,16 @@
-"""Experiment helpers the notebooks share: the synthetic data, the CPU protocol, thesis tables.
+"""The CPU profiles' machinery under `actionlib.study`: the synthetic data, pretrained frozen backbones, heads.
 
-The CPU ("smoke"/"test") profile cannot fine-tune full-size backbones and has no pretrained weights. It keeps
+The CPU ("smoke"/"test") profiles cannot fine-tune full-size backbones and have no pretrained weights. They keep
 the thesis's question (which late temporal head turns a backbone's features into the best video prediction) as
-the thesis asks it, on a fixed pretrained backbone: `pretrain` trains a narrow backbone (`Profile.width`; `small_3d`)
-once, end to end with average pooling, on the synthetic training split decoded into memory (`MemoryVideos`), and
-`run_heads` trains each head of a table on that backbone's cached, frozen features (`frozen_features`), all
-through the one training loop (`engine.fit`) the full profile uses. What we measured while choosing this:
-full-width ResNet18 on the cluttered RGB frames memorises the 336 training videos (train 54 %, test 11 % after 6
-epochs); the rendered pose frames generalise (narrow ResNet18: ~55 % test Top-1 in a minute); heads on frozen
-features take seconds, where training every row end to end took a minute each.
+the thesis asks it, on a fixed pretrained backbone: `pretrain` trains a narrow backbone (`Profile.width`;
+`small_3d`) once, end to end, on the synthetic training split decoded into memory (`MemoryVideos`, read by the
+same `ClipDataset` as video files), and `run_heads` trains each head of a table on that backbone's cached, frozen
+features (`frozen_features`), all through the one training loop (`engine.fit`) the full profile uses. Every run
+keeps the epoch that is best on training videos held out for validation (`hold_out_validation`) and is then
+tested once. What we measured while choosing this: full-width ResNet18 on the cluttered RGB frames memorises the
+336 training videos (train 54 %, test 11 % after 6 epochs); the rendered pose frames generalise (narrow ResNet18:
+~50 % test Top-1 in a minute); heads on frozen features take seconds, where training every row end to end took a
+minute each.
 """
 
 from __future__ import annotations
@@ -52,11 +54,6 @@ def ensure_synthetic(root: str | Path, classes=None, videos_per_class: int = 30,
 
 def cache_key(**parts) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def thesis_accuracy(table: str) -> pd.DataFrame:
-    """The thesis's reported Top-1/Top-3 test results for one table (`actionlib.reference`, shipped with us)."""
-    return reference.accuracy(table)
 
 
 # ------------------------------------------------------------------ synthetic videos decoded into memory
@@ -621,16 +618,6 @@ def head_scores(run_dir: str | Path, backbone: dict, row: dict, data: SyntheticS
     return model(maps), labels
 
 
-def score_summary(scores: torch.Tensor, labels: torch.Tensor, class_names) -> dict:
-    """Top-1/Top-3 (%) and the mean reversed-pair accuracy (%) of test scores (e.g. fused streams)."""
-    from .data.synthetic import reversed_pairs
-    from .engine.evaluate import summarize
-
-    report = summarize(scores, labels, len(class_names), list(class_names), reversed_pairs(class_names))
-    pairs = report.get("pairwise_accuracy", {})
-    return {"top1": report["top1"], "top3": report["top3"], "reversed_pairs": pairs.get("mean", np.nan)}
-
-
 def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_dir: str | Path, seeds=None,
               lr: float = 1e-3, epochs: int | None = None, protocol: str = "single-center", train_views: int | None = None,
               teacher: dict | None = None, batch_size: int | None = None, reuse: bool = True) -> pd.DataFrame:  # fmt: skip
@@ -692,30 +679,6 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
     return pd.DataFrame(out)
 
 
-def compare_with_thesis(table: str, ours: pd.DataFrame, metric: str = "top1") -> pd.DataFrame:
-    """Our rows beside the thesis's (`ours` has a `row` column with the reference file's row names).
-
-    Adds `thesis_<metric>`, `difference` (ours - thesis, percentage points) and both ranks (1 = best) so that a
-    reader can compare orderings when the datasets differ (the CPU profile runs the synthetic dataset, not HMDB51).
-    A row without a thesis value is an error naming it, unless its name marks it as ours
-    (`reference.NOT_IN_THESIS`).
-    """
-    thesis = thesis_accuracy(table)[["row", metric]].rename(columns={metric: f"thesis_{metric}"})
-    merged = ours.merge(thesis, on="row", how="left")
-    reference.require_thesis_values(table, merged["row"], merged[f"thesis_{metric}"])
-    merged["difference"] = merged[metric] - merged[f"thesis_{metric}"]
-    merged["thesis_rank"] = merged[f"thesis_{metric}"].rank(ascending=False, method="min")
-    merged["our_rank"] = merged[metric].rank(ascending=False, method="min")
-    return merged
-
-
-def with_rows_not_run(table: pd.DataFrame, thesis_table: str) -> pd.DataFrame:
-    """`table` (a `compare_with_thesis` result) followed by the thesis's rows it lacks, with their Top-1 only:
-    every row of the thesis stays visible, our columns blank where a profile did not run it."""
-    missing = thesis_accuracy(thesis_table).query("row not in @table.row")[["row", "top1"]]
-    return pd.concat([table, missing.rename(columns={"top1": "thesis_top1"})], ignore_index=True)
-
-
 def save_table(df: pd.DataFrame, results: str | Path, name: str, floatfmt: str = ".2f", *, profile) -> Path:
     """Write `results/tables/<name>.csv` and its Markdown twin; returns the CSV path.
 
@@ -758,14 +721,6 @@ def cpu_data(cfg, modality: str | None = None, split: int = 1) -> SyntheticSplit
     """The profile's synthetic split in memory, frames resized to `cfg.size` wide (4:3)."""
     size = (cfg.size, cfg.size * 3 // 4)
     return load_synthetic(synthetic_root(cfg), modality or cfg.modality, split, size)
-
-
-def mean_over_seeds(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean of each row over seeds, with the spread (standard deviation; 0 for one seed) of Top-1."""
-    numeric = df.drop(columns=["seed"]).groupby(["row", "modality"], sort=False).mean(numeric_only=True)
-    numeric["top1_std"] = df.groupby(["row", "modality"], sort=False)["top1"].std(ddof=0)
-    numeric["seeds"] = df.groupby(["row", "modality"], sort=False)["seed"].count()
-    return numeric.reset_index()
 
 
 def complexity_rows(ids, results: str | Path | None = None) -> pd.DataFrame:

@@ -73,6 +73,7 @@ NOT_ON_CPU = {
 
 # How the CPU profiles choose the epoch they keep (the full profile keeps the authors' rule: the best test Top-1).
 SELECTION = "best epoch chosen on training videos held out for validation, not on the test split"
+FULL_SELECTION = "best epoch chosen on the test list, the authors' rule (HMDB51 has no validation split; Section 3.2.5)"
 
 
 def is_2d(model: str) -> bool:
@@ -103,6 +104,7 @@ def _init_stream(key: str, recipe: Recipe) -> str | None:
 def plan(key: str, recipe: Recipe, cfg) -> Plan:
     """How `cfg` runs stream `key` of `recipe` (see the module docstring)."""
     from . import experiments as ex
+    from .engine.optim import default_optimizer
 
     stream = STREAMS[key]
     frames = stream.options.get("frames", 16)
@@ -142,8 +144,8 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
         if recipe.table in NETWORK_TABLES:
             init = _init_stream(key, recipe)
             epochs = max(1, net["epochs"] // 2) if init else net["epochs"]
-            changes += [f"{name} trained end to end with TGAP on the synthetic training split, {epochs} epochs",
-                        f"{clip} frames"]  # fmt: skip
+            changes += [f"{name} trained end to end with TGAP on the synthetic training split, {epochs} epochs, "
+                        f"AdamW {net['lr']:g}", f"{clip} frames"]  # fmt: skip
             changes.append(f"started from the CPU {init} network" if init else f"from scratch, not {stream.weights}")
             options = {**net, "model": model, "frames": clip, "epochs": epochs}
             return Plan(key, "fine-tune", model, modality, clip, options, tuple(changes), init=init)
@@ -159,7 +161,9 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
     if frames == 1:
         options["frames"] = 1
     train = {k: v for k, v in stream.train.items() if k not in ("stride", "lr")}
-    optimizer = train.pop("optimizer", "adamw")
+    # the optimizer the full profile's engine gives this stream (SGD for the 3D TGAP baselines, AdamW for BERT and
+    # the 2D models), at a learning rate for a head trained from its random initialisation
+    optimizer = train.pop("optimizer", None) or default_optimizer(stream.model, stream.options.get("head"))
     options.update(optimizer=optimizer, lr=HEAD_LR.get(optimizer, HEAD_LR_DEFAULT), **train)
     return Plan(key, "head", "resnet18" if is_2d(model) else "resnext3d_101", modality, clip, options, tuple(changes),
                 teacher=stream.teacher)  # fmt: skip
@@ -286,6 +290,8 @@ def _status(recipe: Recipe, planned: list[Plan], cfg, stand_in) -> tuple[str, st
         where = "" if recipe.unsupported else f" under the {cfg.name} profile"
         return f"not run{where}: {recipe.unsupported or reasons[0]}", ""
     changes = list(dict.fromkeys(c for p in planned for c in p.changes))
+    if cfg.name == "full":
+        changes.append(FULL_SELECTION)
     if stand_in is not None:
         changes.insert(0, f"the {stand_in!r} stand-in network, not the thesis's")
     return "run", "; ".join(changes)
