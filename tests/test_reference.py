@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from actionlib import reference
-from actionlib.experiments import compare_with_thesis
 
 TABLES = ["3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "4.1", "4.2", "4.3", "4.4", "4.5", "4.6",
           "4.7", "5.1", "5.2", "C.1", "C.2", "C.3", "C.4"]  # fmt: skip
@@ -77,13 +76,17 @@ def test_every_value_named_in_also_printed_is_in_the_tables_it_names():
 
 
 def test_a_row_without_thesis_value_is_an_error_that_names_it():
-    ours = pd.DataFrame({"row": ["ResNet18 Average Pooling", "ResNet18 Avg Pooling"], "top1": [30.0, 40.0]})
+    import dataclasses
+
+    from actionlib import profiles, recipes, study
+
+    (known,) = [r for r in recipes.recipes_for("3.3") if r.row == "ResNet18 Average Pooling"]
+    renamed = dataclasses.replace(known, row="ResNet18 Avg Pooling")
+    cfg = profiles.resolve("smoke")
     with pytest.raises(ValueError, match=r"Table 3.3: no thesis value for the rows \['ResNet18 Avg Pooling'\]"):
-        compare_with_thesis("3.3", ours)
-    mine = pd.DataFrame(
-        {"row": ["ResNet18 Average Pooling", f"ResNet18 mine {reference.NOT_IN_THESIS}"], "top1": [1, 2]}
-    )
-    table = compare_with_thesis("3.3", mine)
+        study.summary(pd.DataFrame(), [known, renamed], cfg)
+    mine = dataclasses.replace(known, row=f"ResNet18 mine {reference.NOT_IN_THESIS}")
+    table = study.summary(pd.DataFrame(), [known, mine], cfg)
     assert table["thesis_top1"].isna().tolist() == [False, True]
 
 
