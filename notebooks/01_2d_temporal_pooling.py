@@ -31,17 +31,17 @@
 # profile cannot ask says why in `status`.
 
 # %% tags=["parameters"]
-profile = "smoke"  # test | smoke | full
-seed = 0
-repeats = None  # seeds per row; None: the profile's (1 under smoke)
-tables = "3.2,3.3,3.4,3.5,3.6,3.7"  # a comma-separated subset of the thesis tables of this notebook
-epochs = None  # None: the profile's (backbone pretraining and heads alike)
-data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
-weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
-splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
-device = None  # None: the profile's (cpu; cuda under full)
-stand_in = None  # allowed: None, tiny
-results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
+profile: str = "smoke"  # test | smoke | full
+seed: int = 0
+repeats = None  # type: Optional[int] seeds per row; None: the profile's (1 under smoke)
+tables: str = "3.2,3.3,3.4,3.5,3.6,3.7"  # a comma-separated subset of the thesis tables of this notebook
+epochs = None  # type: Optional[int] None: the profile's (backbone pretraining and heads alike)
+data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
+weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
+stand_in = None  # type: Optional[str] allowed: None, tiny
+results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 from IPython.display import Markdown, display
@@ -150,7 +150,7 @@ if "3.3" in by_table:
         )  # fmt: skip
     for t in chosen:
         notes.append(study.ordering_note(by_table[t], f"Table {t}"))
-print("\n".join(f"- {n}" for n in notes if n))
+display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
 # %% [markdown]
 # ## Checks

@@ -26,17 +26,17 @@
 # Every protocol uses the same sampling and cropping code on every profile.
 
 # %% tags=["parameters"]
-profile = "smoke"  # test | smoke | full
-seed = 0
-data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
-weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
-splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
-device = None  # None: the profile's (cpu; cuda under full)
-stand_in = None  # allowed: None, tiny
-results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
+profile: str = "smoke"  # test | smoke | full
+seed: int = 0
+data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
+weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
+stand_in = None  # type: Optional[str] allowed: None, tiny
+results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
 from actionlib import paths, profiles, study
@@ -79,7 +79,7 @@ if len(ran):
         + f"; one protocol's 95 % interval is about {(ran['top1_high'] - ran['top1_low']).median() / 2:.0f} points "
         "either side, so differences between protocols smaller than that are not resolved here."
     )
-print("\n".join(f"- {n}" for n in notes if n))
+display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
 # %%
 for table in by_table.values():

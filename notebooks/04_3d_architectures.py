@@ -26,20 +26,20 @@
 # another setting.
 
 # %% tags=["parameters"]
-profile = "smoke"  # test | smoke | full
-seed = 0
-data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
-weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
-splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
-device = None  # None: the profile's (cpu; cuda under full)
-stand_in = None  # allowed: None, tiny
-results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
+profile: str = "smoke"  # test | smoke | full
+seed: int = 0
+data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
+weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
+stand_in = None  # type: Optional[str] allowed: None, tiny
+results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
 from actionlib import paths, profiles, study
@@ -99,7 +99,7 @@ notes = [
     f"{len(ran)} of {len(counts)} rows ran under the {cfg.name} profile; the others say why in `status`.",
     study.ordering_note(by_table["3.10"], "Table 3.10"),
 ]  # fmt: skip
-print("\n".join(f"- {n}" for n in notes if n))
+display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
 # %%
 assert counts["params_m"].gt(0).all() and counts["ops_g"].gt(0).all()

@@ -28,18 +28,18 @@
 # differences here are within a point or two: read the intervals before the ranking.
 
 # %% tags=["parameters"]
-profile = "smoke"  # test | smoke | full
-seed = 0
-repeats = None  # seeds per row; None: the profile's
-data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
-weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
-splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
-device = None  # None: the profile's (cpu; cuda under full)
-stand_in = None  # allowed: None, tiny
-results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
+profile: str = "smoke"  # test | smoke | full
+seed: int = 0
+repeats = None  # type: Optional[int] seeds per row; None: the profile's
+data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
+weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
+stand_in = None  # type: Optional[str] allowed: None, tiny
+results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
 from actionlib import paths, profiles, study
@@ -77,7 +77,7 @@ notes = [study.ordering_note(by_table[t], f"Table {t}") for t in ("4.1", "4.2")]
 pairs = by_table["4.1"].dropna(subset=["reversed_pairs"]).set_index("row")["reversed_pairs"]
 if len(pairs):
     notes.append("Reversed pairs on the 3D network: " + ", ".join(f"{r} {v:.0f} %" for r, v in pairs.items()) + ".")
-print("\n".join(f"- {n}" for n in notes if n))
+display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
 # %%
 for table in by_table.values():

@@ -28,19 +28,19 @@
 # not asked on CPU (`status`).
 
 # %% tags=["parameters"]
-profile = "smoke"  # test | smoke | full
-seed = 0
-repeats = None  # seeds per row; None: the profile's
-data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
-weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
-splits = None  # comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
-device = None  # None: the profile's (cpu; cuda under full)
-stand_in = None  # allowed: None, tiny
-results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
+profile: str = "smoke"  # test | smoke | full
+seed: int = 0
+repeats = None  # type: Optional[int] seeds per row; None: the profile's
+data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
+weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
+device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
+stand_in = None  # type: Optional[str] allowed: None, tiny
+results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
 from actionlib import paths, profiles, study
@@ -95,7 +95,7 @@ for stream in ("RGB", "Flow", "Two-stream"):
             + (f" Reversed pairs: TGAP {a['reversed_pairs']:.0f} %, BERT {b['reversed_pairs']:.0f} %."
                if pd.notna(a["reversed_pairs"]) else "")
         )  # fmt: skip
-print("\n".join(f"- {n}" for n in notes if n))
+display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
 # %%
 assert (counts["params_m"] / counts["thesis_params_m"]).between(0.97, 1.03).all(), counts

@@ -25,17 +25,17 @@
 # and the streams fused; then the mean and spread over splits. R(2+1)D and the UCF101 rows are not asked on CPU.
 
 # %% tags=["parameters"]
-profile = "smoke"  # test | smoke | full
-seed = 0
-splits = "1,2,3"  # comma-separated subset of 1,2,3: the thesis's three splits on every profile
-data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
-weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
-device = None  # None: the profile's (cpu; cuda under full)
-stand_in = None  # allowed: None, tiny
-results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
+profile: str = "smoke"  # test | smoke | full
+seed: int = 0
+splits: str = "1,2,3"  # comma-separated subset of 1,2,3: the thesis's three splits on every profile
+data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
+weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
+stand_in = None  # type: Optional[str] allowed: None, tiny
+results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
 from actionlib import paths, profiles, study
@@ -79,7 +79,7 @@ for stream in ("RGB", "Flow", "Two-Stream"):
             f"{stream}: BERT - TGAP = {b['top1'] - a['top1']:+.1f} points over splits {a['splits']} (split std "
             f"{a['top1_std']:.1f} / {b['top1_std']:.1f}); thesis {b['thesis_top1'] - a['thesis_top1']:+.2f}."
         )  # fmt: skip
-print("\n".join(f"- {n}" for n in notes if n))
+display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
 # %%
 for table in by_table.values():

@@ -31,13 +31,13 @@
 #   notebook's number so that `results/README.md` lists them under it.
 
 # %% tags=["parameters"]
-profile = "smoke"  # test | smoke | full (checked against actionlib.profiles.PROFILES)
-seed = 0
-head = "bert"  # allowed: bert, avg, lstm
-epochs = None  # None: the profile's
-data_root = None  # None: the profile's ($ACTIONLIB_DATA or data/ under full)
-weights_dir = None  # None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
-results_dir = None  # None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
+profile: str = "smoke"  # test | smoke | full (checked against actionlib.profiles.PROFILES)
+seed: int = 0
+head: str = "bert"  # allowed: bert, avg, lstm
+epochs = None  # type: Optional[int] None: the profile's
+data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
+weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %%
 from actionlib import paths, profiles

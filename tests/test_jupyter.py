@@ -76,11 +76,11 @@ def test_what_a_jupyterlab_session_adds_is_not_saved(clone):
 
 def test_an_edit_is_saved_with_the_cell_tags(clone):
     def edit(nb):
-        nb["cells"][1]["source"] = nb["cells"][1]["source"].replace("seed = 0", "seed = 1")
+        nb["cells"][1]["source"] = nb["cells"][1]["source"].replace("seed: int = 0", "seed: int = 1")
 
     _open_and_save(clone, edit)
     saved, original = (clone / NOTEBOOK).read_text(), (REPO / NOTEBOOK).read_text()
-    assert saved == original.replace("\nseed = 0\n", "\nseed = 1\n") and saved != original
+    assert saved == original.replace("\nseed: int = 0\n", "\nseed: int = 1\n") and saved != original
     assert '# %% tags=["parameters"]' in saved
 
 
