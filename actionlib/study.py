@@ -278,9 +278,22 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
                 "protocol": protocol, "top1": report["top1"], "top3": report["top3"], "videos": report["videos"],
                 "reversed_pairs": pairs.get("mean", np.nan), "modality": " + ".join(p.modality for p in planned),
                 "train_top1": sets[0].get("train_top1", np.nan) if len(sets) == 1 else np.nan,
-                "streams": " + ".join(recipe.streams), "runs": ";".join(str(s["run"]) for s in sets),
+                "streams": " + ".join(recipe.streams), "runs": ";".join(_where(s["run"], runs_dir) for s in sets),
             })  # fmt: skip
     return pd.DataFrame.from_records(records)
+
+
+def _where(path, runs_dir: Path) -> str:
+    """A run folder as the tables show it: relative to the repository or the runs folder, never a machine's path."""
+    from . import paths
+
+    path = Path(path)
+    for base in (paths.repo_root(), runs_dir):
+        try:
+            return str(path.resolve().relative_to(Path(base).resolve()))
+        except ValueError:
+            continue
+    return path.name
 
 
 def _status(recipe: Recipe, planned: list[Plan], cfg, stand_in) -> tuple[str, str]:

@@ -11,10 +11,11 @@ pytestmark = pytest.mark.slow
 
 
 def _summaries(results, number):
-    """The thesis-table summaries a notebook wrote (one file per table)."""
-    files = [f for f in sorted((results / "tables").glob(f"{number}_*.csv")) if "runs" not in f.stem]
-    tables = [pd.read_csv(f) for f in files]
-    return pd.concat([t for t in tables if "status" in t and "thesis_top1" in t], ignore_index=True)
+    """The thesis-table summaries a notebook wrote: one file per table, named alike under every profile."""
+    files = [
+        results / "tables" / f"{number}_table{t}_{study.TABLE_NAMES[t]}.csv" for t in recipes.NOTEBOOK_TABLES[number]
+    ]
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
 
 
 def test_every_notebook_runs_with_the_test_profile(tmp_path, monkeypatch):
@@ -36,6 +37,8 @@ def test_every_notebook_runs_with_the_test_profile(tmp_path, monkeypatch):
         summaries = _summaries(tmp_path, number)
         assert list(summaries.columns) == [*study.COLUMNS, "profile"], number
         assert set(summaries["table"]) == {f"Table {t}" for t in recipes.NOTEBOOK_TABLES[number]}
+        runs = pd.read_csv(tmp_path / "tables" / f"{number}_runs.csv")
+        assert not runs["runs"].str.contains(r"(^|;)/").any(), number  # no machine's paths in the tables
 
 
 def test_every_notebook_runs_the_full_profile_on_the_stand_in(tmp_path, monkeypatch):
