@@ -424,7 +424,9 @@ def run_notebook(cfg, notebook: str, results: str | Path, tables=None, seed: int
         save_table(table, results, name, profile=cfg)
         fig = plot_table(table, f"Table {t} ({cfg.dataset}, profile {cfg.name})", results / "figures" / f"{name}.png")
         _close(fig)
-    save_table(runs, results, f"{notebook}_runs", profile=cfg)
+    # "Table 3.2", a label: a bare "3.2" reads as a number and prints as 3.20
+    save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{notebook}_runs",
+               profile=cfg)  # fmt: skip
     return by_table, runs
 
 
