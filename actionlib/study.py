@@ -441,8 +441,30 @@ SHOWN = ["row", "modality", "protocol", "thesis_top1", "top1", "top1_low", "top1
 
 
 def show(table: pd.DataFrame, columns=SHOWN):
-    """A summary as a reader wants it: the informative columns, one decimal, blanks for what was not measured."""
-    shown = table[[c for c in columns if c in table]]
+    """A summary as a reader wants it: what every row's run changed and why rows did not run, said once above the
+    table, then the informative columns with one decimal and blanks for what was not measured."""
+    from IPython.display import Markdown, display
+
+    shown = table[[c for c in columns if c in table]].copy()
+    notes = []
+    if "ran_as" in shown:
+        parts = [[p for p in str(r).split("; ") if p] if isinstance(r, str) else [] for r in shown["ran_as"]]
+        ran = [p for p in parts if p]
+        common = [p for p in ran[0] if all(p in other for other in ran)] if ran else []
+        if common:
+            notes.append("**Every row that ran:** " + "; ".join(common) + ".")
+        shown["ran_as"] = ["; ".join(p for p in row if p not in common) for row in parts]
+        if not shown["ran_as"].str.len().any():
+            shown = shown.drop(columns="ran_as")
+    if "status" in shown:
+        reasons = shown.loc[shown["status"] != "run", ["row", "status"]]
+        for reason, rows in reasons.groupby("status", sort=False)["row"]:
+            notes.append(
+                f"**{reason.split(': ', 1)[0].capitalize()}** ({', '.join(rows)}): {reason.split(': ', 1)[-1]}"
+            )
+        shown["status"] = shown["status"].str.split(":").str[0]
+    if notes:
+        display(Markdown("\n\n".join(notes)))
     return shown.style.hide(axis="index").format(precision=1, na_rep="")
 
 
