@@ -422,8 +422,9 @@ def run_notebook(cfg, notebook: str, results: str | Path, tables=None, seed: int
         by_table[t] = table = table_of(summary_table, t)
         name = f"{notebook}_table{t}_{TABLE_NAMES[t]}"
         save_table(table, results, name, profile=cfg)
-        fig = plot_table(table, f"Table {t} ({cfg.dataset}, profile {cfg.name})", results / "figures" / f"{name}.png")
-        _close(fig)
+        figure = results / "figures" / f"{name}.png"
+        _close(plot_table(table, f"Table {t} ({cfg.dataset}, profile {cfg.name})", figure))
+        table.attrs["figure"] = str(figure)  # `show` displays it under the table
     # "Table 3.2", a label: a bare "3.2" reads as a number and prints as 3.20
     save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{notebook}_runs",
                profile=cfg)  # fmt: skip
@@ -440,10 +441,10 @@ SHOWN = ["row", "modality", "protocol", "thesis_top1", "top1", "top1_low", "top1
          "difference", "thesis_rank", "our_rank", "top3", "reversed_pairs", "status", "ran_as"]  # fmt: skip
 
 
-def show(table: pd.DataFrame, columns=SHOWN):
-    """A summary as a reader wants it: what every row's run changed and why rows did not run, said once above the
-    table, then the informative columns with one decimal and blanks for what was not measured."""
-    from IPython.display import Markdown, display
+def show(table: pd.DataFrame, columns=SHOWN, figure: bool = True) -> None:
+    """Display a summary as a reader wants it: what every row's run changed and why rows did not run, said once
+    above the table; the informative columns with one decimal and blanks for what was not measured; its figure."""
+    from IPython.display import Image, Markdown, display
 
     shown = table[[c for c in columns if c in table]].copy()
     notes = []
@@ -465,7 +466,9 @@ def show(table: pd.DataFrame, columns=SHOWN):
         shown["status"] = shown["status"].str.split(":").str[0]
     if notes:
         display(Markdown("\n\n".join(notes)))
-    return shown.style.hide(axis="index").format(precision=1, na_rep="")
+    display(shown.style.hide(axis="index").format(precision=1, na_rep=""))
+    if figure and Path(table.attrs.get("figure", "")).is_file():
+        display(Image(filename=table.attrs["figure"]))
 
 
 def with_complexity(table: pd.DataFrame, results: str | Path | None = None) -> pd.DataFrame:

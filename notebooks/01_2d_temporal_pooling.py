@@ -78,7 +78,7 @@ by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, chosen, seed=seed, s
 def show(t, caption):
     if t in by_table:
         display(Markdown(f"**Table {t}: {caption}** (profile {cfg.name}, {cfg.dataset} data; thesis: HMDB51)"))
-        display(study.show(by_table[t]))
+        study.show(by_table[t])
 
 
 # %% [markdown]

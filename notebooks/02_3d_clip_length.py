@@ -57,7 +57,7 @@ cfg
 # %%
 by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
 table = by_table["3.8"]
-display(study.show(table))
+study.show(table)
 
 # %% [markdown]
 # ## Observations (computed)

@@ -55,14 +55,14 @@ cfg
 
 # %%
 by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
-display(study.show(by_table["3.9"]))
+study.show(by_table["3.9"])
 
 # %% [markdown]
 # ## Table C.1: the four test protocols
 
 # %%
 c1 = by_table["C.1"]
-display(study.show(c1))
+study.show(c1)
 
 # %% [markdown]
 # ## Observations (computed)

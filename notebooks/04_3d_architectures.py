@@ -56,8 +56,8 @@ cfg
 
 # %%
 by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
-display(study.show(by_table["3.10"]))
-display(study.show(by_table["C.2"]))
+study.show(by_table["3.10"])
+study.show(by_table["C.2"])
 
 # %% [markdown]
 # ## Cost: parameters and operations, counted here at full size
@@ -70,7 +70,7 @@ counts["counts_equal"] = np.isclose(counts["params_m"].round(2), counts["thesis_
 counts = counts[["row", "thesis_top1", "top1", "params_m", "thesis_params_m", "ops_g", "thesis_ops_g",
                  "counts_equal", "complexity_id", "status"]]  # fmt: skip
 ex.save_table(counts, results, f"{NOTEBOOK}_table3.10_counts", profile=cfg)
-display(study.show(counts, counts.columns))
+study.show(counts, counts.columns, figure=False)  # the figure is the scatter below
 
 # %%
 sns.set_theme(style="whitegrid")

@@ -61,13 +61,13 @@ cfg
 
 # %%
 by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
-display(study.show(by_table["4.1"]))
+study.show(by_table["4.1"])
 
 # %% [markdown]
 # ## Table 4.2: BERT variants
 
 # %%
-display(study.show(by_table["4.2"]))
+study.show(by_table["4.2"])
 
 # %% [markdown]
 # ## Observations (computed)

@@ -63,7 +63,7 @@ cfg
 # %%
 by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
 for table in by_table.values():
-    display(study.show(table))
+    study.show(table)
 
 # %% [markdown]
 # ## Cost of BERT: parameters and operations, counted here at full size
@@ -73,7 +73,7 @@ counts = study.with_complexity(pd.concat(by_table.values(), ignore_index=True))
 counts = counts[["table", "row", "thesis_top1", "top1", "params_m", "thesis_params_m", "ops_g", "thesis_ops_g",
                  "complexity_id"]]  # fmt: skip
 ex.save_table(counts, results, f"{NOTEBOOK}_tables4.3-4.6_counts", profile=cfg)
-display(study.show(counts, counts.columns))
+study.show(counts, counts.columns)
 
 # %% [markdown]
 # ## Observations (computed)

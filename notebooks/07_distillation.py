@@ -62,13 +62,13 @@ cfg
 
 # %%
 by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
-display(study.show(by_table["5.1"]))
+study.show(by_table["5.1"])
 
 # %% [markdown]
 # ## Table 5.2: distillation against no distillation
 
 # %%
-display(study.show(by_table["5.2"]))
+study.show(by_table["5.2"])
 
 # %% [markdown]
 # ## Observations (computed)

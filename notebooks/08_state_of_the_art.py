@@ -53,17 +53,17 @@ cfg
 # %%
 by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
 sota = study.with_complexity(by_table["4.7"])
-display(study.show(sota, [*study.SHOWN, "params_m", "ops_g"]))
+study.show(sota, [*study.SHOWN, "params_m", "ops_g"])
 
 # %% [markdown]
 # ## Tables C.3 and C.4: each split
 
 # %%
-display(study.show(by_table["C.3"]))
-display(study.show(by_table["C.4"]))
+study.show(by_table["C.3"])
+study.show(by_table["C.4"])
 splits_table = study.per_split(runs, "C.3")
 ex.save_table(splits_table, results, f"{NOTEBOOK}_tableC.3_per_split", profile=cfg)
-display(study.show(splits_table, splits_table.columns))
+study.show(splits_table, splits_table.columns)
 
 # %% [markdown]
 # ## Observations (computed)
