@@ -120,9 +120,9 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
         return refused("dataset")
     if stream.train.get("distill") == "mars" or stream.weights == recipes.MARS:
         return refused("mars")
-    if stream.teacher and plan(stream.teacher, recipe, cfg).reason:
-        return Plan(key, "head", stream.model, modality, frames,
-                    reason=f"its teacher {plan(stream.teacher, recipe, cfg).reason}")  # fmt: skip
+    teacher_reason = plan(stream.teacher, recipe, cfg).reason if stream.teacher else None
+    if teacher_reason:
+        return Plan(key, "head", stream.model, modality, frames, reason=f"its teacher {teacher_reason}")
     if is_2d(stream.model) and stream.model != "resnet18":
         return refused("depth")
     if not is_2d(stream.model) and stream.model not in CPU_3D:
