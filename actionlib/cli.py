@@ -6,9 +6,25 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from . import reference
 from .command_line import error_line, parse_pairs
+
+
+def _complexity_inputs(spec: str, only: str | None) -> str:
+    """What a complexity table depends on, hashed: the model and counting sources, the spec, the selection and the
+    torch version. Counting every row at full size takes minutes and gives the same table for the same inputs."""
+    import hashlib
+
+    import torch
+
+    package = Path(__file__).parent
+    sources = sorted(package.glob("models/*.py")) + [package / "complexity.py", package / "thesis.py", Path(spec)]
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.name.encode() + source.read_bytes())
+    return f"sha256 {digest.hexdigest()}\nonly {only or 'all'}\ntorch {torch.__version__}\n"
 
 
 def cmd_complexity(args) -> int:
@@ -34,9 +50,16 @@ def cmd_complexity(args) -> int:
         return 0
 
     start = time.perf_counter()
+    inputs = _complexity_inputs(args.spec, args.only)
+    stamp = Path(args.out).with_suffix(".inputs") if args.out else None
+    if stamp and not args.force and Path(args.out).is_file() and stamp.is_file() and stamp.read_text() == inputs:
+        print(f"{args.out} is up to date: the models, the counting code, the spec and torch are unchanged "
+              "(--force counts again)")  # fmt: skip
+        return 0
     df = complexity_table(args.spec, ids=args.only.split(",") if args.only else None)
     if args.out:
         write_table(df, args.out)
+        stamp.write_text(inputs)
         print(f"wrote {args.out} and {args.out.rsplit('.', 1)[0]}.md")
     with_note = df[~df["match"]]
     for _, row in with_note.iterrows():
@@ -99,6 +122,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="write the table here (CSV, plus a .md beside it)")
     p.add_argument("--only", help="comma-separated spec ids to count (default: all)")
+    p.add_argument("--force", action="store_true", help="count again even if --out is up to date")
     p.add_argument("--model", help="count one registered model instead of the spec (see `actionlib models`)")
     p.add_argument("--clip", help="input clip TxHxW or CxTxHxW (default: the model's own)")
     p.add_argument("--modality", default="rgb", choices=["rgb", "flow", "pose"], help="input modality")

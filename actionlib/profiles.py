@@ -1,7 +1,9 @@
 """Run profiles: every notebook reads its sizes from one named profile instead of hard-coding them.
 
 - `test`: tiny, for CI: seconds per notebook, results are meaningless;
-- `smoke`: the CPU default on the synthetic dataset: minutes per notebook (budget: 30 min for 8 notebooks);
+- `smoke`: the CPU default on the synthetic dataset: the tables whose comparisons the thesis draws its conclusions
+  from, their compared rows three times (budget: 30 min on 2 cores for the 8 notebooks, a quarter of it spare);
+- `cpu`: `smoke` with every table the CPU can ask (breadth: about twice the time);
 - `full`: the thesis protocol on HMDB51/UCF101 on GPUs; needs the data and checkpoints (see `NEEDS`).
 
 A notebook's parameters cell holds `profile = "smoke"` and optional overrides defaulting to None; its next cell
@@ -42,11 +44,21 @@ class Profile:
     width: int = 64  # first-stage channels of 2D ResNets: 64 as published; narrow on CPU (trained from scratch)
     modality: str = "rgb"  # the frame stream used where a table's rows are RGB (see README: CPU profile)
     workers: int = 4  # DataLoader worker processes of the full profile's training and testing (0: in-process)
+    # runs (splits x seeds) of a row that a thesis claim compares (`study.CLAIMS`): more seeds when its splits are fewer
+    claim_repeats: int = 1
+    tables: tuple[str, ...] | None = None  # the thesis tables this profile runs (None: all); the others say why not
 
     @property
     def seeds(self) -> tuple[int, ...]:
         return tuple(range(self.repeats))
 
+
+# The tables the default CPU run asks: those of the thesis's claims (`study.CLAIMS`: heads against average pooling
+# and each other on 2D and 3D networks, the BERT variants, two streams, distillation, test protocols), plus the
+# tables that reuse their networks at no extra training (3.9, 4.7 and C.3 on split 1). Three runs of each compared row
+# and the breadth of every other table did not both fit in 30 minutes on 2 cores (measured: 29 min for the
+# breadth at one run); the `cpu` profile runs the rest.
+SMOKE_TABLES = ("3.3", "3.9", "C.1", "4.1", "4.2", "4.3", "4.7", "C.3", "5.1", "5.2")
 
 # Each profile scales the same study: the CPU ones shrink widths, frames, epochs and data; `full` is the thesis's.
 PROFILES: dict[str, Profile] = {
@@ -80,10 +92,13 @@ PROFILES: dict[str, Profile] = {
         device="cpu",
         data_root=None,
         weights_dir=None,
-        cell_timeout=3600,  # one cell runs all of a notebook's rows (notebook 01: about 20 min)
+        cell_timeout=3600,  # one cell runs all of a notebook's rows
         width=16,
         modality="pose",
+        claim_repeats=3,
+        tables=SMOKE_TABLES,
     ),
+    "cpu": None,  # filled below: smoke with every table
     "full": Profile(
         name="full",
         dataset="hmdb51",
@@ -102,6 +117,9 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+PROFILES["cpu"] = dataclasses.replace(PROFILES["smoke"], name="cpu", tables=None, cell_timeout=7200)
+
+
 @dataclass(frozen=True)
 class Needs:
     """What a notebook reads under the `full` profile; `actionlib reproduce` checks it before starting kernels."""
@@ -115,7 +133,7 @@ class Needs:
 NEEDS: dict[str, Needs] = {}
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
-_INT_FIELDS = ("frames", "size", "epochs", "batch_size", "accumulation", "repeats", "width")
+_INT_FIELDS = ("frames", "size", "epochs", "batch_size", "accumulation", "repeats", "width", "claim_repeats")
 
 
 def resolve(profile: str | Profile, **overrides) -> Profile:

@@ -68,6 +68,8 @@ NOT_ON_CPU = {
     "a few epochs (96x72, 5 epochs: 32.6 -> 20.1 %, measured); the thesis's row starts from Kinetics weights",
     "mars": "MARS distils into the backbone, which the CPU profiles freeze",
     "dataset": "the CPU profiles have one dataset (synthetic), which stands in for HMDB51",
+    "breadth": "the default CPU run keeps three runs of the rows the thesis's claims compare and the tables that "
+    "reuse their networks, within 30 minutes on 2 cores; `--profile cpu` runs this table too",
 }
 
 
@@ -116,6 +118,8 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
     def refused(why: str) -> Plan:
         return Plan(key, "head", stream.model, modality, frames, reason=f"{stream.model}: {NOT_ON_CPU[why]}")
 
+    if cfg.tables is not None and recipe.table not in cfg.tables:
+        return Plan(key, "head", stream.model, modality, frames, reason=NOT_ON_CPU["breadth"])
     if recipe.dataset != "hmdb51":
         return refused("dataset")
     if stream.train.get("distill") == "mars" or stream.weights == recipes.MARS:
@@ -177,8 +181,8 @@ def plans(recipe: Recipe, cfg) -> list[Plan]:
 class _CpuStreams:
     """The CPU profiles' networks and heads, made once per call of `run` (run folders cache them across calls)."""
 
-    def __init__(self, cfg, runs_dir: Path, seed: int):
-        self.cfg, self.runs_dir, self.seed = cfg, runs_dir, seed
+    def __init__(self, cfg, runs_dir: Path):
+        self.cfg, self.runs_dir = cfg, runs_dir
         self._data, self._networks = {}, {}
 
     def data(self, modality: str, split: int):
@@ -188,8 +192,9 @@ class _CpuStreams:
             self._data[modality, split] = ex.cpu_data(self.cfg, modality=modality, split=split)
         return self._data[modality, split]
 
-    def network(self, p: Plan, recipe: Recipe, split: int) -> dict:
-        """The `experiments.pretrain` run of a fine-tuned stream, or of a head stream's frozen backbone."""
+    def network(self, p: Plan, recipe: Recipe, split: int, seed: int) -> dict:
+        """The `experiments.pretrain` run of a fine-tuned stream, or of a head stream's frozen backbone: each seed
+        trains its own (the spread between runs comes mostly from the backbone, not from the head)."""
         from . import experiments as ex
 
         if p.how == "fine-tune":
@@ -200,32 +205,32 @@ class _CpuStreams:
             settings = ex.small_3d(self.cfg)
         if not is_2d(settings["model"]):
             settings["head"] = "tgap"
-        init = self.network(plan(p.init, recipe, self.cfg), recipe, split)["checkpoint"] if p.init else None
-        key = (p.modality, split, init, *sorted(settings.items()))
+        init = self.network(plan(p.init, recipe, self.cfg), recipe, split, seed)["checkpoint"] if p.init else None
+        key = (p.modality, split, seed, init, *sorted(settings.items()))
         if key not in self._networks:
             data = self.data(p.modality, split)
-            self._networks[key] = ex.pretrain(self.cfg, data, **settings, seed=self.seed, init=init)
+            self._networks[key] = ex.pretrain(self.cfg, data, **settings, seed=seed, init=init)
         return self._networks[key]
 
-    def teacher(self, p: Plan, recipe: Recipe, split: int) -> dict | None:
+    def teacher(self, p: Plan, recipe: Recipe, split: int, seed: int) -> dict | None:
         if not p.teacher:
             return None
         t = plan(p.teacher, recipe, self.cfg)
-        return {"backbone": self.network(t, recipe, split), "data": self.data(t.modality, split),
+        return {"backbone": self.network(t, recipe, split, seed), "data": self.data(t.modality, split),
                 "row": {"row": t.key, **t.options}}  # fmt: skip
 
     def scores(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> dict:
         """Test scores of stream `p` under `protocol` (its network or head trained first unless cached)."""
         from . import experiments as ex
 
-        network, data = self.network(p, recipe, split), self.data(p.modality, split)
+        network, data = self.network(p, recipe, split, seed), self.data(p.modality, split)
         if p.how == "fine-tune":  # the network's own TGAP classifier
             run_dir, row = Path(network["checkpoint"]).parent, {"row": p.key, "head": "tgap"}
             run = network
         else:
             row = {"row": p.key, **p.options}
             run = ex.run_heads([row], network, data, self.cfg, self.runs_dir / f"split{split}", seeds=[seed],
-                               protocol=protocol, teacher=self.teacher(p, recipe, split)).iloc[0]  # fmt: skip
+                               protocol=protocol, teacher=self.teacher(p, recipe, split, seed)).iloc[0]  # fmt: skip
             run_dir = run["run_dir"]
         if recipe.test_frames and row.get("frames") == 1:  # trained on one frame, tested on all (Section 3.3.1)
             row = {k: v for k, v in row.items() if k != "frames"}
@@ -240,47 +245,143 @@ def _full_scores(cfg, p: Plan, recipe: Recipe, split: int, seed: int, protocol: 
     return {**scores, "run": str(checkpoint.parent)}
 
 
+# ------------------------------------------------------------------------------------------------ the claims
+# The comparisons the thesis draws its conclusions from, as (claim, table, row A, row B, protocol): each is tested
+# as the paired difference A - B on the same test videos of the same runs (`claims`), whatever the thesis's
+# direction (its values say which way it found). Their rows run `Profile.claim_repeats` times.
+CLAIMS = (
+    ("BERT against average pooling on ResNet18", "3.3", "ResNet18 BERT", "ResNet18 Average Pooling", None),
+    ("BERT against the thesis's best 2D head (concatenation)", "3.3", "ResNet18 BERT", "ResNet18 Concatenation",
+     None),
+    ("BERT against TGAP (average pooling, SGD) on the 3D network", "4.1", "ResNeXt101 BERT pooling FRMB",
+     "ResNeXt101 Average Pooling (baseline) SGD", None),
+    ("BERT against the runner-up 3D head (concatenation + FC)", "4.1", "ResNeXt101 BERT pooling FRMB",
+     "ResNeXt101 Concatenation + FC FRMB", None),
+    ("BERT's classification token against mean pooling of its outputs", "4.2",
+     "BERT 1 layer 8 heads classification token", "BERT 1 layer 8 heads pooled features", None),
+    ("BERT against TGAP, RGB stream", "4.3", "ResNeXt101 RGB BERT (FRMB)", "ResNeXt101 RGB", None),
+    ("BERT against TGAP, flow stream", "4.3", "ResNeXt101 Flow BERT (FRMB)", "ResNeXt101 Flow", None),
+    ("BERT against TGAP, two streams", "4.3", "ResNeXt101 Two-stream BERT (FRMB)", "ResNeXt101 Two-stream", None),
+    ("two streams against the better single stream (BERT, flow)", "4.3", "ResNeXt101 Two-stream BERT (FRMB)",
+     "ResNeXt101 Flow BERT (FRMB)", None),
+    ("distilled from flow against not distilled (BERT, FRMB)", "5.2",
+     "RGB-ResNeXt101-BERT-FRMB <- Flow-ResNeXt101-BERT-FRMB", "RGB-ResNeXt101-BERT-FRMB no distillation", None),
+    ("multi-clip ten-crop against single-clip centre-crop testing (two streams)", "C.1",
+     "ResNeXt101 Two-stream 112x112 64f", "ResNeXt101 Two-stream 112x112 64f", ("multi-ten", "single-center")),
+)  # fmt: skip
+
+
+def claim_rows(table: str) -> set[str]:
+    """The rows of `table` that a claim compares."""
+    return {row for c in CLAIMS if c[1] == table for row in (c[2], c[3])}
+
+
+def runs_of(recipe: Recipe, cfg, seed: int = 0) -> list[tuple[int, int]]:
+    """(split, seed) of every run of a row: the profile's splits (split 1 only where the thesis reports split 1)
+    times its seeds; a row a claim compares gets more seeds until it has `cfg.claim_repeats` runs."""
+    splits = recipes.splits_of(recipe, cfg)
+    wanted = cfg.claim_repeats if recipe.row in claim_rows(recipe.table) else 1
+    seeds = max(cfg.repeats, -(-wanted // len(splits)))
+    return [(split, seed + s) for split in splits for s in range(seeds)]
+
+
 # ------------------------------------------------------------------------------------------------ the runner
 def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = None) -> pd.DataFrame:
-    """Train and test every row the profile can run, on the profile's splits and seeds (split 1 only where the
-    thesis reports split 1): one line per row, split, seed and protocol with Top-1/Top-3 (%), the test videos,
-    the mean reversed-pair accuracy (synthetic data; NaN elsewhere) and the run folders."""
+    """Train and test every row the profile can run, on its runs (`runs_of`): one line per row, split, seed and
+    protocol with Top-1/Top-3 (%) and its Wilson interval, the test videos, which of them were right (`correct`:
+    "+" right, "-" wrong, in test-video order, a string no CSV reader takes for a number; the intervals and paired
+    claims are computed from it), the mean reversed-pair
+    accuracy (synthetic data; NaN elsewhere) and the run folders."""
+    from . import stats
     from .data.synthetic import reversed_pairs
     from .engine.evaluate import summarize
     from .engine.fusion import fuse_sets
 
     runs_dir = Path(runs_dir)
-    cpu = _CpuStreams(cfg, runs_dir, seed) if cfg.name != "full" else None
+    cpu = _CpuStreams(cfg, runs_dir) if cfg.name != "full" else None
     jobs = []
     for recipe in rows:
         planned = plans(recipe, cfg)
         if recipe.unsupported or any(p.reason for p in planned):
             continue
-        jobs += [(recipe, planned, split, seed + s) for split in recipes.splits_of(recipe, cfg) for s in cfg.seeds]
+        jobs += [(recipe, planned, split, run_seed) for split, run_seed in runs_of(recipe, cfg, seed)]
     records, cache = [], {}
     for recipe, planned, split, run_seed in tqdm(jobs, desc="thesis rows"):
-        for protocol in [recipe.protocol]:
-            sets = []
-            for p in planned:
-                job = (p.key, recipe.table, recipe.dataset, split, run_seed, protocol, recipe.test_frames)
-                if job not in cache:
-                    if cpu is not None:
-                        cache[job] = cpu.scores(p, recipe, split, run_seed, protocol)
-                    else:
-                        cache[job] = _full_scores(cfg, p, recipe, split, run_seed, protocol, runs_dir, stand_in)
-                sets.append(cache[job])
-            fused = fuse_sets(sets, "l2") if len(sets) > 1 else sets[0]
-            names = list(fused["class_names"])
-            report = summarize(fused["scores"], fused["labels"], len(names), names, reversed_pairs(names))
-            pairs = report.get("pairwise_accuracy", {})
-            records.append({
-                "table": recipe.table, "row": recipe.row, "dataset": recipe.dataset, "split": split, "seed": run_seed,
-                "protocol": protocol, "top1": report["top1"], "top3": report["top3"], "videos": report["videos"],
-                "reversed_pairs": pairs.get("mean", np.nan), "modality": " + ".join(p.modality for p in planned),
-                "train_top1": sets[0].get("train_top1", np.nan) if len(sets) == 1 else np.nan,
-                "streams": " + ".join(recipe.streams), "runs": ";".join(_where(s["run"], runs_dir) for s in sets),
-            })  # fmt: skip
+        protocol, sets = recipe.protocol, []
+        for p in planned:
+            job = (p.key, recipe.table, recipe.dataset, split, run_seed, protocol, recipe.test_frames)
+            if job not in cache:
+                if cpu is not None:
+                    cache[job] = cpu.scores(p, recipe, split, run_seed, protocol)
+                else:
+                    cache[job] = _full_scores(cfg, p, recipe, split, run_seed, protocol, runs_dir, stand_in)
+            sets.append(cache[job])
+        fused = fuse_sets(sets, "l2") if len(sets) > 1 else sets[0]
+        names = list(fused["class_names"])
+        report = summarize(fused["scores"], fused["labels"], len(names), names, reversed_pairs(names))
+        pairs = report.get("pairwise_accuracy", {})
+        correct = (_predictions(fused["scores"]) == np.asarray(fused["labels"])).astype(int)
+        low, high = stats.wilson_interval(int(correct.sum()), len(correct))
+        records.append({
+            "table": recipe.table, "row": recipe.row, "dataset": recipe.dataset, "split": split, "seed": run_seed,
+            "protocol": protocol, "top1": report["top1"], "top1_ci_low": low, "top1_ci_high": high, "n_runs": 1,
+            "top3": report["top3"], "videos": report["videos"], "reversed_pairs": pairs.get("mean", np.nan),
+            "modality": " + ".join(p.modality for p in planned),
+            "train_top1": sets[0].get("train_top1", np.nan) if len(sets) == 1 else np.nan,
+            "streams": " + ".join(recipe.streams), "runs": ";".join(_where(s["run"], runs_dir) for s in sets),
+            "correct": "".join("+" if c else "-" for c in correct),
+        })  # fmt: skip
     return pd.DataFrame.from_records(records)
+
+
+def _predictions(scores) -> np.ndarray:
+    """Top-1 predictions of a (videos, classes) score array or tensor."""
+    return np.asarray(scores).argmax(axis=1)
+
+
+def _correct(runs: pd.DataFrame) -> dict:
+    """{(split, seed): 0/1 vector} of a row's runs (the `correct` strings of `run`)."""
+    return {(r.split, r.seed): (np.frombuffer(r.correct.encode(), dtype=np.uint8) == ord("+")).astype(int)
+            for r in runs.itertuples()}  # fmt: skip
+
+
+def claims(runs: pd.DataFrame, tables) -> pd.DataFrame:
+    """The claims of `tables` (`CLAIMS`) tested on `runs`: the thesis's values and difference, ours with its
+    paired 95 % interval over runs and test videos (`stats.paired_difference`), and a `verdict`: `agrees`,
+    `disagrees` or `within noise` with the thesis's direction. A claim whose rows did not both run is left out."""
+    from . import reference, stats
+
+    lines = []
+    for name, table, row_a, row_b, protocols in CLAIMS:
+        if table not in tables or not len(runs):
+            continue
+        thesis = reference.accuracy(table)
+        sides, values = [], []
+        for row, protocol in zip((row_a, row_b), protocols or (None, None), strict=True):
+            recipe = next(r for r in recipes.recipes_for([table]) if r.row == row
+                          and (protocol is None or r.protocol == protocol))  # fmt: skip
+            match = recipes.thesis_line(recipe, thesis)
+            values.append(match["top1"].iloc[0] if len(match) else np.nan)
+            mine = runs[(runs["table"] == table) & (runs["row"] == row) & (runs["protocol"] == recipe.protocol)]
+            sides.append(_correct(mine))
+        if not sides[0] or not sides[1]:
+            continue
+        shared = [k for k in sides[0] if k in sides[1]]
+        result = stats.paired_difference({k: sides[0][k] for k in shared}, {k: sides[1][k] for k in shared})
+        direction = stats.thesis_direction(*values)
+        lines.append({
+            "claim": name, "table": f"Table {table}", "row_a": row_a, "row_b": row_b,
+            "protocols": " vs ".join(protocols) if protocols else "", "thesis_a": values[0], "thesis_b": values[1],
+            "thesis_difference": values[0] - values[1], "difference": result["difference"],
+            "ci_low": result["ci_low"], "ci_high": result["ci_high"], "n_runs": result["n_runs"],
+            "n_videos": result["n_videos"], "mcnemar_p": result["mcnemar_p"],
+            "verdict": stats.verdict(result["ci_low"], result["ci_high"], direction),
+        })  # fmt: skip
+    return pd.DataFrame(lines, columns=CLAIM_COLUMNS)
+
+
+CLAIM_COLUMNS = ["claim", "table", "row_a", "row_b", "protocols", "thesis_a", "thesis_b", "thesis_difference",
+                 "difference", "ci_low", "ci_high", "n_runs", "n_videos", "mcnemar_p", "verdict"]  # fmt: skip
 
 
 def _where(path, runs_dir: Path) -> str:
@@ -311,22 +412,22 @@ def _status(recipe: Recipe, planned: list[Plan], cfg, stand_in) -> tuple[str, st
 
 
 # The columns of every `summary` table, whatever the profile.
-COLUMNS = ("table", "row", "ours", "dataset", "modality", "protocol", "runs", "videos", "top1", "top1_low", "top1_high",
-           "top1_std", "top3", "reversed_pairs", "train_top1", "thesis_dataset", "thesis_top1", "difference",
+COLUMNS = ("table", "row", "ours", "dataset", "modality", "protocol", "n_runs", "videos", "top1", "top1_ci_low",
+           "top1_ci_high", "top1_std", "top3", "reversed_pairs", "train_top1", "thesis_dataset", "thesis_top1",
            "thesis_rank", "our_rank", "splits", "status", "ran_as", "note")  # fmt: skip
 
 
 def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.DataFrame:
-    """One line per row (and protocol): Top-1 with its 95 % interval over the test videos, Top-3, the
-    reversed-pair accuracy, beside the thesis's Top-1 and rank; rows not run keep their reason in `status`.
+    """One line per row (and protocol): mean Top-1 over its runs with the 95 % interval of a bootstrap over runs
+    and test videos (`stats.accuracy_interval`), the spread over runs (blank for one run), Top-3, the reversed-pair
+    accuracy, beside the thesis's Top-1 and both ranks; rows not run keep their reason in `status`.
 
-    The columns are the same under every profile. `difference` (ours - thesis) is filled only where the data are
-    the thesis's (a synthetic number minus an HMDB51 one means nothing); the ranks compare orderings. `top1_std` is
-    the spread over runs (splits x seeds), blank for one run.
+    The columns are the same under every profile. There is no "ours - thesis" column: a synthetic number minus an
+    HMDB51 one means nothing, and even on HMDB51 one difference without the thesis's spread says little; the ranks
+    compare orderings and `claims` the thesis's comparisons.
     """
     from . import reference, stats
 
-    keys = ["table", "row", "protocol"]
     thesis = pd.concat([reference.accuracy(t) for t in dict.fromkeys(r.table for r in rows)])
     out = []
     for recipe in rows:
@@ -336,39 +437,32 @@ def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.Da
         base = {"table": recipe.table, "row": recipe.row, "ours": reference.is_ours(recipe.row),
                 "dataset": cfg.dataset if cfg.name != "full" else recipe.dataset,
                 "thesis_dataset": recipe.dataset, "thesis_top1": match["top1"].iloc[0] if len(match) else np.nan,
-                "status": status, "ran_as": ran_as,
+                "protocol": recipe.protocol, "status": status, "ran_as": ran_as,
                 "note": recipes.POSE_NOTE if any(p.modality == "pose" for p in planned) else ""}  # fmt: skip
         mine = runs[(runs["table"] == recipe.table) & (runs["row"] == recipe.row) & (runs["dataset"] == recipe.dataset)
                     & (runs["protocol"] == recipe.protocol)] if len(runs) else runs  # fmt: skip
         if not len(mine):
-            out.append({**base, "protocol": recipe.protocol})
+            out.append(base)
             continue
-        for protocol, part in mine.groupby("protocol", sort=False):
-            n_runs, videos = len(part), int(part["videos"].sum())
-            correct = int(round((part["top1"] * part["videos"] / 100).sum()))
-            low, high = stats.wilson_interval(correct, videos)
-            out.append({**base, "protocol": protocol, "modality": part["modality"].iloc[0], "runs": n_runs,
-                        "videos": int(part["videos"].iloc[0]), "top1": part["top1"].mean(), "top1_low": low,
-                        "top1_high": high, "top1_std": part["top1"].std(ddof=0) if n_runs > 1 else np.nan,
-                        "top3": part["top3"].mean(), "reversed_pairs": part["reversed_pairs"].mean(),
-                        "train_top1": part["train_top1"].mean(),
-                        "splits": ",".join(map(str, sorted(set(part["split"]))))})  # fmt: skip
+        interval = stats.accuracy_interval(list(_correct(mine).values()))
+        out.append({**base, "modality": mine["modality"].iloc[0], "n_runs": interval["n_runs"],
+                    "videos": int(mine["videos"].iloc[0]), "top1": interval["top1"],
+                    "top1_ci_low": interval["top1_ci_low"], "top1_ci_high": interval["top1_ci_high"],
+                    "top1_std": interval["top1_std"], "top3": mine["top3"].mean(),
+                    "reversed_pairs": mine["reversed_pairs"].mean(), "train_top1": mine["train_top1"].mean(),
+                    "splits": ",".join(map(str, sorted(set(mine["split"]))))})  # fmt: skip
     table = pd.DataFrame.from_records(out)
     for name, part in table.groupby("table", sort=False):
         reference.require_thesis_values(name, part["row"], part["thesis_top1"])
-    for column in ("modality", "runs", "videos", "top1", "top1_low", "top1_high", "top1_std", "top3",
-                   "reversed_pairs", "train_top1", "splits"):  # fmt: skip
+    for column in COLUMNS:
         if column not in table:
             table[column] = np.nan
-    same_data = table["dataset"] == table["thesis_dataset"]
-    table["difference"] = (table["top1"] - table["thesis_top1"]).where(same_data)
     ranked = table["top1"].notna() & ~table["ours"]
     for name, rank_of in (("thesis_rank", "thesis_top1"), ("our_rank", "top1")):
         table[name] = table[ranked].groupby(["table", "protocol"])[rank_of].rank(ascending=False, method="min")
-    columns = list(COLUMNS)  # fmt: skip
-    table = table[columns]
+    table = table[list(COLUMNS)]
     table["table"] = "Table " + table["table"]  # a label, not a number ("3.9" would print as 3.90)
-    return table.drop(columns=[c for c in keys if c not in columns])
+    return table
 
 
 def runs_dir_for(cfg, notebook: str, stand_in: str | None = None) -> Path:
@@ -410,8 +504,9 @@ TABLE_NAMES = {
 def run_notebook(cfg, notebook: str, results: str | Path, tables=None, seed: int = 0,
                  stand_in: str | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:  # fmt: skip
     """A notebook's tables (default: all of `recipes.NOTEBOOK_TABLES[notebook]`) run under `cfg`, each written as
-    `<NN>_table<T>_<name>` (CSV, Markdown, figure) with every run in `<NN>_runs`: the same files under every
-    profile. Returns ({table: its summary}, every run)."""
+    `<NN>_table<T>_<name>` (CSV, Markdown, figure) with every run in `<NN>_runs` and the thesis's claims on these
+    tables tested in `<NN>_claims`: the same files under every profile. Returns ({table: its summary}, every
+    run)."""
     from .experiments import save_table
 
     tables = list(tables or recipes.NOTEBOOK_TABLES[notebook])
@@ -428,6 +523,8 @@ def run_notebook(cfg, notebook: str, results: str | Path, tables=None, seed: int
     # "Table 3.2", a label: a bare "3.2" reads as a number and prints as 3.20
     save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{notebook}_runs",
                profile=cfg)  # fmt: skip
+    if any(c[1] in tables for c in CLAIMS):  # the notebook shows them with `claims(runs, by_table)`
+        save_table(claims(runs, tables), results, f"{notebook}_claims", profile=cfg)
     return by_table, runs
 
 
@@ -437,8 +534,8 @@ def _close(fig) -> None:
     plt.close(fig)
 
 
-SHOWN = ["row", "modality", "protocol", "thesis_top1", "top1", "top1_low", "top1_high", "top1_std", "runs",
-         "difference", "thesis_rank", "our_rank", "top3", "reversed_pairs", "status", "ran_as"]  # fmt: skip
+SHOWN = ["row", "modality", "protocol", "thesis_top1", "top1", "top1_ci_low", "top1_ci_high", "top1_std", "n_runs",
+         "thesis_rank", "our_rank", "top3", "reversed_pairs", "status", "ran_as"]  # fmt: skip
 
 
 def show(table: pd.DataFrame, columns=SHOWN, figure: bool = True) -> None:
@@ -469,6 +566,34 @@ def show(table: pd.DataFrame, columns=SHOWN, figure: bool = True) -> None:
     display(shown.style.hide(axis="index").format(precision=1, na_rep=""))
     if figure and Path(table.attrs.get("figure", "")).is_file():
         display(Image(filename=table.attrs["figure"]))
+
+
+CLAIM_SHOWN = ["claim", "thesis_difference", "difference", "ci_low", "ci_high", "n_runs", "verdict"]
+
+
+def show_claims(found: pd.DataFrame) -> None:
+    """The claims' table as a reader wants it: the thesis's difference A - B beside ours with its interval."""
+    from IPython.display import Markdown, display
+
+    if not len(found):
+        display(Markdown("*No claim of these tables ran under this profile.*"))
+        return
+    shown = found[CLAIM_SHOWN].rename(columns={"thesis_difference": "thesis A - B", "difference": "ours A - B",
+                                              "ci_low": "95 % from", "ci_high": "to", "n_runs": "runs"})  # fmt: skip
+    display(shown.style.hide(axis="index").format(precision=1, na_rep=""))
+
+
+def claim_sentences(found: pd.DataFrame) -> list[str]:
+    """One sentence per claim, from the numbers: what the thesis found, what we found, and the verdict."""
+    out = []
+    for c in found.itertuples():
+        side = c.row_a if c.thesis_difference > 0 else c.row_b
+        thesis = "equal" if c.thesis_difference == 0 else f"{side} ahead by {abs(c.thesis_difference):.2f} points"
+        out.append(
+            f"{c.claim}: the thesis found {thesis}; here A - B = {c.difference:+.1f} points (95 % interval "
+            f"{c.ci_low:+.1f} to {c.ci_high:+.1f}, {c.n_runs} run(s) of {c.n_videos} test videos): **{c.verdict}**."
+        )
+    return out
 
 
 def with_complexity(table: pd.DataFrame, results: str | Path | None = None) -> pd.DataFrame:
@@ -520,7 +645,7 @@ def plot_table(table: pd.DataFrame, title: str, path: str | Path | None = None):
     ax.barh(y - 0.2, table["thesis_top1"], height=0.4, color="tab:gray", label="thesis (HMDB51)")
     ours = table["top1"].to_numpy(dtype=float)
     errors = np.vstack(
-        [ours - table["top1_low"].to_numpy(dtype=float), table["top1_high"].to_numpy(dtype=float) - ours]
+        [ours - table["top1_ci_low"].to_numpy(dtype=float), table["top1_ci_high"].to_numpy(dtype=float) - ours]
     )
     ax.barh(y + 0.2, ours, height=0.4, xerr=np.nan_to_num(errors), color="tab:blue", label="ours (95 % interval)")
     labels = table["row"] if table["protocol"].nunique() <= 1 else table["row"] + " (" + table["protocol"] + ")"
@@ -547,15 +672,15 @@ def ordering_note(table: pd.DataFrame, name: str) -> str:
         return ""
     best = ran.loc[ran["top1"].idxmax()]
     thesis_best = ran.loc[ran["thesis_top1"].idxmax()]
-    tied = ran[(ran["top1_high"] >= best["top1_low"]) & (ran["row"] != best["row"])]
+    tied = ran[(ran["top1_ci_high"] >= best["top1_ci_low"]) & (ran["row"] != best["row"])]
     same = (
         "the same row"
         if best["row"] == thesis_best["row"]
         else f"{thesis_best['row']} ({thesis_best['thesis_top1']:.2f} %)"
     )
     return (
-        f"{name}: best here {best['row']} ({best['top1']:.1f} %, 95 % interval {best['top1_low']:.0f}-"
-        f"{best['top1_high']:.0f}, {int(best['runs'])} run(s)); the thesis's best of these rows: {same}. "
+        f"{name}: best here {best['row']} ({best['top1']:.1f} %, 95 % interval {best['top1_ci_low']:.0f}-"
+        f"{best['top1_ci_high']:.0f}, {int(best['n_runs'])} run(s)); the thesis's best of these rows: {same}. "
         f"{len(tied)} of the other {len(ran) - 1} rows have intervals that overlap it: "
         + ("the ordering is not established here." if len(tied) else "it is ahead of all of them here.")
     )  # fmt: skip

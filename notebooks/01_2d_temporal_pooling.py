@@ -31,9 +31,9 @@
 # profile cannot ask says why in `status`.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | full
+profile: str = "smoke"  # test | smoke | cpu | full
 seed: int = 0
-repeats = None  # type: Optional[int] seeds per row; None: the profile's (1 under smoke)
+repeats = None  # type: Optional[int] seeds per row; None: the profile's (rows a claim compares: 3 runs under smoke)
 tables: str = "3.2,3.3,3.4,3.5,3.6,3.7"  # a comma-separated subset of the thesis tables of this notebook
 epochs = None  # type: Optional[int] None: the profile's (backbone pretraining and heads alike)
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
@@ -134,10 +134,23 @@ show("3.6", "flow and pose")
 show("3.7", "two and three streams")
 
 # %% [markdown]
+# ## The thesis's claims, tested
+#
+# Each claim is a paired difference A - B between two rows on the same test videos of the same runs (each run
+# retrains the backbone), with a 95 % interval from a bootstrap over runs and videos. The verdict says whether
+# the interval lies on the thesis's side of zero (`agrees`), on the other side (`disagrees`) or straddles it
+# (`within noise`).
+
+# %%
+found = study.claims(runs, by_table)
+study.show_claims(found)
+
+# %% [markdown]
 # ## Observations (computed from the tables above)
 
 # %%
 notes = []
+notes += study.claim_sentences(found)
 if "3.3" in by_table:
     t33 = by_table["3.3"].dropna(subset=["top1"]).set_index("row")
     if t33["reversed_pairs"].notna().any():

@@ -27,7 +27,7 @@
 # Kinetics, so the "64f" row is trained from scratch. The 224 px row is not asked there (`status` says why).
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | full
+profile: str = "smoke"  # test | smoke | cpu | full
 seed: int = 0
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
@@ -70,7 +70,9 @@ pairs = [("3D ResNeXt101 16f", "3D ResNet101 16f", "grouped convolutions at 16f"
          ("3D ResNeXt101 64f (16f pre-trained)", "3D ResNeXt101 16f", "ResNeXt101, longer clips")]  # fmt: skip
 for a, b, what in pairs:
     if t.loc[[a, b], "top1"].notna().all():
-        overlap = t.loc[a, "top1_low"] <= t.loc[b, "top1_high"] and t.loc[b, "top1_low"] <= t.loc[a, "top1_high"]
+        overlap = (
+            t.loc[a, "top1_ci_low"] <= t.loc[b, "top1_ci_high"] and t.loc[b, "top1_ci_low"] <= t.loc[a, "top1_ci_high"]
+        )
         notes.append(
             f"{what}: {t.loc[b, 'top1']:.1f} -> {t.loc[a, 'top1']:.1f} % (thesis {t.loc[b, 'thesis_top1']:.2f} -> "
             f"{t.loc[a, 'thesis_top1']:.2f}); "

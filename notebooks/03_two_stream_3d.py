@@ -26,7 +26,7 @@
 # Every protocol uses the same sampling and cropping code on every profile.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | full
+profile: str = "smoke"  # test | smoke | cpu | full
 seed: int = 0
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
@@ -65,10 +65,23 @@ c1 = by_table["C.1"]
 study.show(c1)
 
 # %% [markdown]
+# ## The thesis's claims, tested
+#
+# Each claim is a paired difference A - B between two rows on the same test videos of the same runs (each run
+# retrains the backbone), with a 95 % interval from a bootstrap over runs and videos. The verdict says whether
+# the interval lies on the thesis's side of zero (`agrees`), on the other side (`disagrees`) or straddles it
+# (`within noise`).
+
+# %%
+found = study.claims(runs, by_table)
+study.show_claims(found)
+
+# %% [markdown]
 # ## Observations (computed)
 
 # %%
 notes = [study.ordering_note(by_table["3.9"], "Table 3.9")]
+notes += study.claim_sentences(found)
 ran = c1.dropna(subset=["top1"])
 if len(ran):
     spread = ran.groupby("row")["top1"].agg(lambda s: s.max() - s.min())
@@ -76,7 +89,7 @@ if len(ran):
     notes.append(
         "Spread of Top-1 across the four protocols: "
         + ", ".join(f"{r} {spread[r]:.1f} points (thesis {thesis_spread[r]:.2f})" for r in spread.index)
-        + f"; one protocol's 95 % interval is about {(ran['top1_high'] - ran['top1_low']).median() / 2:.0f} points "
+        + f"; one protocol's 95 % interval is about {(ran['top1_ci_high'] - ran['top1_ci_low']).median() / 2:.0f} points "
         "either side, so differences between protocols smaller than that are not resolved here."
     )
 display(Markdown("\n".join(f"- {n}" for n in notes if n)))

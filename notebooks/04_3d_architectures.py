@@ -26,7 +26,7 @@
 # another setting.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | full
+profile: str = "smoke"  # test | smoke | cpu | full
 seed: int = 0
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)

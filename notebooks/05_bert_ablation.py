@@ -28,7 +28,7 @@
 # differences here are within a point or two: read the intervals before the ranking.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | full
+profile: str = "smoke"  # test | smoke | cpu | full
 seed: int = 0
 repeats = None  # type: Optional[int] seeds per row; None: the profile's
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
@@ -70,10 +70,23 @@ study.show(by_table["4.1"])
 study.show(by_table["4.2"])
 
 # %% [markdown]
+# ## The thesis's claims, tested
+#
+# Each claim is a paired difference A - B between two rows on the same test videos of the same runs (each run
+# retrains the backbone), with a 95 % interval from a bootstrap over runs and videos. The verdict says whether
+# the interval lies on the thesis's side of zero (`agrees`), on the other side (`disagrees`) or straddles it
+# (`within noise`).
+
+# %%
+found = study.claims(runs, by_table)
+study.show_claims(found)
+
+# %% [markdown]
 # ## Observations (computed)
 
 # %%
 notes = [study.ordering_note(by_table[t], f"Table {t}") for t in ("4.1", "4.2")]
+notes += study.claim_sentences(found)
 pairs = by_table["4.1"].dropna(subset=["reversed_pairs"]).set_index("row")["reversed_pairs"]
 if len(pairs):
     notes.append("Reversed pairs on the 3D network: " + ", ".join(f"{r} {v:.0f} %" for r, v in pairs.items()) + ".")

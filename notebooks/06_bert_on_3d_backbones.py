@@ -28,7 +28,7 @@
 # not asked on CPU (`status`).
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | full
+profile: str = "smoke"  # test | smoke | cpu | full
 seed: int = 0
 repeats = None  # type: Optional[int] seeds per row; None: the profile's
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
@@ -76,25 +76,29 @@ ex.save_table(counts, results, f"{NOTEBOOK}_tables4.3-4.6_counts", profile=cfg)
 study.show(counts, counts.columns)
 
 # %% [markdown]
+# ## The thesis's claims, tested
+#
+# Each claim is a paired difference A - B between two rows on the same test videos of the same runs (each run
+# retrains the backbone), with a 95 % interval from a bootstrap over runs and videos. The verdict says whether
+# the interval lies on the thesis's side of zero (`agrees`), on the other side (`disagrees`) or straddles it
+# (`within noise`).
+
+# %%
+found = study.claims(runs, by_table)
+study.show_claims(found)
+
+# %% [markdown]
 # ## Observations (computed)
 
 # %%
 thesis_best = counts.loc[counts.groupby("table")["thesis_top1"].idxmax(), "row"]
 notes = [f"Thesis: a BERT row is the best of its table in {thesis_best.str.contains('BERT').sum()} of "
          f"{counts['table'].nunique()} tables."]  # fmt: skip
-t43 = by_table["4.3"].set_index("row")
-for stream in ("RGB", "Flow", "Two-stream"):
-    tgap, bert = f"ResNeXt101 {stream}", f"ResNeXt101 {stream} BERT (FRMB)"
-    if t43.loc[[tgap, bert], "top1"].notna().all():
-        a, b = t43.loc[tgap], t43.loc[bert]
-        overlap = a["top1_low"] <= b["top1_high"] and b["top1_low"] <= a["top1_high"]
-        notes.append(
-            f"{stream}: BERT - TGAP = {b['top1'] - a['top1']:+.1f} Top-1 points here (thesis "
-            f"{b['thesis_top1'] - a['thesis_top1']:+.2f}); "
-            + ("the intervals overlap: this run does not separate them." if overlap else "the intervals do not overlap.")
-            + (f" Reversed pairs: TGAP {a['reversed_pairs']:.0f} %, BERT {b['reversed_pairs']:.0f} %."
-               if pd.notna(a["reversed_pairs"]) else "")
-        )  # fmt: skip
+notes += study.claim_sentences(found)
+t43 = by_table["4.3"].dropna(subset=["reversed_pairs"]).set_index("row")
+if len(t43):
+    notes.append("Reversed pairs on the 3D network (50 % = blind to time order): "
+                 + ", ".join(f"{r} {v:.0f} %" for r, v in t43["reversed_pairs"].items()) + ".")  # fmt: skip
 display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
 # %%

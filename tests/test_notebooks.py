@@ -39,6 +39,11 @@ def test_every_notebook_runs_with_the_test_profile(tmp_path, monkeypatch):
         assert set(summaries["table"]) == {f"Table {t}" for t in recipes.NOTEBOOK_TABLES[number]}
         runs = pd.read_csv(tmp_path / "tables" / f"{number}_runs.csv")
         assert not runs["runs"].str.contains(r"(^|;)/").any(), number  # no machine's paths in the tables
+        assert runs["correct"].str.fullmatch("[+-]+").all() and {"top1_ci_low", "top1_ci_high"} <= set(runs)
+        if any(c[1] in recipes.NOTEBOOK_TABLES[number] for c in study.CLAIMS):  # the thesis's claims, tested
+            claims = pd.read_csv(tmp_path / "tables" / f"{number}_claims.csv")
+            assert list(claims.columns) == [*study.CLAIM_COLUMNS, "profile"] and len(claims), number
+            assert set(claims["verdict"]) <= {"agrees", "disagrees", "within noise", "differs (thesis: equal)"}
 
 
 def test_every_notebook_runs_the_full_profile_on_the_stand_in(tmp_path, monkeypatch):

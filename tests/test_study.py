@@ -10,11 +10,14 @@ def _row(table, name):
     return next(r for r in recipes.recipes_for(table) if r.row == name)
 
 
-@pytest.mark.parametrize("name", ["smoke", "test"])
+@pytest.mark.parametrize("name", ["cpu", "smoke", "test"])
 def test_cpu_profiles_scale_every_row_and_say_how(name):
     cfg = profiles.resolve(name)
     for recipe in recipes.RECIPES:
         for plan in study.plans(recipe, cfg):
+            if cfg.tables is not None and recipe.table not in cfg.tables:  # the default's breadth, said why
+                assert plan.reason == study.NOT_ON_CPU["breadth"]
+                continue
             if plan.reason is not None:
                 assert plan.reason.split(":")[0] in (recipes.STREAMS[plan.key].model, "its teacher r2plus1d_34")
                 continue
@@ -27,7 +30,7 @@ def test_cpu_profiles_scale_every_row_and_say_how(name):
 
 
 def test_cpu_plan_keeps_the_rows_head_fusion_and_optimizer():
-    cfg = profiles.resolve("smoke")
+    cfg = profiles.resolve("cpu")
     (sgd,) = study.plans(_row("3.2", "RGB-ResNet18-BERT SGD ten-crop"), cfg)
     assert sgd.options["head"] == "bert" and sgd.options["optimizer"] == "sgd" and sgd.options["lr"] == 1e-2
     assert sgd.modality == "pose" and "pose frames for rgb" in sgd.changes
@@ -64,18 +67,56 @@ def test_full_profile_runs_the_rows_as_they_are():
                 "fine-tune", stream.model, stream.modality, (), None)  # fmt: skip
 
 
+def _runs(rows, correct_by_seed, table="3.3"):
+    return pd.DataFrame([
+        {"table": table, "row": row.row, "dataset": "hmdb51", "split": 1, "seed": seed, "protocol": row.protocol,
+         "top1": 100 * correct.count("1") / len(correct), "top3": 80.0, "videos": len(correct),
+         "reversed_pairs": 60.0, "modality": "pose", "train_top1": 90.0, "streams": "x", "runs": "r",
+         "correct": correct.replace("1", "+").replace("0", "-")}
+        for row, by_seed in zip(rows, correct_by_seed, strict=True) for seed, correct in enumerate(by_seed)
+    ])  # fmt: skip
+
+
 def test_summary_has_the_same_columns_under_every_profile_and_blanks_what_one_run_cannot_say():
     rows = recipes.recipes_for("3.3")[:2]
-    runs = pd.DataFrame([
-        {"table": "3.3", "row": rows[0].row, "dataset": "hmdb51", "split": 1, "seed": 0, "protocol": "single-ten",
-         "top1": 50.0, "top3": 80.0, "videos": 144, "reversed_pairs": 60.0, "modality": "pose", "train_top1": 90.0,
-         "streams": "x", "runs": "r"},
-    ])  # fmt: skip
+    runs = _runs(rows[:1], [["1" * 72 + "0" * 72]])
     tables = {name: study.summary(runs, rows, profiles.resolve(name)) for name in ("test", "smoke", "full")}
     assert len({tuple(t.columns) for t in tables.values()}) == 1
-    smoke, full = tables["smoke"], tables["full"]
-    assert pd.isna(smoke.loc[0, "difference"])  # a synthetic number minus an HMDB51 one means nothing
-    assert full.loc[0, "difference"] == pytest.approx(50.0 - full.loc[0, "thesis_top1"])
-    assert pd.isna(smoke.loc[0, "top1_std"]) and smoke.loc[0, "runs"] == 1  # one run has no spread
-    assert smoke.loc[0, "top1_low"] < 50 < smoke.loc[0, "top1_high"]
+    smoke = tables["smoke"]
+    assert list(smoke.columns) == list(study.COLUMNS) and "difference" not in smoke
+    assert pd.isna(smoke.loc[0, "top1_std"]) and smoke.loc[0, "n_runs"] == 1  # one run has no spread
+    assert smoke.loc[0, "top1"] == 50 and smoke.loc[0, "top1_ci_low"] < 50 < smoke.loc[0, "top1_ci_high"]
     assert smoke.loc[1, "status"] == "run" and pd.isna(smoke.loc[1, "top1"])  # in the plan, not in these runs
+
+
+def test_summary_pools_runs_into_one_interval_with_their_spread():
+    rows = recipes.recipes_for("3.3")[:1]
+    runs = _runs(rows, [["1" * 70 + "0" * 74, "1" * 80 + "0" * 64, "1" * 90 + "0" * 54]])
+    line = study.summary(runs, rows, profiles.resolve("smoke")).iloc[0]
+    assert line["n_runs"] == 3 and line["top1"] == pytest.approx(100 * 80 / 144)
+    assert line["top1_std"] > 0 and line["top1_ci_low"] < line["top1"] < line["top1_ci_high"]
+
+
+def test_claim_rows_run_three_times_on_the_cpu_default_and_once_elsewhere():
+    smoke, full = profiles.resolve("smoke"), profiles.resolve("full")
+    bert, no_pooling = _row("3.3", "ResNet18 BERT"), _row("3.3", "ResNet18 No Pooling")
+    assert study.runs_of(bert, smoke) == [(1, 0), (1, 1), (1, 2)]  # seeds retrain the backbone too
+    assert study.runs_of(no_pooling, smoke) == [(1, 0)]
+    assert study.runs_of(bert, full) == [(1, 0), (2, 0), (3, 0)]  # the thesis's three splits are the runs
+    for _, table, row_a, row_b, protocols in study.CLAIMS:  # every claim names rows that exist
+        for row, protocol in zip((row_a, row_b), protocols or (None, None), strict=True):
+            assert any(r.row == row and protocol in (None, r.protocol) for r in recipes.recipes_for(table)), row
+        assert table in smoke.tables
+
+
+def test_claims_are_paired_differences_with_a_verdict_in_the_thesis_direction():
+    bert, avg = _row("3.3", "ResNet18 BERT"), _row("3.3", "ResNet18 Average Pooling")
+    better = ["1" * 100 + "0" * 44] * 3
+    worse = ["1" * 60 + "0" * 84] * 3
+    found = study.claims(_runs([bert, avg], [better, worse]), ["3.3"])
+    line = found.set_index("claim").loc["BERT against average pooling on ResNet18"]
+    assert line["thesis_difference"] > 0 and line["difference"] == pytest.approx(100 * 40 / 144)
+    assert line["ci_low"] > 0 and line["verdict"] == "agrees" and line["n_runs"] == 3
+    found = study.claims(_runs([bert, avg], [worse, better]), ["3.3"])
+    assert found.set_index("claim").loc["BERT against average pooling on ResNet18", "verdict"] == "disagrees"
+    assert list(found.columns) == study.CLAIM_COLUMNS and len(found) == 1  # the other 3.3 claim did not run

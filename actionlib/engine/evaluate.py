@@ -122,6 +122,14 @@ def _views(clip) -> list[torch.Tensor]:
     raise ValueError(f"expected clips of shape (B, C, T, H, W) or (B, V, C, T, H, W), got {tuple(clip.shape)}")
 
 
+def _forward(model: nn.Module, chunk: torch.Tensor, device, channels_last: bool, autocast) -> torch.Tensor:
+    chunk = chunk.to(device, non_blocking=True)
+    if channels_last:
+        chunk = chunk.contiguous(memory_format=torch.channels_last_3d)
+    with autocast:
+        return model(chunk).float()
+
+
 @torch.inference_mode()  # no autograd bookkeeping at all (no version counters): faster than no_grad
 def predict_scores(
     model: nn.Module,
@@ -150,15 +158,21 @@ def predict_scores(
         skipped += int(batch.get("skipped", 0))
         if len(batch["label"]) == 0:
             continue
-        for views, label, index in zip(_views(batch["clip"]), batch["label"], batch["index"], strict=True):
-            logits = []
-            for chunk in views.split(max_views):
-                chunk = chunk.to(device, non_blocking=True)
-                if channels_last:
-                    chunk = chunk.contiguous(memory_format=torch.channels_last_3d)
-                with autocast:
-                    logits.append(model(chunk).float())
-            scores.append(torch.cat(logits).mean(0).cpu())
+        clip = batch["clip"]
+        if isinstance(clip, torch.Tensor) and clip.dim() in (5, 6):
+            # every video has the same number of views: forward them together, `max_views` at a time (one
+            # forward per video cost the heads' validation ~1 ms a video, a fifth of a BERT head's training)
+            per_video = 1 if clip.dim() == 5 else clip.shape[1]
+            flat = clip if clip.dim() == 5 else clip.flatten(0, 1)
+            logits = torch.cat([_forward(model, c, device, channels_last, autocast) for c in flat.split(max_views)])
+            batch_scores = logits.unflatten(0, (len(batch["label"]), per_video)).mean(1).cpu()
+        else:
+            batch_scores = [
+                torch.cat([_forward(model, c, device, channels_last, autocast) for c in views.split(max_views)]).mean(0).cpu()
+                for views in _views(clip)
+            ]  # fmt: skip
+        for score, label, index in zip(batch_scores, batch["label"], batch["index"], strict=True):
+            scores.append(score)
             labels.append(int(label))
             indices.append(int(index))
     parts = distributed.all_gather_objects((scores, labels, indices, skipped))

@@ -49,12 +49,23 @@ _HEADLINE_COLUMNS = [
     ("row", "row", None),
     ("thesis_top1", "thesis Top-1 (HMDB51)", 2),
     ("top1", "ours Top-1 (synthetic)", 1),
-    ("top1_low", "95 % from", 0),
-    ("top1_high", "to", 0),
+    ("top1_ci_low", "95 % from", 0),
+    ("top1_ci_high", "to", 0),
+    ("n_runs", "runs", 0),
     ("reversed_pairs", "ours reversed pairs (%)", 0),
     ("status", "status", None),
 ]
 HEADLINES = {"01_table3.3_pooling": _HEADLINE_COLUMNS, "06_table4.3_bert_3d": _HEADLINE_COLUMNS}
+# The claims headline: every notebook's `NN_claims.csv`, one line per thesis claim tested.
+CLAIM_COLUMNS = [
+    ("claim", "claim (A against B)", None),
+    ("thesis_difference", "thesis A - B", 2),
+    ("difference", "ours A - B", 1),
+    ("ci_low", "95 % from", 1),
+    ("ci_high", "to", 1),
+    ("n_runs", "runs", 0),
+    ("verdict", "verdict", None),
+]
 
 
 def _cell_tags(cell) -> list[str]:
@@ -100,6 +111,16 @@ def headline_table(csv_path: Path, columns) -> str:
     for row in rows:
         lines.append("| " + " | ".join(_number(row[c], d) for c, _, d in columns) + " |")
     return "\n".join(lines) + "\n"
+
+
+def claims_table(tables: Path) -> str:
+    """The thesis's claims as every notebook tested them (`NN_claims.csv`), in notebook order."""
+    files = sorted(tables.glob("[0-9][0-9]_claims.csv"))
+    if not files:
+        return "*No claims table yet: `make reproduce` writes them.*\n"
+    parts = [headline_table(f, CLAIM_COLUMNS) for f in files]
+    header, lines = parts[0].splitlines()[:2], [line for part in parts for line in part.splitlines()[2:]]
+    return "\n".join(header + lines) + "\n"
 
 
 def complexity_summary(md_path: Path) -> str:
@@ -165,6 +186,7 @@ def stage(results: Path, folder: Path) -> list[Path]:
     for table, columns in HEADLINES.items():
         (folder / "headlines" / f"{table}.md").write_text(headline_table(results / "tables" / f"{table}.csv", columns))
     (folder / "headlines" / "complexity.md").write_text(complexity_summary(results / "tables" / "complexity.md"))
+    (folder / "headlines" / "claims.md").write_text(claims_table(results / "tables"))
     (folder / "tables.md").write_text(all_tables_page(results, staged))
     return staged
 
