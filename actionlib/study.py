@@ -271,16 +271,20 @@ CLAIMS = (
 )  # fmt: skip
 
 
-def claim_rows(table: str) -> set[str]:
-    """The rows of `table` that a claim compares."""
-    return {row for c in CLAIMS if c[1] == table for row in (c[2], c[3])}
+def is_compared(recipe: Recipe) -> bool:
+    """Whether a claim compares this row (under this test protocol, for claims between protocols)."""
+    for _, table, row_a, row_b, protocols in CLAIMS:
+        for row, protocol in zip((row_a, row_b), protocols or (None, None), strict=True):
+            if (table, row) == (recipe.table, recipe.row) and protocol in (None, recipe.protocol):
+                return True
+    return False
 
 
 def runs_of(recipe: Recipe, cfg, seed: int = 0) -> list[tuple[int, int]]:
     """(split, seed) of every run of a row: the profile's splits (split 1 only where the thesis reports split 1)
     times its seeds; a row a claim compares gets more seeds until it has `cfg.claim_repeats` runs."""
     splits = recipes.splits_of(recipe, cfg)
-    wanted = cfg.claim_repeats if recipe.row in claim_rows(recipe.table) else 1
+    wanted = cfg.claim_repeats if is_compared(recipe) else 1
     seeds = max(cfg.repeats, -(-wanted // len(splits)))
     return [(split, seed + s) for split in splits for s in range(seeds)]
 
@@ -339,45 +343,48 @@ def _predictions(scores) -> np.ndarray:
     return np.asarray(scores).argmax(axis=1)
 
 
+def _vector(correct: str) -> np.ndarray:
+    """A `correct` string of `run` ("+" right, "-" wrong) as a 0/1 vector."""
+    return (np.frombuffer(correct.encode(), dtype=np.uint8) == ord("+")).astype(int)
+
+
 def _correct(runs: pd.DataFrame) -> dict:
-    """{(split, seed): 0/1 vector} of a row's runs (the `correct` strings of `run`)."""
-    return {(r.split, r.seed): (np.frombuffer(r.correct.encode(), dtype=np.uint8) == ord("+")).astype(int)
-            for r in runs.itertuples()}  # fmt: skip
+    """{(split, seed): 0/1 vector} of a row's runs."""
+    return {(r.split, r.seed): _vector(r.correct) for r in runs.itertuples()}
 
 
 def claims(runs: pd.DataFrame, tables) -> pd.DataFrame:
-    """The claims of `tables` (`CLAIMS`) tested on `runs`: the thesis's values and difference, ours with its
-    paired 95 % interval over runs and test videos (`stats.paired_difference`), and a `verdict`: `agrees`,
-    `disagrees` or `within noise` with the thesis's direction. A claim whose rows did not both run is left out."""
+    """The claims of `tables` (`CLAIMS`) tested on `runs` by `stats.claims_table`: the thesis's values and
+    difference, ours with its paired 95 % interval over runs and test videos, and a `verdict` (`agrees`,
+    `disagrees` or `within noise` with the thesis's direction). A claim whose rows did not both run is left out."""
     from . import reference, stats
 
-    lines = []
+    chosen, sides = [], []
     for name, table, row_a, row_b, protocols in CLAIMS:
         if table not in tables or not len(runs):
             continue
-        thesis = reference.accuracy(table)
-        sides, values = [], []
+        thesis, keys, values = reference.accuracy(table), [], []
         for row, protocol in zip((row_a, row_b), protocols or (None, None), strict=True):
             recipe = next(r for r in recipes.recipes_for([table]) if r.row == row
-                          and (protocol is None or r.protocol == protocol))  # fmt: skip
+                          and protocol in (None, r.protocol))  # fmt: skip
             match = recipes.thesis_line(recipe, thesis)
             values.append(match["top1"].iloc[0] if len(match) else np.nan)
-            mine = runs[(runs["table"] == table) & (runs["row"] == row) & (runs["protocol"] == recipe.protocol)]
-            sides.append(_correct(mine))
-        if not sides[0] or not sides[1]:
-            continue
-        shared = [k for k in sides[0] if k in sides[1]]
-        result = stats.paired_difference({k: sides[0][k] for k in shared}, {k: sides[1][k] for k in shared})
-        direction = stats.thesis_direction(*values)
-        lines.append({
-            "claim": name, "table": f"Table {table}", "row_a": row_a, "row_b": row_b,
-            "protocols": " vs ".join(protocols) if protocols else "", "thesis_a": values[0], "thesis_b": values[1],
-            "thesis_difference": values[0] - values[1], "difference": result["difference"],
-            "ci_low": result["ci_low"], "ci_high": result["ci_high"], "n_runs": result["n_runs"],
-            "n_videos": result["n_videos"], "mcnemar_p": result["mcnemar_p"],
-            "verdict": stats.verdict(result["ci_low"], result["ci_high"], direction),
-        })  # fmt: skip
-    return pd.DataFrame(lines, columns=CLAIM_COLUMNS)
+            keys.append(f"{table} | {row} | {recipe.protocol}")
+        mine = runs.assign(key=runs["table"] + " | " + runs["row"] + " | " + runs["protocol"])
+        if set(keys) <= set(mine["key"]):
+            chosen.append((name, table, protocols, *keys, *values))
+            sides.append(mine[mine["key"].isin(keys)])
+    if not chosen:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    long = pd.concat(sides).drop_duplicates(["key", "split", "seed"])
+    long = long.assign(run=long["split"].astype(str) + "/" + long["seed"].astype(str),
+                       correct=[_vector(text) for text in long["correct"]])  # fmt: skip
+    found = stats.claims_table([(n, a, b, ta, tb) for n, _, _, a, b, ta, tb in chosen], long, row_column="key",
+                               run_column="run")  # fmt: skip
+    found.insert(1, "table", [f"Table {t}" for _, t, *_ in chosen])
+    found["row_a"], found["row_b"] = found["row_a"].str.split(" | ").str[1], found["row_b"].str.split(" | ").str[1]
+    found.insert(4, "protocols", [" vs ".join(p) if p else "" for _, _, p, *_ in chosen])
+    return found[CLAIM_COLUMNS]
 
 
 CLAIM_COLUMNS = ["claim", "table", "row_a", "row_b", "protocols", "thesis_a", "thesis_b", "thesis_difference",
@@ -460,6 +467,8 @@ def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.Da
     ranked = table["top1"].notna() & ~table["ours"]
     for name, rank_of in (("thesis_rank", "thesis_top1"), ("our_rank", "top1")):
         table[name] = table[ranked].groupby(["table", "protocol"])[rank_of].rank(ascending=False, method="min")
+    for column in ("n_runs", "videos", "thesis_rank", "our_rank"):  # counts and ranks: integers, blank if missing
+        table[column] = table[column].astype("Int64")
     table = table[list(COLUMNS)]
     table["table"] = "Table " + table["table"]  # a label, not a number ("3.9" would print as 3.90)
     return table
@@ -467,14 +476,16 @@ def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.Da
 
 def runs_dir_for(cfg, notebook: str, stand_in: str | None = None) -> Path:
     """Where a notebook's runs live: runs/full (shared by every notebook and `actionlib recipes`), a stand-in's
-    own folder per data root, or runs/notebooks/<NN> for the CPU profiles."""
+    own folder per data root, or runs/heads for the CPU profiles (their networks are in runs/backbones)."""
     from . import paths
     from .experiments import cache_key
 
     if cfg.name == "full":
         base = paths.runs_dir() / "full"
         return base if stand_in is None else base.with_name(f"full_{stand_in}") / cache_key(data_root=cfg.data_root)
-    return paths.repo_root() / "runs" / "notebooks" / notebook
+    # one folder for every notebook: a head is cached under its settings and its backbone, so the BERT and TGAP
+    # heads that Tables 4.1, 4.3, 4.7, 5.2 and C.3 share train once (3 minutes of a CPU run, measured)
+    return paths.repo_root() / "runs" / "heads"
 
 
 def run_tables(cfg, tables, notebook: str, seed: int = 0, stand_in: str | None = None,
@@ -668,6 +679,8 @@ def ordering_note(table: pd.DataFrame, name: str) -> str:
     """One sentence on a table: our best row with its interval, the thesis's best, and which rows our interval
     cannot tell apart from our best (with one run on a small test set, most of them)."""
     ran = table[(table["status"] == "run") & ~table["ours"].astype(bool)].dropna(subset=["top1"])
+    if not len(ran) and len(table):
+        return f"{name}: no row ran under this profile: {str(table['status'].iloc[0]).split(': ', 1)[-1]}."
     if len(ran) < 2:
         return ""
     best = ran.loc[ran["top1"].idxmax()]

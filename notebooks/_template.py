@@ -31,7 +31,7 @@
 #   notebook's number so that `results/README.md` lists them under it.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | full (checked against actionlib.profiles.PROFILES)
+profile: str = "smoke"  # test | smoke | cpu | full (checked against actionlib.profiles.PROFILES)
 seed: int = 0
 head: str = "bert"  # allowed: bert, avg, lstm
 epochs = None  # type: Optional[int] None: the profile's

@@ -175,7 +175,7 @@ def test_parameters_are_checked_before_any_kernel(tmp_path, monkeypatch, param, 
 def test_bad_profile_and_only_are_rejected(tmp_path, monkeypatch):
     _no_kernels(monkeypatch)
     notebooks = _notebooks(tmp_path / "notebooks")
-    with pytest.raises(reproduce.ParameterError, match="allowed: test, smoke, full"):
+    with pytest.raises(reproduce.ParameterError, match="allowed: test, smoke, cpu, full"):
         reproduce.run(profile="gpu", notebooks_dir=notebooks, results=tmp_path / "r")
     with pytest.raises(reproduce.ParameterError, match="--profile"):
         reproduce.run(params={"profile": "full"}, notebooks_dir=notebooks, results=tmp_path / "r")
@@ -220,7 +220,7 @@ def test_profiles_resolve():
     assert smoke.epochs == 5 and smoke.frames == profiles.PROFILES["smoke"].frames and smoke.splits == (2,)
     assert profiles.resolve("full", data_root="/d").data_root == "/d"
     assert Path(profiles.resolve("full", weights_dir="w").weights_dir).is_absolute()
-    with pytest.raises(ValueError, match="unknown profile 'gpu'; choose one of test, smoke, full"):
+    with pytest.raises(ValueError, match="unknown profile 'gpu'; choose one of test, smoke, cpu, full"):
         profiles.resolve("gpu")
     with pytest.raises(ValueError, match="unknown profile field.*epoch;"):
         profiles.resolve("test", epoch=3)
