@@ -382,7 +382,8 @@ def claims(runs: pd.DataFrame, tables) -> pd.DataFrame:
     found = stats.claims_table([(n, a, b, ta, tb) for n, _, _, a, b, ta, tb in chosen], long, row_column="key",
                                run_column="run")  # fmt: skip
     found.insert(1, "table", [f"Table {t}" for _, t, *_ in chosen])
-    found["row_a"], found["row_b"] = found["row_a"].str.split(" | ").str[1], found["row_b"].str.split(" | ").str[1]
+    found["row_a"] = found["row_a"].str.split(" | ", regex=False).str[1]
+    found["row_b"] = found["row_b"].str.split(" | ", regex=False).str[1]
     found.insert(4, "protocols", [" vs ".join(p) if p else "" for _, _, p, *_ in chosen])
     return found[CLAIM_COLUMNS]
 

@@ -225,3 +225,31 @@ def test_selection_reads_held_out_training_videos_never_the_test_split():
     train, train_labels, val, val_labels = hold_out_validation(videos, labels)
     assert val_labels.tolist() == [0] * 5 + [1]  # 5 of 21, and one of a small class
     assert sorted(train.tolist() + val.tolist()) == list(range(24)) and not set(train.tolist()) & set(val.tolist())
+
+
+def test_the_runner_selects_epochs_on_validation_videos_and_reads_the_test_split_once(pretrained, tmp_path,
+                                                                                        monkeypatch):  # fmt: skip
+    """What `engine.fit` selects on (its `val_set`) is the held-out training videos, for backbones and heads alike;
+    the test split is read once, after training, by `_test_report`."""
+    from actionlib.engine import train as engine_train
+
+    cfg, data, backbone, _ = pretrained
+    seen, tested = [], []
+    real_fit, real_report = engine_train.fit, experiments._test_report
+
+    def spy_fit(config, model, train_set, val_set, **kwargs):
+        seen.append(val_set)
+        return real_fit(config, model, train_set, val_set, **kwargs)
+
+    def spy_report(model, out, test_set, *args):
+        tested.append(test_set)
+        return real_report(model, out, test_set, *args)
+
+    monkeypatch.setattr(engine_train, "fit", spy_fit)
+    monkeypatch.setattr(experiments, "_test_report", spy_report)
+    experiments.run_heads([{"row": "avg", "head": "avg"}], backbone, data, cfg, tmp_path, seeds=[0], train_views=2)
+    val_maps, val_labels = experiments.validation_features(backbone, data)
+    assert len(seen) == 1 and torch.equal(seen[0].maps, val_maps) and torch.equal(seen[0].labels, val_labels)
+    assert len(tested) == 1 and torch.equal(tested[0].labels, data.test_labels)
+    experiments.pretrain(cfg, data, "resnet18", runs_dir=tmp_path / "backbone", seed=3)  # a backbone, too
+    assert len(seen) == 2 and len(seen[1]) == len(data.val_labels) and len(tested) == 2

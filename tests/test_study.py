@@ -117,6 +117,7 @@ def test_claims_are_paired_differences_with_a_verdict_in_the_thesis_direction():
     line = found.set_index("claim").loc["BERT against average pooling on ResNet18"]
     assert line["thesis_difference"] > 0 and line["difference"] == pytest.approx(100 * 40 / 144)
     assert line["ci_low"] > 0 and line["verdict"] == "agrees" and line["n_runs"] == 3
+    assert (line["row_a"], line["row_b"], line["table"]) == (bert.row, avg.row, "Table 3.3")
     found = study.claims(_runs([bert, avg], [worse, better]), ["3.3"])
     assert found.set_index("claim").loc["BERT against average pooling on ResNet18", "verdict"] == "disagrees"
     assert list(found.columns) == study.CLAIM_COLUMNS and len(found) == 1  # the other 3.3 claim did not run
