@@ -485,7 +485,7 @@ def runs_dir_for(cfg, notebook: str, stand_in: str | None = None) -> Path:
         base = paths.runs_dir() / "full"
         return base if stand_in is None else base.with_name(f"full_{stand_in}") / cache_key(data_root=cfg.data_root)
     # one folder for every notebook: a head is cached under its settings and its backbone, so the BERT and TGAP
-    # heads that Tables 4.1, 4.3, 4.7, 5.2 and C.3 share train once (3 minutes of a CPU run, measured)
+    # heads that Tables 4.1, 4.3, 4.7, 5.2 and C.3 share train once (about 2 minutes of the default run, measured)
     return paths.repo_root() / "runs" / "heads"
 
 
