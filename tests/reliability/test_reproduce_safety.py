@@ -96,13 +96,20 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_kernels_cancels_the_rest_and_rewrites_the_index(tmp_path):
     notebooks = _write(tmp_path / "notebooks", **{"01_good": GOOD, "02_sleepy": SLEEPY, "03_other": OTHER})
     results, marker = tmp_path / "results", tmp_path / "marker"
     command = [sys.executable, "-m", "actionlib.reproduce", "--profile", "test"]
     command += ["--notebooks", str(notebooks), "--results", str(results)]
-    # its own session, as a terminal's foreground job: Ctrl-C goes to the whole process group
+    # its own session, as a terminal's foreground job: Ctrl-C goes to the whole process group. A job started in the
+    # background by a non-interactive shell (`make test &`, some CI runners) inherits SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: a terminal's job has the default, so the child gets it back.
     proc = subprocess.Popen(command, env={**os.environ, "MARKER": str(marker)}, start_new_session=True,
+                            preexec_fn=_default_sigint,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 120
