@@ -75,3 +75,21 @@ def error_line(err: BaseException) -> str:
     text = str(err).strip() or type(err).__name__
     # A message that lists details on indented lines (a checkpoint that does not fit) becomes one line.
     return printable(re.sub(r"\s*\n\s+", "; ", text))
+
+
+def add_root_argument(parser, help: str) -> None:
+    """A command's dataset root: `--root PATH` in every command (as `actionlib train` takes it); the positional
+    ROOT that `flow`, `pose`, `check-data` and `synth` first took still works."""
+    # strings, not Paths: Path("https://x") becomes "https:/x", and a URL must be refused as it was typed
+    parser.add_argument("root_positional", nargs="?", metavar="ROOT", help=f"{help} (same as --root)")
+    parser.add_argument("--root", default=None, help=help)
+
+
+def root_from(args) -> str:
+    """The dataset root given to a command built with `add_root_argument`, or an error that says how to give it."""
+    given = [root for root in (args.root, args.root_positional) if root is not None]
+    if not given:
+        raise ValueError("no dataset root: pass it as --root PATH")
+    if len(given) == 2 and given[0] != given[1]:
+        raise ValueError(f"two dataset roots, {given[1]} and --root {given[0]}: pass one")
+    return given[0]

@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from . import reference
+from . import paths, reference
 from .paths import repo_root
 from .profiles import parse_choices, parse_splits  # noqa: F401 (the notebooks call them as ex.*)
 
@@ -359,8 +359,9 @@ def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs
                    init: str | Path | None = None, **options) -> dict:  # fmt: skip
     """Train `model_name` (registry options in `options`) end to end on `data` and return one result row.
 
-    A killed run continues from its last checkpoint in `out`. The thesis's protocol on the test split: the
-    reported epoch is the one with the best test Top-1. The row holds Top-1/Top-3 (%), the mean pairwise
+    A killed run continues from its last checkpoint in `out`. The reported epoch is the one with the best Top-1
+    on the held-out validation videos; the test split is read once, after training. The row holds its test
+    Top-1/Top-3 (%), the mean pairwise
     accuracy (%) over the time-reversed pairs and each pair's value, the walk/run pair, the best epoch and the
     training time. `init`: a checkpoint whose weights start the run (the thesis's "16f pre-trained" rows).
     """
@@ -445,8 +446,8 @@ def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int 
 
     The CPU stand-in for the thesis's ImageNet/Kinetics-pretrained backbones: the heads of a table are then
     compared on the same frozen features (`frozen_features`, `run_heads`), which takes seconds per head. The run
-    is cached in `runs_dir` (default runs/backbones/) under a hash of its settings; returns its result row plus `checkpoint`, `model`,
-    `options`, `frames` and `sampling`.
+    is cached in `runs_dir` (default: backbones/ in paths.runs_dir(), <repo>/runs or $ACTIONLIB_RUNS) under a hash
+    of its settings; returns its result row plus `checkpoint`, `model`, `options`, `frames` and `sampling`.
     """
     frames = frames or cfg.frames
     epochs = epochs or cfg.epochs
@@ -459,7 +460,7 @@ def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int 
     settings = {"model": model, "frames": frames, "data": ("ClipDataset", frame_geometry(data.frame_size)), "epochs": epochs, "lr": lr, "seed": seed,
                 "batch_size": cfg.batch_size, "size": int(data.train.shape[3]), "modality": data.modality, "profile": cfg.name,
                 "split": data.split, "init": str(init) if init else None, **options}  # fmt: skip
-    out = Path(runs_dir or repo_root() / "runs" / "backbones") / cache_key(**settings)
+    out = Path(runs_dir or paths.runs_dir() / "backbones") / cache_key(**settings)
     done = out / "result.json"
     if done.is_file():
         result = json.loads(done.read_text())
@@ -687,8 +688,10 @@ def save_table(df: pd.DataFrame, results: str | Path, name: str, floatfmt: str =
     Both carry the profile that made them (a `profile` column in the CSV, a `Profile: ...` line above the
     Markdown table): the tables of every profile look alike, and a test-profile table must not pass for a
     published one. `profile` is the notebook's resolved profile (`cfg`, whose device and dataset are stated
-    too) or a profile name.
+    too) or a profile name. Both name the machine too (a `machine` column, a `Machine: ...` line): the same
+    code gives numbers a few points apart on another processor, which the intervals are there to cover.
     """
+    from .engine.records import machine_summary
     from .profiles import PROFILES
 
     cfg = PROFILES.get(profile) if isinstance(profile, str) else profile
@@ -697,9 +700,10 @@ def save_table(df: pd.DataFrame, results: str | Path, name: str, floatfmt: str =
     folder = Path(results) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{name}.csv"
-    df.assign(profile=label).to_csv(csv, index=False)
+    machine = machine_summary()
+    df.assign(profile=label, machine=machine).to_csv(csv, index=False)
     markdown = df.to_markdown(index=False, floatfmt=floatfmt)
-    csv.with_suffix(".md").write_text(f"Profile: {label}{about}\n\n{markdown}\n")
+    csv.with_suffix(".md").write_text(f"Profile: {label}{about}\nMachine: {machine}\n\n{markdown}\n")
     return csv
 
 

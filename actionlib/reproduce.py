@@ -6,16 +6,16 @@ in a separate process (papermill's `cwd` is a process-wide chdir), with its fold
 `<repo>/scratch/results/<profile>` for the others (paths.results_dir). Per notebook it writes
 
 - `results/executed/NN_name.ipynb`: the executed notebook, without volatile metadata (timestamps, durations);
-- `results/html/NN_name.html`: the same rendered by nbconvert;
 - `results/executed/NN_name.json`: status, duration, error, parameters: what the index is built from.
 
 The executed notebooks keep no progress bars and no machine paths (clean_outputs). At the end, with the `docs`
-extra installed, `results/site/` is rebuilt from them: the documentation site (docs/site/build.py).
+extra installed, `results/site/` is rebuilt from them: the documentation site (docs/site/build.py), where each
+notebook is a page (`results/site/notebooks/NN_name.html`).
 
 A notebook writes its tables and figures into a staging folder (the kernel's $ACTIONLIB_RESULTS); they, and its
 pages, are moved into the results folder only when it passed, each file atomically. A failed run leaves the last
-passing run's pages and tables as they were: its own executed notebook goes to `results/executed/failed/` and
-`results/html/failed/`, and its status says it failed. `results/README.md` indexes all notebooks with the tables
+passing run's pages and tables as they were: its own executed notebook goes to `results/executed/failed/`, and
+its status says it failed. `results/README.md` indexes all notebooks with the tables
 (`results/tables/NN_*.md`) and figures (`results/figures/NN_*.png`) they wrote.
 
 Parameters (`-p NAME=VALUE`) are checked before any kernel starts: the name must be in the notebook's parameters
@@ -52,7 +52,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from . import profiles, recipes
-from .paths import PUBLISHED_PROFILE, RESULTS_ENV, repo_root, results_dir
+from .paths import PUBLISHED_PROFILE, RESULTS_ENV, RUNS_ENV, repo_root, results_dir
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.py"
 KERNEL_ENV = "ACTIONLIB_KERNEL"
@@ -510,17 +510,17 @@ def _committing_files():
 def _execute(task: dict) -> dict:
     """Run one notebook (in a worker process) against its staging folder; publish its files only if it passed.
 
-    Passed: its tables, figures, executed notebook and HTML page replace the previous ones, file by file.
-    Failed: the previous ones stay; its executed notebook and page go to `executed/failed/`, `html/failed/`.
+    Passed: its tables, figures and executed notebook replace the previous ones, file by file (the site, built at
+    the end, renders the executed notebook). Failed: the previous ones stay; its executed notebook goes to
+    `executed/failed/`.
     """
     import nbformat
     import papermill as pm
-    from nbconvert import HTMLExporter
     from papermill.exceptions import PapermillExecutionError
 
     name, results, stage = task["name"], Path(task["results"]), Path(task["stage"])
-    executed, html = results / "executed" / f"{name}.ipynb", results / "html" / f"{name}.html"
-    failed_executed, failed_html = executed.parent / "failed" / executed.name, html.parent / "failed" / html.name
+    executed = results / "executed" / f"{name}.ipynb"
+    failed_executed = executed.parent / "failed" / executed.name
     out = Path(task["build"]) / f"{name}.executed.ipynb"
     stage.mkdir(parents=True, exist_ok=True)
     os.environ[RESULTS_ENV] = str(stage)  # the kernel inherits it: paths.results_dir() is the stage
@@ -554,25 +554,22 @@ def _execute(task: dict) -> dict:
         os.close(saved_stderr)
     duration = time.perf_counter() - start
 
-    pages = None
+    page = None
     if out.is_file():
         page_path = failed_executed if error else executed
-        nb = clean_notebook(nbformat.read(out, as_version=4), task["source"], _relative(page_path, results))
-        pages = nbformat.writes(nb), HTMLExporter().from_notebook_node(nb)[0]
+        page = nbformat.writes(clean_notebook(nbformat.read(out, as_version=4), task["source"],
+                                              _relative(page_path, results)))  # fmt: skip
     written = []
     with _committing_files():
         if error is None:
             for path in sorted(p for p in stage.rglob("*") if p.is_file()):
                 _install(path, results / path.relative_to(stage))
                 written.append(path.relative_to(stage).as_posix())
-            if pages:
-                _write_atomic(executed, pages[0])
-                _write_atomic(html, pages[1])
+            if page:
+                _write_atomic(executed, page)
             failed_executed.unlink(missing_ok=True)
-            failed_html.unlink(missing_ok=True)
-        elif pages:
-            _write_atomic(failed_executed, pages[0])
-            _write_atomic(failed_html, pages[1])
+        elif page:
+            _write_atomic(failed_executed, page)
         status = {
             "notebook": name,
             "source": task["source"],
@@ -582,7 +579,7 @@ def _execute(task: dict) -> dict:
             "error": error,
             "parameters": task["parameters"],
             "written": written,
-            "failed_copy": _relative(failed_executed, results) if error and pages else None,
+            "failed_copy": _relative(failed_executed, results) if error and page else None,
         }
         _write_atomic(results / "executed" / f"{name}.json", json.dumps(status, indent=1, default=str) + "\n")
     return status
@@ -624,16 +621,17 @@ def write_index(results: str | os.PathLike, notebooks_dir: str | os.PathLike | N
         "Generated by `actionlib reproduce` (do not edit): one row per notebook, as of its last run. A failed run"
         " keeps the pages and tables of the last passing one; its own executed notebook is under executed/failed/.",
         "",
-        "| notebook | status | profile | duration | executed | html |",
+        "| notebook | status | profile | duration | executed | page |",
         "|---|---|---|---|---|---|",
     ]
     for name in names:
         status = statuses.get(name)
-        executed, html = results / "executed" / f"{name}.ipynb", results / "html" / f"{name}.html"
+        executed = results / "executed" / f"{name}.ipynb"
         profile = status["profile"] if status else ""
         duration = f"{status['duration_s']:.1f} s" if status else ""
         link_nb = f"[ipynb](executed/{name}.ipynb)" if executed.is_file() else ""
-        link_html = f"[html](html/{name}.html)" if html.is_file() else ""
+        # the site's page of it, built at the end of the run (or by `make docs`)
+        link_html = f"[html](site/notebooks/{name}.html)" if executed.is_file() else ""
         lines.append(
             f"| [{name}](#{name}) | {_status_cell(status)} | {profile} | {duration} | {link_nb} | {link_html} |"
         )
@@ -839,23 +837,64 @@ def _execute_all(tasks: list[dict], jobs: int, tqdm) -> list[dict]:
     return sorted(statuses, key=lambda s: order.index(s["notebook"]))
 
 
+def check(profile: str = PUBLISHED_PROFILE, reference: str | os.PathLike | None = None, **run_options):
+    """Rerun `profile` from scratch and compare it with `reference` (default: the folder `run` publishes the
+    profile to, <repo>/results for the default one): returns (statuses, report path, summary lines, whether every
+    committed verdict held).
+
+    The rerun gets a folder of its own, <repo>/scratch/check/<time>/, with its own runs (nothing cached is
+    reused: every network and head trains again) and results; the committed ones are only read. The generated
+    data (<repo>/data) is shared: it is made by seeded code, and the check is about training.
+    """
+    from . import recheck
+
+    reference = Path(reference).resolve() if reference not in (None, "") else results_dir(profile=profile, publish=True)
+    if not any((reference / "tables").glob("*.csv")):
+        raise ParameterError(f"{reference}: no results tables to check against; run `actionlib reproduce` first "
+                             "or pass the folder with --results")  # fmt: skip
+    base = repo_root() / "scratch" / "check"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    scratch = base / stamp
+    for n in range(2, 100):
+        if not scratch.exists():
+            break
+        scratch = base / f"{stamp}-{n}"
+    scratch.mkdir(parents=True)
+    before = os.environ.get(RUNS_ENV)
+    os.environ[RUNS_ENV] = str(scratch / "runs")  # the kernels inherit it (paths.runs_dir)
+    try:
+        statuses = run(profile, results=scratch / "results", **run_options)
+    finally:
+        if before is None:
+            os.environ.pop(RUNS_ENV, None)
+        else:
+            os.environ[RUNS_ENV] = before
+    numbers = recheck.compare_numbers(reference, scratch / "results")
+    verdicts = recheck.compare_verdicts(reference, scratch / "results")
+    report = recheck.write_report(numbers, verdicts, scratch, reference, scratch / "results")
+    return statuses, report, recheck.summary_lines(numbers, verdicts), bool(verdicts["holds"].eq(True).all())
+
+
 def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def cmd_reproduce(args) -> int:
-    """Exit code 0 when every notebook run passed, 1 otherwise, 2 for wrong parameters, 130 after Ctrl-C."""
+    """Exit code 0 when every notebook run passed (and, with --check, every verdict held), 1 otherwise, 2 for
+    wrong parameters, 130 after Ctrl-C."""
+    options = {
+        "only": args.only.split(",") if args.only else None,
+        "params": parse_assignments(args.param),
+        "jobs": args.jobs,
+        "notebooks_dir": args.notebooks,
+        "timeout": args.timeout,
+        "kernel": args.kernel,
+    }
     try:
-        results = run(
-            profile=args.profile,
-            only=args.only.split(",") if args.only else None,
-            params=parse_assignments(args.param),
-            jobs=args.jobs,
-            notebooks_dir=args.notebooks,
-            results=args.results,
-            timeout=args.timeout,
-            kernel=args.kernel,
-        )
+        if args.check:
+            results, report, summary, held = check(args.profile, args.results, **options)
+        else:
+            results = run(profile=args.profile, results=args.results, **options)
     except ParameterError as err:
         for line in str(err).splitlines():
             print(f"error: {line}", file=sys.stderr)
@@ -868,6 +907,10 @@ def cmd_reproduce(args) -> int:
         f"{len(results) - len(failed)}/{len(results)} notebooks passed"
         + (f"; failed: {', '.join(failed)}" if failed else "")
     )
+    if args.check:
+        print("\n".join(summary))
+        print(f"check: {_relative(report, Path.cwd()) if report.is_relative_to(Path.cwd()) else report}")
+        return 1 if failed or not held else 0
     return 1 if failed else 0
 
 
@@ -877,7 +920,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "reproduce",
         help="run the numbered notebooks and regenerate results/",
         description="Run notebooks/NN_*.py with papermill, one process each, and write results/executed/, "
-        "results/html/ and the index results/README.md. Exit code 1 when a notebook failed, 2 when parameters or "
+        "the index results/README.md and the site results/site/. Exit code 1 when a notebook failed, 2 when parameters or "
         "(full profile) data/checkpoints are wrong, in which case no notebook is started, 130 after Ctrl-C (the "
         "running kernels are stopped, the index shows the notebooks that finished).",
     )
@@ -897,6 +940,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="notebook parameter (repeatable)"
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="rerun the profile from scratch into <repo>/scratch/check/<time>/ (its own runs; nothing cached is "
+        "reused) and report, table by table, whether each fresh Top-1 falls inside the committed 95 %% interval "
+        "and whether every claim's verdict holds; --results names the committed folder to compare with",
     )
     p.add_argument("--timeout", type=float, help="seconds a cell may run (default: the profile's cell_timeout)")
     p.add_argument("--kernel", help=f"Jupyter kernel name (default: ${KERNEL_ENV} or python3)")

@@ -326,6 +326,7 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
         pairs = report.get("pairwise_accuracy", {})
         correct = (_predictions(fused["scores"]) == np.asarray(fused["labels"])).astype(int)
         low, high = stats.wilson_interval(int(correct.sum()), len(correct))
+        groups = _group_accuracy(correct, np.asarray(fused["labels"]), names)
         records.append({
             "table": recipe.table, "row": recipe.row, "dataset": recipe.dataset, "split": split, "seed": run_seed,
             "protocol": protocol, "top1": report["top1"], "top1_ci_low": low, "top1_ci_high": high, "n_runs": 1,
@@ -333,9 +334,29 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
             "modality": " + ".join(p.modality for p in planned),
             "train_top1": sets[0].get("train_top1", np.nan) if len(sets) == 1 else np.nan,
             "streams": " + ".join(recipe.streams), "runs": ";".join(_where(s["run"], runs_dir) for s in sets),
-            "correct": "".join("+" if c else "-" for c in correct),
+            "correct": "".join("+" if c else "-" for c in correct), **groups,
         })  # fmt: skip
     return pd.DataFrame.from_records(records)
+
+
+# The synthetic classes' groups (`data.synthetic`): "appearance" (one frame tells the class), "reversed" (only frame
+# order separates a class from its partner) and "speed" (only cadence and stride). A head that wins only on the
+# reversed pairs has learned order, not a better summary of appearance; the full profile's datasets have no groups.
+CLASS_GROUPS = ("appearance", "reversed", "speed")
+
+
+def _group_accuracy(correct: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
+    """Top-1 (%) on the test videos of each class group, as `top1_<group>` (NaN where the classes have none)."""
+    from .data.synthetic import CLASS_NAMES, get_class
+
+    out = {f"top1_{group}": np.nan for group in CLASS_GROUPS}
+    if not set(names) <= set(CLASS_NAMES):
+        return out
+    group_of = np.array([get_class(name).group for name in names])[labels]
+    for group in CLASS_GROUPS:
+        if (group_of == group).any():
+            out[f"top1_{group}"] = 100 * correct[group_of == group].mean()
+    return out
 
 
 def _predictions(scores) -> np.ndarray:
@@ -421,14 +442,16 @@ def _status(recipe: Recipe, planned: list[Plan], cfg, stand_in) -> tuple[str, st
 
 # The columns of every `summary` table, whatever the profile.
 COLUMNS = ("table", "row", "ours", "dataset", "modality", "protocol", "n_runs", "videos", "top1", "top1_ci_low",
-           "top1_ci_high", "top1_std", "top3", "reversed_pairs", "train_top1", "thesis_dataset", "thesis_top1",
+           "top1_ci_high", "top1_std", "top3", "reversed_pairs", "top1_appearance", "top1_reversed", "top1_speed",
+           "train_top1", "thesis_dataset", "thesis_top1",
            "thesis_rank", "our_rank", "splits", "status", "ran_as", "note")  # fmt: skip
 
 
 def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.DataFrame:
     """One line per row (and protocol): mean Top-1 over its runs with the 95 % interval of a bootstrap over runs
     and test videos (`stats.accuracy_interval`), the spread over runs (blank for one run), Top-3, the reversed-pair
-    accuracy, beside the thesis's Top-1 and both ranks; rows not run keep their reason in `status`.
+    accuracy and the Top-1 of each synthetic class group (`CLASS_GROUPS`), beside the thesis's Top-1 and both
+    ranks; rows not run keep their reason in `status`.
 
     The columns are the same under every profile. There is no "ours - thesis" column: a synthetic number minus an
     HMDB51 one means nothing, and even on HMDB51 one difference without the thesis's spread says little; the ranks
@@ -458,6 +481,7 @@ def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.Da
                     "top1_ci_low": interval["top1_ci_low"], "top1_ci_high": interval["top1_ci_high"],
                     "top1_std": interval["top1_std"], "top3": mine["top3"].mean(),
                     "reversed_pairs": mine["reversed_pairs"].mean(), "train_top1": mine["train_top1"].mean(),
+                    **{f"top1_{g}": mine[f"top1_{g}"].mean() for g in CLASS_GROUPS if f"top1_{g}" in mine},
                     "splits": ",".join(map(str, sorted(set(mine["split"]))))})  # fmt: skip
     table = pd.DataFrame.from_records(out)
     for name, part in table.groupby("table", sort=False):
@@ -486,7 +510,7 @@ def runs_dir_for(cfg, notebook: str, stand_in: str | None = None) -> Path:
         return base if stand_in is None else base.with_name(f"full_{stand_in}") / cache_key(data_root=cfg.data_root)
     # one folder for every notebook: a head is cached under its settings and its backbone, so the BERT and TGAP
     # heads that Tables 4.1, 4.3, 4.7, 5.2 and C.3 share train once (about 2 minutes of the default run, measured)
-    return paths.repo_root() / "runs" / "heads"
+    return paths.runs_dir() / "heads"
 
 
 def run_tables(cfg, tables, notebook: str, seed: int = 0, stand_in: str | None = None,

@@ -35,7 +35,7 @@ device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
 stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
@@ -101,7 +101,7 @@ notes = [
 ]  # fmt: skip
 display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
-# %%
+# %% tags=["remove-input"]
 assert counts["params_m"].gt(0).all() and counts["ops_g"].gt(0).all()
 assert (counts["params_m"] / counts["thesis_params_m"]).between(0.97, 1.03).all(), counts
 assert ran["top1"].between(0, 100).all(), counts

@@ -38,7 +38,7 @@ device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
 stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
-# %%
+# %% tags=["remove-input"]
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -101,7 +101,7 @@ if len(t43):
                  + ", ".join(f"{r} {v:.0f} %" for r, v in t43["reversed_pairs"].items()) + ".")  # fmt: skip
 display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
-# %%
+# %% tags=["remove-input"]
 assert (counts["params_m"] / counts["thesis_params_m"]).between(0.97, 1.03).all(), counts
 for table in by_table.values():
     done = table[table["status"] == "run"]

@@ -39,7 +39,7 @@ device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
 stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
-# %%
+# %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
@@ -90,7 +90,7 @@ notes = [study.ordering_note(by_table[t], f"Table {t}") for t in ("5.1", "5.2")]
 notes += study.claim_sentences(found)
 display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
-# %%
+# %% tags=["remove-input"]
 for table in by_table.values():
     done = table[table["status"] == "run"]
     assert done["top1"].between(0, 100).all(), table

@@ -36,7 +36,7 @@ device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
 stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
-# %%
+# %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
@@ -86,7 +86,7 @@ for stream in ("RGB", "Flow", "Two-Stream"):
         )  # fmt: skip
 display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 
-# %%
+# %% tags=["remove-input"]
 for table in by_table.values():
     done = table[table["status"] == "run"]
     assert done["top1"].between(0, 100).all(), table

@@ -108,11 +108,10 @@ def test_failure_is_reported_and_others_still_produce_outputs(batch):
     bad = json.loads((results / "executed" / "02_bad.json").read_text())
     assert bad["status"] == "failed" and bad["error"]["ename"] == "ZeroDivisionError" and bad["error"]["cell"] == 4
     assert (results / "executed" / "01_good.ipynb").is_file()
-    assert "<html" in (results / "html" / "01_good.html").read_text()
+    assert not (results / "html").exists()  # the site renders the executed notebooks: no second HTML copy
     # a failed run's pages go to the side, where the index links them
-    assert not (results / "executed" / "02_bad.ipynb").exists() and not (results / "html" / "02_bad.html").exists()
+    assert not (results / "executed" / "02_bad.ipynb").exists()
     assert (results / "executed" / "failed" / "02_bad.ipynb").is_file()
-    assert "ZeroDivisionError" in (results / "html" / "failed" / "02_bad.html").read_text()
     assert "**failed** (cell In [4]): ZeroDivisionError: division by zero" in batch["first_index"]
     assert "([failed run](executed/failed/02_bad.ipynb))" in batch["first_index"]
 
@@ -145,7 +144,7 @@ def test_index_lists_tables_figures_and_links(batch):
     index = (batch["results"] / "README.md").read_text()
     assert "| avg | 4 |" in index  # the table is embedded
     assert "![01_curve](figures/01_curve.png)" in index
-    assert "[ipynb](executed/01_good.ipynb)" in index and "[html](html/01_good.html)" in index
+    assert "[ipynb](executed/01_good.ipynb)" in index and "[html](site/notebooks/01_good.html)" in index
     assert "| 1 |" in index.split("## 03_other")[1]  # a not-run notebook's older table is still listed
 
 

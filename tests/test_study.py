@@ -1,5 +1,6 @@
 """One study on every profile: a profile scales a thesis row (visibly), it never picks other code."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -95,6 +96,18 @@ def test_summary_pools_runs_into_one_interval_with_their_spread():
     line = study.summary(runs, rows, profiles.resolve("smoke")).iloc[0]
     assert line["n_runs"] == 3 and line["top1"] == pytest.approx(100 * 80 / 144)
     assert line["top1_std"] > 0 and line["top1_ci_low"] < line["top1"] < line["top1_ci_high"]
+
+
+def test_accuracy_per_class_group_separates_order_from_appearance():
+    names = ["sit_down", "stand_up", "walk", "run", "wave"]  # reversed pair, speed pair, appearance
+    labels = np.array([0, 1, 2, 3, 4, 4])
+    correct = np.array([1, 0, 1, 1, 1, 0])
+    groups = study._group_accuracy(correct, labels, names)
+    assert groups == {"top1_appearance": 50.0, "top1_reversed": 50.0, "top1_speed": 100.0}
+    other = study._group_accuracy(correct, labels, ["brush_hair", "cartwheel", "catch", "chew", "clap"])
+    assert all(np.isnan(v) for v in other.values())  # HMDB51's classes have no groups
+    runs = _runs(recipes.recipes_for("3.3")[:1], [["1" * 72 + "0" * 72, "1" * 144]]).assign(top1_speed=[40.0, 60.0])
+    assert study.summary(runs, recipes.recipes_for("3.3")[:1], profiles.resolve("smoke"))["top1_speed"][0] == 50.0
 
 
 def test_claim_rows_run_three_times_on_the_cpu_default_and_once_elsewhere():

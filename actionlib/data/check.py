@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..command_line import printable, refuse_url
+from ..command_line import add_root_argument, printable, refuse_url, root_from
 from .datasets import (
     DATASETS,
     SPLITS,
@@ -262,7 +262,8 @@ def _present_splits(folder: Path, dataset: str) -> list[int]:
 
 def run_check(args: argparse.Namespace) -> int:
     """`actionlib check-data`: print the report; exit code 0 when clean, 1 when anything is wrong."""
-    refuse_url(args.root, "ROOT")
+    root = root_from(args)
+    refuse_url(root, "ROOT")
     refuse_url(args.split_dir, "--split-dir")
     if args.min_frames < 1:
         raise ValueError(f"--min-frames must be >= 1, got {args.min_frames}")
@@ -271,7 +272,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.max_items < 0:
         raise ValueError(f"--max-items must be >= 0, got {args.max_items}")
     report = check_dataset(
-        args.root, args.dataset, split_dir=args.split_dir, min_frames=args.min_frames, jobs=args.jobs, progress=True
+        root, args.dataset, split_dir=args.split_dir, min_frames=args.min_frames, jobs=args.jobs, progress=True
     )
     print(report.render(max_items=args.max_items))
     return 0 if report.ok else 1
@@ -287,9 +288,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "files (fewer frames decode than the container claims, or decoding fails part-way) and videos with too "
         "few frames. Exits with 1 when anything is wrong, 0 when the dataset is clean.",
     )
-    parser.add_argument(
-        "root",
-        help="dataset root with one folder per class (HMDB51: the unpacked class folders; UCF101: the UCF-101 "
+    add_root_argument(
+        parser,
+        "dataset root with one folder per class (HMDB51: the unpacked class folders; UCF101: the UCF-101 "
         "folder; synthetic: the folder written by `actionlib synth`)",
     )
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="which layout and split files to expect")

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..command_line import add_root_argument, root_from
 from .datasets import DATASETS
 from .video import VIDEO_EXTENSIONS, VideoDecodeError, VideoReader
 
@@ -483,7 +484,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
     if not 0 <= args.jpeg_quality <= 100:
         raise ValueError(f"--jpeg-quality must be within 0..100, got {args.jpeg_quality}")
     report = extract_dataset_flow(
-        args.root,
+        Path(root_from(args)),
         args.out,
         dataset=args.dataset,
         jobs=args.jobs,
@@ -508,7 +509,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "started again: finished videos are skipped. Unreadable videos are reported and skipped; the exit code "
         "is 1 if any video failed. Needs opencv-contrib-python-headless (pip install opencv-contrib-python-headless).",
     )
-    parser.add_argument("root", type=Path, help="dataset root holding one folder of videos per class")
+    add_root_argument(parser, "dataset root holding one folder of videos per class")
     parser.add_argument("--out", type=Path, required=True, help="output root for the flow folders (FLOWROOT)")
     parser.add_argument(
         "--jobs", type=int, default=1, help="videos processed in parallel, one process each (default 1)"

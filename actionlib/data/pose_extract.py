@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..command_line import add_root_argument, root_from
 from .flow import (
     DATASETS,
     MARKER_NAME,
@@ -276,7 +277,7 @@ def cmd_pose(args: argparse.Namespace) -> int:
     if not 0 <= args.jpeg_quality <= 100:
         raise ValueError(f"--jpeg-quality must be within 0..100, got {args.jpeg_quality}")
     report = extract_dataset_pose(
-        args.root,
+        Path(root_from(args)),
         args.out,
         dataset=args.dataset,
         jobs=args.jobs,
@@ -302,7 +303,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "videos are skipped. Unreadable videos are reported and skipped; the exit code is 1 if any video failed. "
         f"Needs {INSTALL_HINT}.",
     )
-    parser.add_argument("root", type=Path, help="dataset root holding one folder of videos per class")
+    add_root_argument(parser, "dataset root holding one folder of videos per class")
     parser.add_argument("--out", type=Path, required=True, help="output root for the pose frame folders (POSEROOT)")
     parser.add_argument(
         "--jobs", type=int, default=1, help="videos processed in parallel, one process each (default 1)"

@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..command_line import add_root_argument, root_from
 from .pose import BODY_25, render_pose, write_pose_frames
 
 __all__ = [
@@ -1273,8 +1274,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "synth",
         help="generate the synthetic action dataset (HMDB51 layout)",
         description=textwrap.fill(
-            "Generate synthetic stick-figure action videos in HMDB51's layout: OUT/<class>/<video>.avi and "
-            f"OUT/{SPLITS_DIR}/<class>_test_split{{1,2,3}}.txt, plus rendered ground-truth skeletons in "
+            "Generate synthetic stick-figure action videos in HMDB51's layout: ROOT/<class>/<video>.avi and "
+            f"ROOT/{SPLITS_DIR}/<class>_test_split{{1,2,3}}.txt, plus rendered ground-truth skeletons in "
             "OUT_pose/<class>/<video>/img_00001.jpg and their joints in OUT_pose/joints.npz. Reversed pairs can "
             "only be told apart by frame order, the speed pair only by cadence and stride.",
             width=100,
@@ -1282,7 +1283,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         epilog="classes:\n" + _class_table() + "\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("out", metavar="OUT", help="dataset root to create (must not exist or be empty)")
+    add_root_argument(parser, "dataset root to create (must not exist or be empty)")
     parser.add_argument(
         "--classes",
         metavar="LIST",
@@ -1317,7 +1318,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--jobs", type=_positive(0), default=1, metavar="N", help="worker processes, 0 = all CPUs (default 1)"
     )
     parser.add_argument(
-        "--pose-out", default=None, metavar="DIR", help="pose frame root (default: OUT_pose beside OUT)"
+        "--pose-out", default=None, metavar="DIR", help="pose frame root (default: OUT_pose beside ROOT)"
     )
     parser.add_argument("--no-pose", action="store_true", help="do not write pose frames")
     parser.add_argument(
@@ -1330,7 +1331,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace OUT (and its pose root) if a previous `actionlib synth` made them",
+        help="replace ROOT (and its pose root) if a previous `actionlib synth` made them",
     )
     parser.set_defaults(func=run)
     return parser
@@ -1339,7 +1340,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     """The `synth` command."""
     summary = generate(
-        args.out,
+        Path(root_from(args)),
         classes=args.classes,
         videos_per_class=args.videos_per_class,
         frames=args.frames,

@@ -60,6 +60,24 @@ def package_versions() -> dict:
     return versions
 
 
+def processor_name() -> str:
+    """The CPU's model name ("Intel(R) Xeon(R) ...", "AMD EPYC 7B13"): `platform.processor()` is only "x86_64"
+    on Linux, and the same code trains at different speeds and to slightly different numbers on each."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_summary() -> str:
+    """One line naming what a result was computed on: processor, torch threads, Python and torch versions."""
+    return (f"{processor_name()}, {torch.get_num_threads()} threads, Python {platform.python_version()}, "
+            f"torch {torch.__version__}")  # fmt: skip
+
+
 def manifest_hash(dataset) -> str | None:
     """SHA-256 of the dataset's (video, label) list, so a run records exactly which data it saw."""
     records = getattr(dataset, "records", None)
@@ -153,9 +171,7 @@ class RunRecorder:
             "git": git_state(),
             "packages": package_versions(),
             "device": str(device),
-            "device_name": torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else (platform.processor() or platform.machine()),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else processor_name(),
             "cuda": torch.version.cuda,
             "torch_threads": torch.get_num_threads(),
             "seed": seed,

@@ -76,6 +76,26 @@ def test_clean_dataset_is_ok_and_exits_zero(tmp_path, capsys):
     assert "OK: no problems found" in capsys.readouterr().out
 
 
+def test_the_dataset_root_is_root_in_every_command(broken_hmdb, capsys):
+    """`--root PATH` as in `actionlib train`; the positional ROOT still works; two different roots are refused."""
+    args = parse(["check-data", "--root", str(broken_hmdb), "--dataset", "hmdb51", "--jobs", "1"])
+    assert args.func(args) == 1 and "Zero byte!_fall_floor" in capsys.readouterr().out
+    from actionlib.cli import build_parser
+
+    for command in (["flow", "--out", "x"], ["pose", "--out", "x"], ["synth"], ["check-data", "--dataset", "hmdb51"]):
+        full = build_parser([command[0]])
+        assert (
+            full.parse_args([*command, "--root", "a"]).root
+            == full.parse_args([command[0], "a", *command[1:]]).root_positional
+        )
+    with pytest.raises(ValueError, match="no dataset root: pass it as --root PATH"):
+        args = parse(["check-data", "--dataset", "hmdb51"])
+        args.func(args)
+    with pytest.raises(ValueError, match="two dataset roots"):
+        args = parse(["check-data", "a", "--root", "b", "--dataset", "hmdb51"])
+        args.func(args)
+
+
 def test_cli_exits_non_zero_on_problems(broken_hmdb, capsys):
     args = parse(["check-data", str(broken_hmdb), "--dataset", "hmdb51", "--jobs", "1", "--max-items", "5"])
     assert args.func(args) == 1

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+import torch
 
 from actionlib import experiments, paths, profiles, reproduce
 from tests.test_reproduce import GOOD, HEADER, OTHER, _cli
@@ -171,7 +172,7 @@ def test_good_values_for_none_defaults_pass(tmp_path, monkeypatch):
 
 def _snapshot(results: Path) -> dict[str, bytes]:
     files = [*(results / "tables").iterdir(), *(results / "figures").iterdir()]
-    files += [results / "executed" / "01_flaky.ipynb", results / "html" / "01_flaky.html"]
+    files += [results / "executed" / "01_flaky.ipynb"]
     return {str(p.relative_to(results)): p.read_bytes() for p in files}
 
 
@@ -187,7 +188,6 @@ def test_a_failing_run_keeps_the_last_passing_pages_and_tables(tmp_path):
     assert code == 1 and "failed on purpose" in log
     assert _snapshot(results) == passing  # the failed run wrote a table and a figure: neither was kept
     assert "failed on purpose" in (results / "executed" / "failed" / "01_flaky.ipynb").read_text()
-    assert (results / "html" / "failed" / "01_flaky.html").is_file()
     status = json.loads((results / "executed" / "01_flaky.json").read_text())
     assert status["status"] == "failed" and status["written"] == []
     index = (results / "README.md").read_text()
@@ -235,7 +235,7 @@ def test_other_profiles_and_hand_runs_leave_the_committed_results_alone(tmp_path
     table = scratch / "test" / "tables" / "04_table3.10_architectures.md"
     assert table.read_text().startswith("Profile: test (CPU, synthetic data)\n")
     assert (scratch / "test" / "README.md").is_file() and (
-        scratch / "test" / "html" / "04_3d_architectures.html"
+        scratch / "test" / "executed" / "04_3d_architectures.ipynb"
     ).is_file()
     assert (scratch / "smoke" / "tables" / "01_scores.md").is_file()
 
@@ -254,9 +254,13 @@ def test_results_dir_publishes_only_the_default_profile_through_reproduce(tmp_pa
 def test_tables_carry_their_profile(tmp_path):
     df = pd.DataFrame({"row": ["a", "b"], "top1": [1.0, 2.5]})
     csv = experiments.save_table(df, tmp_path, "01_x", profile=profiles.resolve("test"))
-    assert pd.read_csv(csv).to_dict("list") == {"row": ["a", "b"], "top1": [1.0, 2.5], "profile": ["test", "test"]}
+    table = pd.read_csv(csv)
+    assert table.drop(columns="machine").to_dict("list") == {"row": ["a", "b"], "top1": [1.0, 2.5],
+                                                             "profile": ["test", "test"]}  # fmt: skip
+    machine = table["machine"][0]  # the processor, threads and versions the table was made with
+    assert "threads" in machine and f"torch {torch.__version__}" in machine and table["machine"].nunique() == 1
     lines = csv.with_suffix(".md").read_text().splitlines()
-    assert lines[0] == "Profile: test (CPU, synthetic data)" and lines[2].startswith("| row")
+    assert lines[:2] == ["Profile: test (CPU, synthetic data)", f"Machine: {machine}"] and lines[3].startswith("| row")
     experiments.save_table(df, tmp_path, "01_y", profile="full")  # a name is enough
     assert (tmp_path / "tables" / "01_y.md").read_text().startswith("Profile: full (CUDA, hmdb51 data)\n")
     with pytest.raises(TypeError):
