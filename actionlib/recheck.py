@@ -18,7 +18,7 @@ import pandas as pd
 
 NUMBER_COLUMNS = ["file", "table", "row", "protocol", "n_runs", "top1", "top1_ci_low", "top1_ci_high", "fresh_top1",
                   "fresh_n_runs", "inside"]  # fmt: skip
-VERDICT_COLUMNS = ["file", "claim", "protocols", "difference", "ci_low", "ci_high", "verdict", "fresh_difference",
+VERDICT_COLUMNS = ["file", "claim", "protocols", "classes", "difference", "ci_low", "ci_high", "verdict", "fresh_difference",
                    "fresh_verdict", "holds"]  # fmt: skip
 
 
@@ -69,17 +69,22 @@ def compare_verdicts(reference: Path, fresh: Path) -> pd.DataFrame:
     fresh_tables = _tables(fresh, "claims")
     for name, ref in _tables(reference, "claims").items():
         new = fresh_tables.get(name, pd.DataFrame(columns=ref.columns))
-        keys = ["claim", "protocols"]
+        keys = ["claim", "protocols", "classes"]
         found = dict(zip(_key(new, keys), new.to_dict("records"), strict=True)) if len(new) else {}
         for key, line in zip(_key(ref, keys), ref.to_dict("records"), strict=True):
             other = found.get(key, {})
             verdict = other.get("verdict")
             verdict = None if verdict is None or pd.isna(verdict) else verdict
             lines.append({"file": name, "claim": line["claim"], "protocols": line.get("protocols"),
+                          "classes": line.get("classes"),
                           "difference": line["difference"], "ci_low": line["ci_low"], "ci_high": line["ci_high"],
                           "verdict": line["verdict"], "fresh_difference": other.get("difference"),
                           "fresh_verdict": verdict, "holds": None if verdict is None else verdict == line["verdict"]})  # fmt: skip
     return pd.DataFrame(lines, columns=VERDICT_COLUMNS)
+
+
+def _classes(classes) -> str:
+    return "" if classes is None or pd.isna(classes) or classes == "all" else f" ({classes})"
 
 
 def summary_lines(numbers: pd.DataFrame, verdicts: pd.DataFrame) -> list[str]:
@@ -90,8 +95,8 @@ def summary_lines(numbers: pd.DataFrame, verdicts: pd.DataFrame) -> list[str]:
     lines = [
         f"verdicts: {held} of {len(verdicts)} hold" + (f", {missing} not produced by the rerun" if missing else "")
     ]
-    lines += [f"  changed: {c.claim}: {c.verdict} -> {c.fresh_verdict} ({c.fresh_difference:+.1f} points, "
-              f"was {c.difference:+.1f})" for c in changed.itertuples()]  # fmt: skip
+    lines += [f"  changed: {c.claim}{_classes(c.classes)}: {c.verdict} -> {c.fresh_verdict} "
+              f"({c.fresh_difference:+.1f} points, was {c.difference:+.1f})" for c in changed.itertuples()]  # fmt: skip
     compared = numbers[numbers["inside"].notna()]
     for label, part in (("rows run 3 or more times", compared[compared["n_runs"].fillna(1) >= 3]),
                         ("rows run once", compared[compared["n_runs"].fillna(1) < 3])):  # fmt: skip

@@ -229,14 +229,21 @@ class _CpuStreams:
             run = network
         else:
             row = {"row": p.key, **p.options}
+            teacher = self.teacher(p, recipe, split, seed)
             run = ex.run_heads([row], network, data, self.cfg, self.runs_dir / f"split{split}", seeds=[seed],
-                               protocol=protocol, teacher=self.teacher(p, recipe, split, seed)).iloc[0]  # fmt: skip
+                               protocol=protocol, teacher=teacher).iloc[0]  # fmt: skip
             run_dir = run["run_dir"]
+            if teacher is not None:  # the teacher's own test Top-1 (its run is cached: trained for the student)
+                taught = ex.run_heads([teacher["row"]], teacher["backbone"], teacher["data"], self.cfg,
+                                      self.runs_dir / f"split{split}", seeds=[seed], protocol=protocol)  # fmt: skip
+                run = run.copy()
+                run["teacher_top1"] = taught["top1"].iloc[0]
         if recipe.test_frames and row.get("frames") == 1:  # trained on one frame, tested on all (Section 3.3.1)
             row = {k: v for k, v in row.items() if k != "frames"}
         scores, labels = ex.head_scores(run_dir, network, row, data, protocol)
         return {"scores": scores, "labels": labels, "indices": np.arange(len(labels)), "class_names": data.class_names,
-                "run": str(run_dir), "train_top1": run["train_top1"], "seconds": run["seconds"]}  # fmt: skip
+                "run": str(run_dir), "train_top1": run["train_top1"], "seconds": run["seconds"],
+                "teacher_top1": run.get("teacher_top1", np.nan)}  # fmt: skip
 
 
 def _full_scores(cfg, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str, runs_dir: Path, stand_in):
@@ -327,14 +334,16 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
         correct = (_predictions(fused["scores"]) == np.asarray(fused["labels"])).astype(int)
         low, high = stats.wilson_interval(int(correct.sum()), len(correct))
         groups = _group_accuracy(correct, np.asarray(fused["labels"]), names)
+        video_groups = _video_groups(np.asarray(fused["labels"]), names)
         records.append({
             "table": recipe.table, "row": recipe.row, "dataset": recipe.dataset, "split": split, "seed": run_seed,
             "protocol": protocol, "top1": report["top1"], "top1_ci_low": low, "top1_ci_high": high, "n_runs": 1,
             "top3": report["top3"], "videos": report["videos"], "reversed_pairs": pairs.get("mean", np.nan),
             "modality": " + ".join(p.modality for p in planned),
             "train_top1": sets[0].get("train_top1", np.nan) if len(sets) == 1 else np.nan,
+            "teacher_top1": sets[0].get("teacher_top1", np.nan) if len(sets) == 1 else np.nan,
             "streams": " + ".join(recipe.streams), "runs": ";".join(_where(s["run"], runs_dir) for s in sets),
-            "correct": "".join("+" if c else "-" for c in correct), **groups,
+            "correct": "".join("+" if c else "-" for c in correct), "video_groups": video_groups, **groups,
         })  # fmt: skip
     return pd.DataFrame.from_records(records)
 
@@ -343,6 +352,16 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
 # order separates a class from its partner) and "speed" (only cadence and stride). A head that wins only on the
 # reversed pairs has learned order, not a better summary of appearance; the full profile's datasets have no groups.
 CLASS_GROUPS = ("appearance", "reversed", "speed")
+
+
+def _video_groups(labels: np.ndarray, names: list[str]) -> str:
+    """The class group of each test video, one letter each ("a" appearance, "r" reversed, "s" speed), in the order
+    of `correct`; "" where the classes have no groups."""
+    from .data.synthetic import CLASS_NAMES, get_class
+
+    if not set(names) <= set(CLASS_NAMES):
+        return ""
+    return "".join(get_class(names[label]).group[0] for label in labels)
 
 
 def _group_accuracy(correct: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
@@ -374,10 +393,30 @@ def _correct(runs: pd.DataFrame) -> dict:
     return {(r.split, r.seed): _vector(r.correct) for r in runs.itertuples()}
 
 
+# The control of the claims (`claims`): each claim is tested again on the test videos of the appearance classes
+# only, where one frame tells the class and frame order is not needed (no reversed or speed pairs). A head that
+# still wins there is not winning by reading order alone; HMDB51 is mostly such classes.
+CONTROL_CLASSES = "appearance"
+
+
 def claims(runs: pd.DataFrame, tables) -> pd.DataFrame:
     """The claims of `tables` (`CLAIMS`) tested on `runs` by `stats.claims_table`: the thesis's values and
     difference, ours with its paired 95 % interval over runs and test videos, and a `verdict` (`agrees`,
-    `disagrees` or `within noise` with the thesis's direction). A claim whose rows did not both run is left out."""
+    `disagrees` or `within noise` with the thesis's direction). A claim whose rows did not both run is left out.
+
+    `classes` says which test videos a line is computed on: "all", or, where the data have class groups, a second
+    line per claim on the `CONTROL_CLASSES` videos only."""
+    found = _claims(runs, tables)
+    if not len(found) or "video_groups" not in runs or not runs["video_groups"].fillna("").str.len().all():
+        return found
+    control = _claims(runs, tables, CONTROL_CLASSES)
+    lines = []
+    for _, line in found.iterrows():  # each claim, then its control
+        lines += [line, *(c for _, c in control[control["claim"] == line["claim"]].iterrows())]
+    return pd.DataFrame(lines).reset_index(drop=True)[CLAIM_COLUMNS]
+
+
+def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFrame:
     from . import reference, stats
 
     chosen, sides = [], []
@@ -398,18 +437,22 @@ def claims(runs: pd.DataFrame, tables) -> pd.DataFrame:
     if not chosen:
         return pd.DataFrame(columns=CLAIM_COLUMNS)
     long = pd.concat(sides).drop_duplicates(["key", "split", "seed"])
-    long = long.assign(run=long["split"].astype(str) + "/" + long["seed"].astype(str),
-                       correct=[_vector(text) for text in long["correct"]])  # fmt: skip
+    vectors = [_vector(text) for text in long["correct"]]
+    if group is not None:  # the videos of one class group (the same positions in every run of a split)
+        vectors = [v[np.frombuffer(g.encode(), dtype=np.uint8) == ord(group[0])]
+                   for v, g in zip(vectors, long["video_groups"], strict=True)]  # fmt: skip
+    long = long.assign(run=long["split"].astype(str) + "/" + long["seed"].astype(str), correct=vectors)
     found = stats.claims_table([(n, a, b, ta, tb) for n, _, _, a, b, ta, tb in chosen], long, row_column="key",
                                run_column="run")  # fmt: skip
     found.insert(1, "table", [f"Table {t}" for _, t, *_ in chosen])
     found["row_a"] = found["row_a"].str.split(" | ", regex=False).str[1]
     found["row_b"] = found["row_b"].str.split(" | ", regex=False).str[1]
     found.insert(4, "protocols", [" vs ".join(p) if p else "" for _, _, p, *_ in chosen])
+    found.insert(5, "classes", "all" if group is None else f"{group} only")
     return found[CLAIM_COLUMNS]
 
 
-CLAIM_COLUMNS = ["claim", "table", "row_a", "row_b", "protocols", "thesis_a", "thesis_b", "thesis_difference",
+CLAIM_COLUMNS = ["claim", "table", "row_a", "row_b", "protocols", "classes", "thesis_a", "thesis_b", "thesis_difference",
                  "difference", "ci_low", "ci_high", "n_runs", "n_videos", "mcnemar_p", "verdict"]  # fmt: skip
 
 
@@ -560,7 +603,11 @@ def run_notebook(cfg, notebook: str, results: str | Path, tables=None, seed: int
     save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{notebook}_runs",
                profile=cfg)  # fmt: skip
     if any(c[1] in tables for c in CLAIMS):  # the notebook shows them with `claims(runs, by_table)`
-        save_table(claims(runs, tables), results, f"{notebook}_claims", profile=cfg)
+        found = claims(runs, tables)
+        save_table(found, results, f"{notebook}_claims", profile=cfg)
+        if found["difference"].notna().any():
+            title = f"The thesis's claims ({cfg.dataset}, profile {cfg.name})"
+            _close(plot_claims(found, title, results / "figures" / f"{notebook}_claims.png"))
     return by_table, runs
 
 
@@ -604,7 +651,8 @@ def show(table: pd.DataFrame, columns=SHOWN, figure: bool = True) -> None:
         display(Image(filename=table.attrs["figure"]))
 
 
-CLAIM_SHOWN = ["claim", "thesis_difference", "difference", "ci_low", "ci_high", "n_runs", "verdict"]
+CLAIM_SHOWN = ["claim", "classes", "thesis_difference", "difference", "ci_low", "ci_high", "n_runs", "n_videos",
+               "verdict"]  # fmt: skip
 
 
 def show_claims(found: pd.DataFrame) -> None:
@@ -617,6 +665,10 @@ def show_claims(found: pd.DataFrame) -> None:
     shown = found[CLAIM_SHOWN].rename(columns={"thesis_difference": "thesis A - B", "difference": "ours A - B",
                                               "ci_low": "95 % from", "ci_high": "to", "n_runs": "runs"})  # fmt: skip
     display(shown.style.hide(axis="index").format(precision=1, na_rep=""))
+    if found["difference"].notna().any():  # the figure run_notebook saved as NN_claims.png
+        fig = plot_claims(found, "The thesis's claims: ours against the thesis's difference")
+        display(fig)
+        _close(fig)
 
 
 def claim_sentences(found: pd.DataFrame) -> list[str]:
@@ -625,9 +677,35 @@ def claim_sentences(found: pd.DataFrame) -> list[str]:
     for c in found.itertuples():
         side = c.row_a if c.thesis_difference > 0 else c.row_b
         thesis = "equal" if c.thesis_difference == 0 else f"{side} ahead by {abs(c.thesis_difference):.2f} points"
+        videos = f"{c.n_videos} test videos" + (
+            "" if c.classes == "all" else f" of {c.classes.removesuffix(' only')} classes"
+        )
         out.append(
-            f"{c.claim}: the thesis found {thesis}; here A - B = {c.difference:+.1f} points (95 % interval "
-            f"{c.ci_low:+.1f} to {c.ci_high:+.1f}, {c.n_runs} run(s) of {c.n_videos} test videos): **{c.verdict}**."
+            f"{c.claim}{'' if c.classes == 'all' else f' ({c.classes})'}: the thesis found {thesis}; here A - B = "
+            f"{c.difference:+.1f} points (95 % interval {c.ci_low:+.1f} to {c.ci_high:+.1f}, {c.n_runs} run(s) of "
+            f"{videos}): **{c.verdict}**."
+        )
+    return out
+
+
+def teacher_sentences(runs: pd.DataFrame) -> list[str]:
+    """One sentence per distillation claim: the teacher's own Top-1 beside the student's without distillation, on
+    the same test videos and runs. Distillation can only pass on what the teacher knows: a teacher weaker than its
+    student is not the setting the thesis tested."""
+    if not len(runs) or "teacher_top1" not in runs:
+        return []
+    out = []
+    for claim, table, row_a, row_b, _ in CLAIMS:
+        mine = runs[runs["table"] == table]
+        taught = mine[(mine["row"] == row_a) & mine["teacher_top1"].notna()]
+        alone = mine[mine["row"] == row_b]
+        if not len(taught) or not len(alone):
+            continue
+        teacher, student = taught["teacher_top1"].mean(), alone["top1"].mean()
+        out.append(
+            f"{claim}: the teacher reached {teacher:.1f} % Top-1 on these test videos, the student without "
+            f"distillation {student:.1f} % (means of {len(taught)} and {len(alone)} runs): the teacher was "
+            f"{'stronger' if teacher > student else 'weaker'} than its student here."
         )
     return out
 
@@ -666,16 +744,19 @@ def table_of(summary_table: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 def plot_table(table: pd.DataFrame, title: str, path: str | Path | None = None):
-    """Our Top-1 (with its 95 % interval) beside the thesis's, one bar pair per row; the reversed-pair accuracy
-    where the data have reversed pairs. Returns the figure (saved to `path` if given)."""
+    """Our Top-1 (with its 95 % interval) beside the thesis's, one bar pair per row; where the data have class
+    groups (synthetic), the reversed-pair accuracy and the Top-1 per class group beside it. Axes start at zero,
+    legends sit outside the bars. Returns the figure (saved to `path` if given)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     shown = table.dropna(subset=["top1"])
     pairs = shown["reversed_pairs"].notna().any()
+    groups = [g for g in CLASS_GROUPS if f"top1_{g}" in shown and shown[f"top1_{g}"].notna().any()]
+    panels = 1 + bool(pairs) + bool(groups)
     sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(1, 2 if pairs else 1, figsize=(12 if pairs else 8, 0.45 * max(len(table), 3) + 1.6),
-                             squeeze=False, sharey=True)  # fmt: skip
+    fig, axes = plt.subplots(1, panels, figsize=(4 + 4 * panels, 0.45 * max(len(table), 3) + 2.2), squeeze=False,
+                             sharey=True, gridspec_kw={"width_ratios": [1.4] + [1] * (panels - 1)})  # fmt: skip
     ax = axes[0, 0]
     y = np.arange(len(table))
     ax.barh(y - 0.2, table["thesis_top1"], height=0.4, color="tab:gray", label="thesis (HMDB51)")
@@ -685,18 +766,62 @@ def plot_table(table: pd.DataFrame, title: str, path: str | Path | None = None):
     )
     ax.barh(y + 0.2, ours, height=0.4, xerr=np.nan_to_num(errors), color="tab:blue", label="ours (95 % interval)")
     labels = table["row"] if table["protocol"].nunique() <= 1 else table["row"] + " (" + table["protocol"] + ")"
-    ax.set(yticks=y, yticklabels=labels, xlim=(0, 100), xlabel="Top-1 (%)", title=title)
+    ax.set(yticks=y, yticklabels=labels, xlim=(0, 100), xlabel="Top-1 (%)")
     ax.invert_yaxis()
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.06 - 1.2 / (len(table) + 4)), ncol=2, fontsize=8, frameon=False)
+    panel = 1
     if pairs:
-        ax2 = axes[0, 1]
+        ax2 = axes[0, panel]
         ax2.barh(y, table["reversed_pairs"], color="tab:orange")
         ax2.axvline(50, color="black", ls="--", lw=1)
-        ax2.set(xlim=(0, 100), xlabel="reversed-pair accuracy (%; 50 = blind to time order)")
+        ax2.set(xlim=(0, 100), xlabel="reversed-pair accuracy (%; 50 = blind to order)")
+        panel += 1
+    if groups:
+        ax3 = axes[0, panel]
+        height = 0.8 / len(groups)
+        for i, (group, color) in enumerate(zip(groups, ("tab:green", "tab:purple", "tab:olive"), strict=False)):
+            ax3.barh(y - 0.4 + height * (i + 0.5), table[f"top1_{group}"], height=height, color=color, label=group)
+        ax3.set(xlim=(0, 100), xlabel="ours: Top-1 per class group (%)")
+        ax3.legend(loc="upper left", bbox_to_anchor=(0, -0.06 - 1.2 / (len(table) + 4)), ncol=len(groups),
+                   fontsize=8, frameon=False)  # fmt: skip
+    fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def plot_claims(found: pd.DataFrame, title: str, path: str | Path | None = None):
+    """The claims as a forest plot: our paired difference A - B with its 95 % interval, coloured by verdict, and the
+    thesis's difference beside it (a white diamond), around a line at zero. Returns the figure."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(13, 0.5 * max(len(found), 2) + 1.8))
+    y = np.arange(len(found))
+    colors = found["verdict"].map({"agrees": "tab:green", "disagrees": "tab:red"}).fillna("tab:gray")
+    ours = found["difference"].to_numpy(dtype=float)
+    errors = np.vstack([ours - found["ci_low"].to_numpy(dtype=float), found["ci_high"].to_numpy(dtype=float) - ours])
+    for i, color in enumerate(colors):  # errorbar takes one colour per call
+        ax.errorbar(ours[i], y[i], xerr=np.nan_to_num(errors[:, i : i + 1]), fmt="none", ecolor=color, elinewidth=2,
+                    capsize=3)  # fmt: skip
+    ax.scatter(ours, y, c=list(colors), zorder=3, label="ours, 95 % interval (green agrees, red disagrees, "
+               "grey within noise)")  # fmt: skip
+    ax.scatter(found["thesis_difference"], y, marker="D", facecolor="white", edgecolor="black", zorder=4,
+               label="thesis (HMDB51)")  # fmt: skip
+    ax.axvline(0, color="black", lw=1)
+    labels = found["claim"] + " (" + found["table"].astype(str) + ")"
+    if "classes" in found:  # a control line: the same claim on one class group's videos
+        labels = labels.where(found["classes"] == "all", "    ... " + found["classes"].astype(str))
+    ax.set(yticks=y, yticklabels=labels, xlabel="Top-1 difference A - B (points)", title=title)
+    ax.invert_yaxis()
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.1 - 0.6 / (len(found) + 3)), fontsize=8, frameon=False)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
     return fig
 
 

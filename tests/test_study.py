@@ -134,3 +134,49 @@ def test_claims_are_paired_differences_with_a_verdict_in_the_thesis_direction():
     found = study.claims(_runs([bert, avg], [worse, better]), ["3.3"])
     assert found.set_index("claim").loc["BERT against average pooling on ResNet18", "verdict"] == "disagrees"
     assert list(found.columns) == study.CLAIM_COLUMNS and len(found) == 1  # the other 3.3 claim did not run
+
+
+def test_each_claim_is_tested_again_on_the_appearance_classes_alone():
+    """The control: where one frame tells the class (no reversed or speed pairs), does the claim still hold?"""
+    bert, avg = _row("3.3", "ResNet18 BERT"), _row("3.3", "ResNet18 Average Pooling")
+    groups = "a" * 54 + "r" * 72 + "s" * 18
+    # BERT wins only on the reversed pairs; on the appearance videos both are right on the same 40
+    bert_runs = ["1" * 40 + "0" * 14 + "1" * 72 + "0" * 18] * 3
+    avg_runs = ["1" * 40 + "0" * 14 + "1" * 30 + "0" * 42 + "0" * 18] * 3
+    runs = _runs([bert, avg], [bert_runs, avg_runs]).assign(video_groups=groups)
+    found = study.claims(runs, ["3.3"])
+    assert list(found.columns) == study.CLAIM_COLUMNS
+    assert found["classes"].tolist() == ["all", "appearance only"]  # the claim, then its control
+    everything, control = found.itertuples()
+    assert everything.verdict == "agrees" and everything.n_videos == 144
+    assert control.difference == 0 and control.n_videos == 54 and control.verdict == "within noise"
+    assert study.claim_sentences(found)[1].startswith("BERT against average pooling on ResNet18 (appearance only)")
+    assert study.claims(runs.assign(video_groups=""), ["3.3"])["classes"].tolist() == ["all"]  # no groups: no control
+
+
+def test_figures_show_the_thesis_beside_ours_with_intervals_and_legends_outside(tmp_path):
+    rows = recipes.recipes_for("3.3")[:2]
+    runs = _runs(rows, [["1" * 100 + "0" * 44] * 3, ["1" * 60 + "0" * 84] * 3])
+    runs = runs.assign(top1_appearance=70.0, top1_reversed=50.0, top1_speed=20.0)
+    table = study.summary(runs, rows, profiles.resolve("smoke"))
+    fig = study.plot_table(table, "Table 3.3", tmp_path / "t.png")
+    ax, *others = fig.axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["thesis (HMDB51)", "ours (95 % interval)"]
+    assert ax.get_legend().get_bbox_to_anchor().y0 < ax.get_window_extent().y0  # below the bars, not on them
+    assert ax.get_xlim() == (0, 100) and len(others) == 2  # reversed pairs, then class groups
+    assert (tmp_path / "t.png").stat().st_size > 0
+    found = pd.DataFrame({"claim": ["A against B"], "table": ["Table 3.3"], "difference": [5.0], "ci_low": [-1.0],
+                          "ci_high": [11.0], "thesis_difference": [2.07], "verdict": ["within noise"]})  # fmt: skip
+    fig = study.plot_claims(found, "claims", tmp_path / "c.png")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[1] == "thesis (HMDB51)" and (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_the_teacher_is_compared_with_its_student():
+    claim, table, row_a, row_b, _ = next(c for c in study.CLAIMS if c[1] == "5.2")
+    runs = pd.DataFrame({"table": [table] * 4, "row": [row_a, row_a, row_b, row_b], "top1": [40.0, 38.0, 45.0, 44.0],
+                         "teacher_top1": [25.0, 26.0, np.nan, np.nan]})  # fmt: skip
+    (sentence,) = study.teacher_sentences(runs)
+    assert sentence.startswith(claim) and "teacher reached 25.5 %" in sentence and "44.5 %" in sentence
+    assert sentence.endswith("the teacher was weaker than its student here.")
+    assert study.teacher_sentences(runs.drop(columns="teacher_top1")) == []

@@ -272,7 +272,12 @@ def run_check(args: argparse.Namespace) -> int:
     if args.max_items < 0:
         raise ValueError(f"--max-items must be >= 0, got {args.max_items}")
     report = check_dataset(
-        root, args.dataset, split_dir=args.split_dir, min_frames=args.min_frames, jobs=args.jobs, progress=True
+        root,
+        args.dataset,
+        split_dir=args.split_dir,
+        min_frames=args.min_frames,
+        jobs=args.jobs,
+        progress=not args.quiet,
     )
     print(report.render(max_items=args.max_items))
     return 0 if report.ok else 1
@@ -294,6 +299,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "folder; synthetic: the folder written by `actionlib synth`)",
     )
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="which layout and split files to expect")
+    parser.add_argument("--quiet", "--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--split-dir",
         default=None,

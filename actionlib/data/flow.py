@@ -546,7 +546,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--bound", type=float, default=FLOW_BOUND, help="clip displacements to +-BOUND px before scaling (default 20)"
     )
     parser.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality 0..100 (default 95)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", "--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=cmd_flow)
     return parser
 

@@ -334,7 +334,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="below this (0..1) MediaPipe re-detects the person instead of tracking it (default 0.5)",
     )
     parser.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality 0..100 (default 90)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", "--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=cmd_pose)
     return parser
 

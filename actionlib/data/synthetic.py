@@ -1333,6 +1333,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="replace ROOT (and its pose root) if a previous `actionlib synth` made them",
     )
+    parser.add_argument("--quiet", "--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
 
@@ -1351,7 +1352,7 @@ def run(args) -> int:
         pose=not args.no_pose,
         pose_out=args.pose_out,
         overwrite=args.overwrite,
-        progress=True,
+        progress=not args.quiet,
         clutter=args.clutter,
     )
     print(

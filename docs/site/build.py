@@ -56,9 +56,11 @@ _HEADLINE_COLUMNS = [
     ("status", "status", None),
 ]
 HEADLINES = {"01_table3.3_pooling": _HEADLINE_COLUMNS, "06_table4.3_bert_3d": _HEADLINE_COLUMNS}
-# The claims headline: every notebook's `NN_claims.csv`, one line per thesis claim tested.
+# The claims headline: every notebook's `NN_claims.csv`, one line per thesis claim tested (on all test videos, then
+# on the appearance classes only, the control).
 CLAIM_COLUMNS = [
     ("claim", "claim (A against B)", None),
+    ("classes", "test videos", None),
     ("thesis_difference", "thesis A - B", 2),
     ("difference", "ours A - B", 1),
     ("ci_low", "95 % from", 1),

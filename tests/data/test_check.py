@@ -88,6 +88,7 @@ def test_the_dataset_root_is_root_in_every_command(broken_hmdb, capsys):
             full.parse_args([*command, "--root", "a"]).root
             == full.parse_args([command[0], "a", *command[1:]]).root_positional
         )
+        assert full.parse_args([*command, "--root", "a", "--no-progress"]).quiet  # --quiet, --no-progress: one flag
     with pytest.raises(ValueError, match="no dataset root: pass it as --root PATH"):
         args = parse(["check-data", "--dataset", "hmdb51"])
         args.func(args)
