@@ -36,6 +36,8 @@ def _tables(results: Path, kind: str) -> dict[str, pd.DataFrame]:
 
 def _key(df: pd.DataFrame, columns: list[str]) -> pd.Series:
     present = [c for c in columns if c in df.columns]
+    if not len(df) or not present:  # agg over no rows returns the frame itself, not an empty Series
+        return pd.Series([""] * len(df), index=df.index, dtype=object)
     cells = df[present].map(lambda v: "" if pd.isna(v) else str(v))  # an empty protocol is "", not NaN
     return cells.agg(" | ".join, axis=1)
 
@@ -48,7 +50,8 @@ def compare_numbers(reference: Path, fresh: Path) -> pd.DataFrame:
     for name, ref in _tables(reference, "accuracy").items():
         ref = ref[ref["top1"].notna()]
         new = fresh_tables.get(name, pd.DataFrame(columns=ref.columns))
-        keys = ["table", "row", "protocol"]
+        # thesis_dataset: a row may stand for HMDB51 and UCF101 lines; split and seed: a runs table's line per run
+        keys = ["table", "row", "protocol", "thesis_dataset", "split", "seed"]
         found = dict(zip(_key(new, keys), new.to_dict("records"), strict=True)) if len(new) else {}
         for key, line in zip(_key(ref, keys), ref.to_dict("records"), strict=True):
             other = found.get(key, {})

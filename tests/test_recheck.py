@@ -29,6 +29,17 @@ def _results(folder: Path, pooling_top1: list[float], verdict: str) -> Path:
         "ci_high": [26.0], "verdict": [verdict],
     }).to_csv(tables / "01_claims.csv", index=False)  # fmt: skip
     pd.DataFrame({"id": ["x"], "params_m": [1.0]}).to_csv(tables / "complexity.csv", index=False)  # no Top-1
+    pd.DataFrame(
+        {
+            "table": ["Table 3.2"],
+            "row": ["SGD"],
+            "protocol": ["single-ten"],
+            "top1": [None],
+            "top1_ci_low": [None],
+            "top1_ci_high": [None],
+            "status": ["not run under the smoke profile"],
+        },
+    ).to_csv(tables / "01_table3.2_optimizers.csv", index=False)  # a table none of whose rows ran
     return folder
 
 
@@ -44,6 +55,18 @@ def test_numbers_inside_and_outside_the_committed_interval(tmp_path):
     assert lines[0] == "verdicts: 1 of 1 hold"
     assert "numbers (rows run 3 or more times): 1 of 2 inside the committed 95 % interval" in lines
     assert "numbers: 1 committed rows have no fresh number" in lines
+
+
+def test_a_runs_table_is_compared_run_by_run(tmp_path):
+    def runs(folder, top1):
+        (folder / "tables").mkdir(parents=True)
+        pd.DataFrame({"table": ["Table 3.3"] * 2, "row": ["BERT"] * 2, "protocol": ["single-ten"] * 2,
+                      "split": [1, 1], "seed": [0, 1], "top1": top1, "top1_ci_low": [40.0, 60.0],
+                      "top1_ci_high": [50.0, 70.0]}).to_csv(folder / "tables" / "01_runs.csv", index=False)  # fmt: skip
+        return folder
+
+    numbers = recheck.compare_numbers(runs(tmp_path / "a", [45.0, 65.0]), runs(tmp_path / "b", [46.0, 64.0]))
+    assert numbers["inside"].tolist() == [True, True] and numbers["fresh_top1"].tolist() == [46.0, 64.0]
 
 
 def test_a_changed_verdict_is_named(tmp_path):

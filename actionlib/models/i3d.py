@@ -46,18 +46,28 @@ def _same_padding(x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, .
 
 
 class Unit3D(nn.Module):
-    """Conv (no bias) + BatchNorm + ReLU with "same" padding: I3D's only convolution unit."""
+    """Conv (no bias) + BatchNorm + ReLU with "same" padding: I3D's only convolution unit.
+
+    With stride 1 and odd kernels (every unit but the 7x7x7 stem), "same" pads (k - 1) / 2 on both sides whatever
+    the input size: the convolution pads itself, without the padded copy of its input that `_same_padding` makes
+    (inference at 32x224x224, channels-last, 2 cores: 0.96 s against 1.00 s, medians of 4 interleaved passes).
+    Strided units keep the explicit padding, whose odd pixel goes at the end.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel=(1, 1, 1), stride=(1, 1, 1)):
         super().__init__()
         self.kernel = tuple(kernel)
         self.stride = tuple(stride)
-        self.conv3d = nn.Conv3d(in_channels, out_channels, self.kernel, stride=self.stride, bias=False)
+        self.pads_itself = all(s == 1 and k % 2 == 1 for k, s in zip(self.kernel, self.stride, strict=True))
+        padding = tuple(k // 2 for k in self.kernel) if self.pads_itself else 0
+        self.conv3d = nn.Conv3d(in_channels, out_channels, self.kernel, stride=self.stride, padding=padding, bias=False)
         # TF's batch norm defaults, kept by the ported checkpoints.
         self.bn = nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01)
 
     def forward(self, x):
-        x = self.bn(self.conv3d(_same_padding(x, self.kernel, self.stride)))
+        if not self.pads_itself:
+            x = _same_padding(x, self.kernel, self.stride)
+        x = self.bn(self.conv3d(x))
         return F.relu(x)  # functional, as in the authors' code: not counted by ptflops
 
 
