@@ -1072,13 +1072,13 @@ def _check_root(root: Path, overwrite: bool, what: str, unfinished_run: bool = F
         raise ValueError(f"{what} {root} exists and is not a directory")
     if state == "foreign":
         if not overwrite:
-            raise ValueError(f"{what} {root} already exists and is not empty; choose another OUT")
+            raise ValueError(f"{what} {root} already exists and is not empty; choose another dataset root")
         raise ValueError(
             f"refusing to overwrite {what} {root}: it was not made by `actionlib synth` (no {MANIFEST} in it)"
         )
     if state == "complete" and not (overwrite or unfinished_run):
         raise ValueError(
-            f"{what} {root} already exists and is not empty; choose another OUT or pass --overwrite (overwrite=True)"
+            f"{what} {root} already exists and is not empty; choose another dataset root or pass --overwrite (overwrite=True)"
         )
     if state == "partial":
         print(f"note: {what} {root} is an unfinished `actionlib synth` output: writing it again", file=sys.stderr)
@@ -1141,8 +1141,8 @@ def generate(
     out = Path(out)
     pose_root = (Path(pose_out) if pose_out is not None else pose_root_for(out)) if pose else None
     if pose_root is not None and pose_root.resolve() == out.resolve():
-        raise ValueError(f"the pose root must differ from OUT ({out})")
-    roots = [(out, "OUT")] + ([] if pose_root is None else [(pose_root, "pose root")])
+        raise ValueError(f"the pose root must differ from the dataset root ({out})")
+    roots = [(out, "dataset root")] + ([] if pose_root is None else [(pose_root, "pose root")])
     unfinished = _root_state(out) == "partial"
     again = [root for root, what in roots if _check_root(root, overwrite, what, unfinished)]
     for root in again:
@@ -1276,7 +1276,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=textwrap.fill(
             "Generate synthetic stick-figure action videos in HMDB51's layout: ROOT/<class>/<video>.avi and "
             f"ROOT/{SPLITS_DIR}/<class>_test_split{{1,2,3}}.txt, plus rendered ground-truth skeletons in "
-            "OUT_pose/<class>/<video>/img_00001.jpg and their joints in OUT_pose/joints.npz. Reversed pairs can "
+            "ROOT_pose/<class>/<video>/img_00001.jpg and their joints in ROOT_pose/joints.npz. Reversed pairs can "
             "only be told apart by frame order, the speed pair only by cadence and stride.",
             width=100,
         ),
@@ -1318,7 +1318,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--jobs", type=_positive(0), default=1, metavar="N", help="worker processes, 0 = all CPUs (default 1)"
     )
     parser.add_argument(
-        "--pose-out", default=None, metavar="DIR", help="pose frame root (default: OUT_pose beside ROOT)"
+        "--pose-out", default=None, metavar="DIR", help="pose frame root (default: ROOT_pose beside ROOT)"
     )
     parser.add_argument("--no-pose", action="store_true", help="do not write pose frames")
     parser.add_argument(
