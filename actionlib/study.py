@@ -395,7 +395,7 @@ def _correct(runs: pd.DataFrame) -> dict:
 
 # The control of the claims (`claims`): each claim is tested again on the test videos of the appearance classes
 # only, where one frame tells the class and frame order is not needed (no reversed or speed pairs). A head that
-# still wins there is not winning by reading order alone; HMDB51 is mostly such classes.
+# still wins there is not winning by reading order alone.
 CONTROL_CLASSES = "appearance"
 
 

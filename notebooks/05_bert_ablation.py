@@ -75,7 +75,8 @@ study.show(by_table["4.2"])
 # Each claim is a paired difference A - B between two rows on the same test videos of the same runs (each run
 # retrains the backbone), with a 95 % interval from a bootstrap over runs and videos. The verdict says whether
 # the interval lies on the thesis's side of zero (`agrees`), on the other side (`disagrees`) or straddles it
-# (`within noise`).
+# (`within noise`). The line below each claim is its control: the same test on the appearance classes only
+# (`classes`), where one frame tells the class and frame order is not needed.
 
 # %%
 found = study.claims(runs, by_table)
