@@ -407,8 +407,9 @@ def claims(runs: pd.DataFrame, tables) -> pd.DataFrame:
     `classes` says which test videos a line is computed on: "all", or, where the data have class groups, a second
     line per claim on the `CONTROL_CLASSES` videos only."""
     found = _claims(runs, tables)
-    if not len(found) or "video_groups" not in runs or not runs["video_groups"].fillna("").str.len().all():
-        return found
+    groups = runs["video_groups"].fillna("") if "video_groups" in runs else pd.Series([""])
+    if not len(found) or not groups.str.contains(CONTROL_CLASSES[0], regex=False).all():
+        return found  # data without class groups, or without appearance classes (the `test` profile's four)
     control = _claims(runs, tables, CONTROL_CLASSES)
     lines = []
     for _, line in found.iterrows():  # each claim, then its control

@@ -152,6 +152,8 @@ def test_each_claim_is_tested_again_on_the_appearance_classes_alone():
     assert control.difference == 0 and control.n_videos == 54 and control.verdict == "within noise"
     assert study.claim_sentences(found)[1].startswith("BERT against average pooling on ResNet18 (appearance only)")
     assert study.claims(runs.assign(video_groups=""), ["3.3"])["classes"].tolist() == ["all"]  # no groups: no control
+    no_appearance = runs.assign(video_groups="r" * 126 + "s" * 18)  # the test profile's four classes
+    assert study.claims(no_appearance, ["3.3"])["classes"].tolist() == ["all"]
 
 
 def test_figures_show_the_thesis_beside_ours_with_intervals_and_legends_outside(tmp_path):
