@@ -630,19 +630,21 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
     (2D stage fusion), `distill` ("bert"/"mars") and `distill_weight`; distillation needs `teacher`:
     `{"backbone": pretrain row of the teacher's stream, "row": the teacher's head row}` (its head is trained
     here first, on the same views). Runs are cached in `runs_dir` by their settings (the row name excluded,
-    so two tables sharing a configuration train it once); returns one line per row and seed, with `run_dir`.
+    so two tables sharing a configuration train it once); returns one line per row and seed, with `run_dir` and,
+    for distilled rows, `teacher_top1` (the teacher's own test Top-1).
     """
     seeds = cfg.seeds if seeds is None else seeds
     epochs = epochs or cfg.epochs
     batch_size = batch_size or HEAD_BATCH.get(cfg.name, cfg.batch_size)
     num_classes = len(data.class_names)
-    teacher_model, teacher_data = None, None
+    teacher_model, teacher_data, teacher_top1 = None, None, np.nan
     if any(row.get("distill") for row in rows):
         if teacher is None:
             raise ValueError("rows with `distill` need `teacher` (its stream's pretrain row and head row)")
         teacher_run = run_heads([teacher["row"]], teacher["backbone"], teacher["data"], cfg, runs_dir, seeds[:1], lr,
                                 epochs, protocol, train_views, batch_size=batch_size, reuse=reuse)  # fmt: skip
         teacher_model = load_head(teacher_run["run_dir"][0], teacher["backbone"], teacher["row"], num_classes)
+        teacher_top1 = teacher_run["top1"][0]
         teacher_data = frozen_features(teacher["backbone"], teacher["data"], train_views, protocol)
     out, features = [], {}
     bar = tqdm([(row, seed) for row in rows for seed in seeds], desc="heads", leave=False)
@@ -678,7 +680,8 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
                 distill=row.get("distill"), distill_weight=row.get("distill_weight"),
             )  # fmt: skip
             _write_json(done, result)
-        out.append({"row": row["row"], "seed": seed, "modality": data.modality, **result, "run_dir": str(run_dir)})
+        out.append({"row": row["row"], "seed": seed, "modality": data.modality, **result, "run_dir": str(run_dir),
+                    "teacher_top1": teacher_top1 if row.get("distill") else np.nan})  # fmt: skip
     return pd.DataFrame(out)
 
 

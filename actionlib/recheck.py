@@ -42,26 +42,38 @@ def _key(df: pd.DataFrame, columns: list[str]) -> pd.Series:
     return cells.agg(" | ".join, axis=1)
 
 
+def _matched(reference: Path, fresh: Path, kind: str, keys: list[str]):
+    """(file name, committed line, the fresh line with the same `keys` or {}) for every committed line of `kind`."""
+    fresh_tables = _tables(fresh, kind)
+    for name, ref in _tables(reference, kind).items():
+        new = fresh_tables.get(name, pd.DataFrame(columns=ref.columns))
+        found = dict(zip(_key(new, keys), new.to_dict("records"), strict=True)) if len(new) else {}
+        for key, line in zip(_key(ref, keys), ref.to_dict("records"), strict=True):
+            yield name, line, found.get(key, {})
+
+
+def _value(line: dict, column: str):
+    """A cell of a fresh line, None where the line or its value is missing."""
+    value = line.get(column)
+    return None if value is None or pd.isna(value) else value
+
+
 def compare_numbers(reference: Path, fresh: Path) -> pd.DataFrame:
     """One line per committed row that has a Top-1: the committed mean and interval, the fresh mean, and whether
     it falls inside (None where the fresh run has no such row or no number)."""
     lines = []
-    fresh_tables = _tables(fresh, "accuracy")
-    for name, ref in _tables(reference, "accuracy").items():
-        ref = ref[ref["top1"].notna()]
-        new = fresh_tables.get(name, pd.DataFrame(columns=ref.columns))
-        # thesis_dataset: a row may stand for HMDB51 and UCF101 lines; split and seed: a runs table's line per run
-        keys = ["table", "row", "protocol", "thesis_dataset", "split", "seed"]
-        found = dict(zip(_key(new, keys), new.to_dict("records"), strict=True)) if len(new) else {}
-        for key, line in zip(_key(ref, keys), ref.to_dict("records"), strict=True):
-            other = found.get(key, {})
-            value = other.get("top1")
-            value = None if value is None or pd.isna(value) else float(value)
-            inside = None if value is None else bool(line["top1_ci_low"] <= value <= line["top1_ci_high"])
-            lines.append({"file": name, "table": line.get("table"), "row": line["row"],
-                          "protocol": line.get("protocol"), "n_runs": line.get("n_runs"), "top1": line["top1"],
-                          "top1_ci_low": line["top1_ci_low"], "top1_ci_high": line["top1_ci_high"],
-                          "fresh_top1": value, "fresh_n_runs": other.get("n_runs"), "inside": inside})  # fmt: skip
+    # thesis_dataset: a row may stand for HMDB51 and UCF101 lines; split and seed: a runs table's line per run
+    keys = ["table", "row", "protocol", "thesis_dataset", "split", "seed"]
+    for name, line, other in _matched(reference, fresh, "accuracy", keys):
+        if pd.isna(line["top1"]):
+            continue
+        value = _value(other, "top1")
+        value = None if value is None else float(value)
+        inside = None if value is None else bool(line["top1_ci_low"] <= value <= line["top1_ci_high"])
+        lines.append({"file": name, "table": line.get("table"), "row": line["row"], "protocol": line.get("protocol"),
+                      "n_runs": line.get("n_runs"), "top1": line["top1"], "top1_ci_low": line["top1_ci_low"],
+                      "top1_ci_high": line["top1_ci_high"], "fresh_top1": value, "fresh_n_runs": other.get("n_runs"),
+                      "inside": inside})  # fmt: skip
     return pd.DataFrame(lines, columns=NUMBER_COLUMNS)
 
 
@@ -69,20 +81,13 @@ def compare_verdicts(reference: Path, fresh: Path) -> pd.DataFrame:
     """One line per committed claim: its verdict then and now, and whether it holds (None where the fresh run
     has no verdict for it)."""
     lines = []
-    fresh_tables = _tables(fresh, "claims")
-    for name, ref in _tables(reference, "claims").items():
-        new = fresh_tables.get(name, pd.DataFrame(columns=ref.columns))
-        keys = ["claim", "protocols", "classes"]
-        found = dict(zip(_key(new, keys), new.to_dict("records"), strict=True)) if len(new) else {}
-        for key, line in zip(_key(ref, keys), ref.to_dict("records"), strict=True):
-            other = found.get(key, {})
-            verdict = other.get("verdict")
-            verdict = None if verdict is None or pd.isna(verdict) else verdict
-            lines.append({"file": name, "claim": line["claim"], "protocols": line.get("protocols"),
-                          "classes": line.get("classes"),
-                          "difference": line["difference"], "ci_low": line["ci_low"], "ci_high": line["ci_high"],
-                          "verdict": line["verdict"], "fresh_difference": other.get("difference"),
-                          "fresh_verdict": verdict, "holds": None if verdict is None else verdict == line["verdict"]})  # fmt: skip
+    for name, line, other in _matched(reference, fresh, "claims", ["claim", "protocols", "classes"]):
+        verdict = _value(other, "verdict")
+        lines.append({"file": name, "claim": line["claim"], "protocols": line.get("protocols"),
+                      "classes": line.get("classes"), "difference": line["difference"], "ci_low": line["ci_low"],
+                      "ci_high": line["ci_high"], "verdict": line["verdict"],
+                      "fresh_difference": other.get("difference"), "fresh_verdict": verdict,
+                      "holds": None if verdict is None else verdict == line["verdict"]})  # fmt: skip
     return pd.DataFrame(lines, columns=VERDICT_COLUMNS)
 
 

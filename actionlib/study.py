@@ -229,15 +229,9 @@ class _CpuStreams:
             run = network
         else:
             row = {"row": p.key, **p.options}
-            teacher = self.teacher(p, recipe, split, seed)
             run = ex.run_heads([row], network, data, self.cfg, self.runs_dir / f"split{split}", seeds=[seed],
-                               protocol=protocol, teacher=teacher).iloc[0]  # fmt: skip
+                               protocol=protocol, teacher=self.teacher(p, recipe, split, seed)).iloc[0]  # fmt: skip
             run_dir = run["run_dir"]
-            if teacher is not None:  # the teacher's own test Top-1 (its run is cached: trained for the student)
-                taught = ex.run_heads([teacher["row"]], teacher["backbone"], teacher["data"], self.cfg,
-                                      self.runs_dir / f"split{split}", seeds=[seed], protocol=protocol)  # fmt: skip
-                run = run.copy()
-                run["teacher_top1"] = taught["top1"].iloc[0]
         if recipe.test_frames and row.get("frames") == 1:  # trained on one frame, tested on all (Section 3.3.1)
             row = {k: v for k, v in row.items() if k != "frames"}
         scores, labels = ex.head_scores(run_dir, network, row, data, protocol)
@@ -333,8 +327,8 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
         pairs = report.get("pairwise_accuracy", {})
         correct = (_predictions(fused["scores"]) == np.asarray(fused["labels"])).astype(int)
         low, high = stats.wilson_interval(int(correct.sum()), len(correct))
-        groups = _group_accuracy(correct, np.asarray(fused["labels"]), names)
         video_groups = _video_groups(np.asarray(fused["labels"]), names)
+        groups = _group_accuracy(correct, video_groups)
         records.append({
             "table": recipe.table, "row": recipe.row, "dataset": recipe.dataset, "split": split, "seed": run_seed,
             "protocol": protocol, "top1": report["top1"], "top1_ci_low": low, "top1_ci_high": high, "n_runs": 1,
@@ -354,6 +348,11 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
 CLASS_GROUPS = ("appearance", "reversed", "speed")
 
 
+def _letters(text: str) -> np.ndarray:
+    """A per-video string of `run` (`correct`, `video_groups`) as an array of one byte per test video."""
+    return np.frombuffer(text.encode(), dtype=np.uint8)
+
+
 def _video_groups(labels: np.ndarray, names: list[str]) -> str:
     """The class group of each test video, one letter each ("a" appearance, "r" reversed, "s" speed), in the order
     of `correct`; "" where the classes have no groups."""
@@ -364,17 +363,13 @@ def _video_groups(labels: np.ndarray, names: list[str]) -> str:
     return "".join(get_class(names[label]).group[0] for label in labels)
 
 
-def _group_accuracy(correct: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
+def _group_accuracy(correct: np.ndarray, video_groups: str) -> dict:
     """Top-1 (%) on the test videos of each class group, as `top1_<group>` (NaN where the classes have none)."""
-    from .data.synthetic import CLASS_NAMES, get_class
-
     out = {f"top1_{group}": np.nan for group in CLASS_GROUPS}
-    if not set(names) <= set(CLASS_NAMES):
-        return out
-    group_of = np.array([get_class(name).group for name in names])[labels]
     for group in CLASS_GROUPS:
-        if (group_of == group).any():
-            out[f"top1_{group}"] = 100 * correct[group_of == group].mean()
+        mine = _letters(video_groups) == ord(group[0])
+        if mine.any():
+            out[f"top1_{group}"] = 100 * correct[mine].mean()
     return out
 
 
@@ -385,7 +380,7 @@ def _predictions(scores) -> np.ndarray:
 
 def _vector(correct: str) -> np.ndarray:
     """A `correct` string of `run` ("+" right, "-" wrong) as a 0/1 vector."""
-    return (np.frombuffer(correct.encode(), dtype=np.uint8) == ord("+")).astype(int)
+    return (_letters(correct) == ord("+")).astype(int)
 
 
 def _correct(runs: pd.DataFrame) -> dict:
@@ -440,8 +435,7 @@ def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFram
     long = pd.concat(sides).drop_duplicates(["key", "split", "seed"])
     vectors = [_vector(text) for text in long["correct"]]
     if group is not None:  # the videos of one class group (the same positions in every run of a split)
-        vectors = [v[np.frombuffer(g.encode(), dtype=np.uint8) == ord(group[0])]
-                   for v, g in zip(vectors, long["video_groups"], strict=True)]  # fmt: skip
+        vectors = [v[_letters(g) == ord(group[0])] for v, g in zip(vectors, long["video_groups"], strict=True)]
     long = long.assign(run=long["split"].astype(str) + "/" + long["seed"].astype(str), correct=vectors)
     found = stats.claims_table([(n, a, b, ta, tb) for n, _, _, a, b, ta, tb in chosen], long, row_column="key",
                                run_column="run")  # fmt: skip
@@ -769,7 +763,9 @@ def plot_table(table: pd.DataFrame, title: str, path: str | Path | None = None):
     labels = table["row"] if table["protocol"].nunique() <= 1 else table["row"] + " (" + table["protocol"] + ")"
     ax.set(yticks=y, yticklabels=labels, xlim=(0, 100), xlabel="Top-1 (%)")
     ax.invert_yaxis()
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.06 - 1.2 / (len(table) + 4)), ncol=2, fontsize=8, frameon=False)
+    below = {"loc": "upper left", "bbox_to_anchor": (0, -0.06 - 1.2 / (len(table) + 4)), "fontsize": 8,
+             "frameon": False}  # under the x-axis label, off the bars  # fmt: skip
+    ax.legend(ncol=2, **below)
     panel = 1
     if pairs:
         ax2 = axes[0, panel]
@@ -783,9 +779,13 @@ def plot_table(table: pd.DataFrame, title: str, path: str | Path | None = None):
         for i, (group, color) in enumerate(zip(groups, ("tab:green", "tab:purple", "tab:olive"), strict=False)):
             ax3.barh(y - 0.4 + height * (i + 0.5), table[f"top1_{group}"], height=height, color=color, label=group)
         ax3.set(xlim=(0, 100), xlabel="ours: Top-1 per class group (%)")
-        ax3.legend(loc="upper left", bbox_to_anchor=(0, -0.06 - 1.2 / (len(table) + 4)), ncol=len(groups),
-                   fontsize=8, frameon=False)  # fmt: skip
+        ax3.legend(ncol=len(groups), **below)
     fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def _finish(fig, path: str | Path | None):
+    """Lay the figure out and save it to `path` if given (the legends below the axes included)."""
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -819,11 +819,7 @@ def plot_claims(found: pd.DataFrame, title: str, path: str | Path | None = None)
     ax.set(yticks=y, yticklabels=labels, xlabel="Top-1 difference A - B (points)", title=title)
     ax.invert_yaxis()
     ax.legend(loc="upper left", bbox_to_anchor=(0, -0.1 - 0.6 / (len(found) + 3)), fontsize=8, frameon=False)
-    fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    return fig
+    return _finish(fig, path)
 
 
 def ordering_note(table: pd.DataFrame, name: str) -> str:

@@ -102,9 +102,11 @@ def test_accuracy_per_class_group_separates_order_from_appearance():
     names = ["sit_down", "stand_up", "walk", "run", "wave"]  # reversed pair, speed pair, appearance
     labels = np.array([0, 1, 2, 3, 4, 4])
     correct = np.array([1, 0, 1, 1, 1, 0])
-    groups = study._group_accuracy(correct, labels, names)
+    assert study._video_groups(labels, names) == "rrssaa"
+    groups = study._group_accuracy(correct, study._video_groups(labels, names))
     assert groups == {"top1_appearance": 50.0, "top1_reversed": 50.0, "top1_speed": 100.0}
-    other = study._group_accuracy(correct, labels, ["brush_hair", "cartwheel", "catch", "chew", "clap"])
+    hmdb51 = study._video_groups(labels, ["brush_hair", "cartwheel", "catch", "chew", "clap"])
+    other = study._group_accuracy(correct, hmdb51)
     assert all(np.isnan(v) for v in other.values())  # HMDB51's classes have no groups
     runs = _runs(recipes.recipes_for("3.3")[:1], [["1" * 72 + "0" * 72, "1" * 144]]).assign(top1_speed=[40.0, 60.0])
     assert study.summary(runs, recipes.recipes_for("3.3")[:1], profiles.resolve("smoke"))["top1_speed"][0] == 50.0
