@@ -15,6 +15,7 @@ minute each.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -194,10 +195,30 @@ class SyntheticSplit:
     split: int = 1
     val: torch.Tensor | None = None  # held out of the training videos: every choice is made on it, never on test
     val_labels: torch.Tensor | None = None
+    source: str = "synthetic"  # the dataset folder's name: networks trained on different sets never share a run
 
     @property
     def frame_size(self) -> tuple[int, int]:
         return int(self.train.shape[2]), int(self.train.shape[3])
+
+    def only(self, classes, name: str) -> SyntheticSplit:
+        """The videos of `classes` alone, labelled 0..len(classes)-1 in that order, as `source` `<source>[name]`.
+
+        A synthetic video depends on its class and index only, and a class's split lines on the class only
+        (`data.synthetic.video_spec`), so this is the dataset `actionlib synth --classes ...` makes with the same seed.
+        """
+        unknown = sorted(set(classes) - set(self.class_names))
+        if unknown:
+            raise ValueError(f"classes {unknown} are not in this dataset ({', '.join(self.class_names)})")
+        new = {self.class_names.index(c): i for i, c in enumerate(classes)}
+
+        def pick(videos, labels):
+            keep = torch.tensor([int(y) in new for y in labels.tolist()], dtype=torch.bool)
+            return videos[keep], torch.tensor([new[int(y)] for y in labels[keep].tolist()], dtype=labels.dtype)
+
+        val = pick(self.val, self.val_labels) if self.val is not None else (None, None)
+        return SyntheticSplit(*pick(self.train, self.train_labels), *pick(self.test, self.test_labels), list(classes),
+                              self.modality, self.split, *val, f"{self.source}[{name}]")  # fmt: skip
 
     def datasets(self, model: nn.Module, protocol: str = "single-center", stride: int | None = None):
         """(train, test) `ClipDataset`s for `model`: its family's sampling (TSN segments for 2D ResNets, clips for
@@ -296,7 +317,7 @@ def load_synthetic(root: str | Path, modality: str = "rgb", split: int = 1, size
         parts[subset] = decode_videos(records, modality, size, pose_root_for(root), cache, flow_root)
     train, train_labels, val, val_labels = hold_out_validation(*parts["train"])
     return SyntheticSplit(train, train_labels, *parts["test"], class_names(root, "synthetic"), modality, split, val,
-                          val_labels)  # fmt: skip
+                          val_labels, root.name)  # fmt: skip
 
 
 def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set, val_set, test_set, class_names,
@@ -442,7 +463,8 @@ def extract_features(backbone: nn.Module, dataset: Dataset, seed: int = 0, batch
 def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int | None = None,
              epochs: int | None = None, lr: float = 2e-3, seed: int = 0, init: str | Path | None = None,
              runs_dir: str | Path | None = None, **options) -> dict:  # fmt: skip
-    """Train `model` end to end once on the synthetic train split; later rows freeze its backbone.
+    """Train `model` end to end once on `data`'s training split; later rows freeze its backbone (the CPU profiles
+    pretrain those on their pretraining set, `cpu_data(..., pretraining=True)`).
 
     The CPU stand-in for the thesis's ImageNet/Kinetics-pretrained backbones: the heads of a table are then
     compared on the same frozen features (`frozen_features`, `run_heads`), which takes seconds per head. The run
@@ -459,7 +481,7 @@ def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int 
     # "data": the clips' source and geometry (runs made by earlier clip code are not reused)
     settings = {"model": model, "frames": frames, "data": ("ClipDataset", frame_geometry(data.frame_size)), "epochs": epochs, "lr": lr, "seed": seed,
                 "batch_size": cfg.batch_size, "size": int(data.train.shape[3]), "modality": data.modality, "profile": cfg.name,
-                "split": data.split, "init": str(init) if init else None, **options}  # fmt: skip
+                "split": data.split, "init": str(init) if init else None, "source": data.source, **options}  # fmt: skip
     out = Path(runs_dir or paths.runs_dir() / "backbones") / cache_key(**settings)
     done = out / "result.json"
     if done.is_file():
@@ -515,8 +537,9 @@ def frozen_features(backbone: dict, data: SyntheticSplit, train_views: int | Non
     train_views = default_views(backbone, train_views)
     model, train, test = None, None, None
     parts = {}
-    for subset, key in (("train", cache_key(views=train_views, fusion=fusion, split=data.split)),
-                        ("test", cache_key(protocol=protocol, fusion=fusion, split=data.split))):  # fmt: skip
+    source = {"fusion": fusion, "split": data.split, "source": data.source}
+    for subset, key in (("train", cache_key(views=train_views, **source)),
+                        ("test", cache_key(protocol=protocol, **source))):  # fmt: skip
         cache = folder / f"{subset}_{key}.pt"
         if cache.is_file():
             parts[subset] = torch.load(cache, weights_only=True)
@@ -539,7 +562,8 @@ def frozen_features(backbone: dict, data: SyntheticSplit, train_views: int | Non
 
 def validation_features(backbone: dict, data: SyntheticSplit, fusion: str | None = None):
     """(maps, labels) of the held-out validation videos (one centred view) under the frozen `backbone`; cached."""
-    cache = Path(backbone["checkpoint"]).parent / "features" / f"val_{cache_key(fusion=fusion, split=data.split)}.pt"
+    key = cache_key(fusion=fusion, split=data.split, source=data.source)
+    cache = Path(backbone["checkpoint"]).parent / "features" / f"val_{key}.pt"
     if cache.is_file():
         return torch.load(cache, weights_only=True)
     model = _rebuild(backbone, len(data.class_names), **({"fusion": fusion} if fusion else {}))
@@ -594,11 +618,13 @@ def load_head(run_dir: str | Path, backbone: dict, row: dict, num_classes: int) 
 
 def small_3d(cfg) -> dict:
     """The CPU profile's 3D network, for `pretrain(cfg, data, **small_3d(cfg))`: ResNeXt blocks, one per stage,
-    16 base channels, clips of 32 consecutive frames (8 under `test`; 2 temporal positions after layer4), trained
-    for 3/10 of the profile's epochs (6 under smoke: a 32-frame 3D clip costs about 4x a 2D run's 8 frames, and
-    the default trains three seeds of it per stream within its 30 minutes), learning rate 1e-3."""
-    return {"model": "resnext3d_101", "blocks": (1, 1, 1, 1), "width": 16, "frames": 8 if cfg.name == "test" else 32,
-            "epochs": max(1, cfg.epochs * 3 // 10), "lr": 1e-3}  # fmt: skip
+    16 base channels, clips of 32 consecutive frames (8 under `test`), layer4 keeping its temporal resolution so
+    that 32 frames leave 4 positions after layer4, the 4 BERT tokens of the thesis's 64-frame network (with layer4
+    halving time as published, 2), trained for 3/10 of the profile's epochs (6 under smoke: a 32-frame 3D clip
+    costs about 4x a 2D run's 8 frames, and the default trains three seeds of it per stream within its 30
+    minutes), learning rate 1e-3."""
+    return {"model": "resnext3d_101", "blocks": (1, 1, 1, 1), "width": 16, "layer4_time_stride": 1,
+            "frames": 8 if cfg.name == "test" else 32, "epochs": max(1, cfg.epochs * 3 // 10), "lr": 1e-3}  # fmt: skip
 
 
 def narrow_head_options(head: str, width: int) -> dict:
@@ -607,6 +633,44 @@ def narrow_head_options(head: str, width: int) -> dict:
     them scaled by width / 64."""
     hidden = {"lstm": 512, "convgru": 196, "concat_fc": 1550, "nl_concat_fc": 1000}.get(head)
     return {} if hidden is None or width == 64 else {"hidden": max(8, hidden * width // 64)}
+
+
+# Heads with a size to choose, sized on the CPU 3D network as Section 4.2.3 sizes them on ResNeXt101: as many
+# parameters as the one-layer BERT head on the same features. At 512 channels and 4 positions this gives about the
+# thesis's sizes back: LSTM 434 (its 450), concatenation + FC 1540 (1550), non-local + concatenation + FC 1027 (1000).
+MATCHED_HEADS = ("lstm", "concat_fc", "nl_concat_fc")
+
+
+def head_parameters(head: str, channels: int, steps: int, **options) -> int:
+    """Parameters of a late head (without the classifier) on `channels` x `steps` features."""
+    from .models.heads import build_head
+
+    return sum(p.numel() for p in build_head(head, channels, steps, **options).parameters())
+
+
+@functools.cache
+def matched_hidden(head: str, channels: int, steps: int) -> int:
+    """The hidden size at which `head` (one of MATCHED_HEADS) has the parameter count nearest to one-layer BERT's
+    on `channels` x `steps` features (the count grows with the size: doubled, then halved into the nearest)."""
+    if head not in MATCHED_HEADS:
+        raise ValueError(f"only {', '.join(MATCHED_HEADS)} have a size to match, got {head!r}")
+    target = head_parameters("bert", channels, steps)
+    low, high = 1, 2
+    while head_parameters(head, channels, steps, hidden=high) < target:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if head_parameters(head, channels, steps, hidden=middle) < target else (low, middle)
+    return min((low, high), key=lambda h: abs(head_parameters(head, channels, steps, hidden=h) - target))
+
+
+@functools.cache
+def feature_shape(model: str, frames: int, **options) -> tuple[int, int]:
+    """(channels, temporal positions) of the features `model` built with `options` gives a head for `frames`."""
+    from .models import create
+
+    built = create(model, num_classes=1, frames=frames, head="concat", **options)  # concat pools to (steps, 1, 1)
+    return built.backbone.out_channels, built.head.pool.output_size[0]
 
 
 @torch.inference_mode()
@@ -652,9 +716,9 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
         bar.set_postfix_str(row["row"][:40])
         # defaults spelled out, so that a row naming them (e.g. optimizer="adamw") shares the run of one that does not
         settings = {"optimizer": "adamw", "lr": lr, **{k: v for k, v in row.items() if k != "row"}}
-        key = cache_key(settings=settings, seed=seed, backbone=backbone["checkpoint"], epochs=epochs, selection="val",
-                        protocol=protocol, views=default_views(backbone, train_views), batch=batch_size,
-                        teacher=teacher and (teacher["backbone"]["checkpoint"], teacher["row"]))  # fmt: skip
+        key = cache_key(settings=settings, seed=seed, backbone=backbone["checkpoint"], data=data.source, epochs=epochs,
+                        selection="val", protocol=protocol, views=default_views(backbone, train_views),
+                        batch=batch_size, teacher=teacher and (teacher["backbone"]["checkpoint"], teacher["row"]))  # fmt: skip
         run_dir = Path(runs_dir) / key
         done = run_dir / "result.json"
         if reuse and done.is_file():
@@ -715,21 +779,33 @@ SYNTHETIC_SETS = {
     "test": {"classes": ["sit_down", "stand_up", "walk", "run"], "videos_per_class": 4, "frames": 16},
     "smoke": {"classes": None, "videos_per_class": 30, "frames": 40},
 }
+# The pretraining set of the CPU profiles' frozen backbones: the same classes and sizes drawn with another seed, so
+# other actors, clothes, backgrounds and motions. The stand-in for ImageNet/Kinetics pretraining: the backbone never
+# sees a video its heads train or are tested on (as Kinetics holds actions like HMDB51's, never its videos).
+PRETRAINING_SEED = 1
 
 
-def synthetic_root(cfg) -> Path:
-    """The synthetic dataset a CPU profile uses (generated on first use under <repo>/data/)."""
-    if cfg.data_root is not None:
-        return Path(cfg.data_root) / "synthetic"
+def synthetic_root(cfg, pretraining: bool = False) -> Path:
+    """The synthetic dataset a CPU profile uses (generated on first use under <repo>/data/), or with `pretraining`
+    its pretraining set beside it (`<root>_pretraining`, generated with PRETRAINING_SEED on first use)."""
     spec = SYNTHETIC_SETS.get(cfg.name, SYNTHETIC_SETS["smoke"])
-    root = repo_root() / "data" / ("synthetic" if cfg.name != "test" else "synthetic_test")
-    return ensure_synthetic(root, spec["classes"], spec["videos_per_class"], spec["frames"], jobs=2)
+    if cfg.data_root is not None:
+        root = Path(cfg.data_root) / "synthetic"
+        if not pretraining:
+            return root
+    else:
+        root = repo_root() / "data" / ("synthetic" if cfg.name != "test" else "synthetic_test")
+    seed = PRETRAINING_SEED if pretraining else 0
+    if pretraining:
+        root = root.with_name(root.name + "_pretraining")
+    return ensure_synthetic(root, spec["classes"], spec["videos_per_class"], spec["frames"], seed=seed, jobs=2)
 
 
-def cpu_data(cfg, modality: str | None = None, split: int = 1) -> SyntheticSplit:
-    """The profile's synthetic split in memory, frames resized to `cfg.size` wide (4:3)."""
+def cpu_data(cfg, modality: str | None = None, split: int = 1, pretraining: bool = False) -> SyntheticSplit:
+    """The profile's synthetic split in memory, frames resized to `cfg.size` wide (4:3); with `pretraining`, the
+    backbones' pretraining set (`synthetic_root`)."""
     size = (cfg.size, cfg.size * 3 // 4)
-    return load_synthetic(synthetic_root(cfg), modality or cfg.modality, split, size)
+    return load_synthetic(synthetic_root(cfg, pretraining), modality or cfg.modality, split, size)
 
 
 def complexity_rows(ids, results: str | Path | None = None) -> pd.DataFrame:

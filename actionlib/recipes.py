@@ -175,6 +175,10 @@ STREAMS: dict[str, Stream] = {
         **FRAB, train={**BERT_DISTILL, "distill_weight": 1e5}, teacher="r2plus1d_32x2f_bert"
     ),
     "rx101_mars_from_flow": _rx(train={"distill": "mars"}, teacher="rx101_flow"),
+    # the other direction, not in the thesis: RGB (the pose frames on CPU) teaching flow, at the thesis's lambda
+    "rx101_flow_frmb_from_rgb": _rx(
+        "flow", **FRMB, train={**BERT_DISTILL, "distill_weight": 1e5}, teacher="rx101_rgb_bert_frmb"
+    ),
 }
 
 # The test protocol per chapter: 2D models one set of 16 TSN segments with ten crops (Table 3.2's "Ten Crop
@@ -418,6 +422,9 @@ RECIPES: list[Recipe] = [
             "RGB-ResNeXt101 no distillation": "rx101_rgb",
             "RGB-ResNeXt101 MARS <- Flow-ResNeXt101 (HMDB51)": "rx101_mars_from_flow",
             "RGB-ResNeXt101 MARS <- Flow-ResNeXt101 (Kinetics)": "mars_kinetics",
+            # a teacher stronger than its student on the CPU profiles, where the pose frames teach the weaker flow
+            "Flow-ResNeXt101-BERT-FRMB no distillation (not in the thesis)": "rx101_flow_bert_frmb",
+            "Flow-ResNeXt101-BERT-FRMB <- RGB-ResNeXt101-BERT-FRMB (not in the thesis)": "rx101_flow_frmb_from_rgb",
         },
         three_splits=True,
     ),

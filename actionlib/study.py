@@ -6,7 +6,8 @@ A profile scales a row; it never picks other code. Each stream of a row is *plan
   from its checkpoint (`recipes.stream_scores`).
 - `smoke` and `test` (CPU, synthetic data): the same row with visible changes (`Plan.changes`): the network of the
   same kind made small (a narrow ResNet18, `Profile.width` channels; the CPU 3D ResNeXt of `experiments.small_3d`),
-  pretrained once on the synthetic training split and frozen (the stand-in for ImageNet/Kinetics pretraining),
+  pretrained once per seed on a disjoint synthetic pretraining set and frozen (the stand-in for ImageNet/Kinetics
+  pretraining: `experiments.PRETRAINING_SEED`),
   the row's head, fusion and optimizer trained on the cached features of that backbone, fewer frames, smaller
   frames, the pose frames standing in for RGB (`Profile.modality`) except in tables that also have a pose stream.
   A row the profile cannot ask says why (`Plan.reason`).
@@ -54,10 +55,12 @@ class Plan:
     init: str | None = None  # the stream whose trained weights start this one (CPU "16f pre-trained" rows)
 
 
-# Tables that compare networks (clip length, grouped convolutions, initialisation, architectures, the two network
-# streams and their test protocols), not heads: on the CPU profiles each of their streams is the CPU network
-# trained end to end with TGAP, the same run the other tables freeze as their backbone.
-NETWORK_TABLES = ("3.8", "3.9", "3.10", "C.1", "C.2")
+# Tables that compare networks (clip length, grouped convolutions, initialisation, architectures), not heads: on the
+# CPU profiles each of their streams is the CPU network trained end to end with TGAP on the target's training split.
+# The other tables' 3D rows, Tables 3.9 and C.1 (the two streams and their test protocols) included, are heads on
+# the frozen pretrained network, the stand-in for the thesis's Kinetics-pretrained one.
+NETWORK_TABLES = ("3.8", "3.10", "C.2")
+PRETRAINED = "pretrained on a disjoint synthetic set (other videos of the same classes), frozen"
 CPU_3D = {"resnext3d_101": "ResNeXt", "resnet3d_101": "ResNet"}
 NOT_ON_CPU = {
     "depth": "from scratch on 336 videos a deeper narrow network is worse, not better (ResNet34 "
@@ -138,7 +141,7 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
     if is_2d(stream.model):
         model, width = "resnet18", cfg.width
         clip = 1 if frames == 1 else cfg.frames
-        changes.append(f"narrow ResNet18 (width {width}) pretrained on the synthetic training split, frozen")
+        changes.append(f"narrow ResNet18 (width {width}) {PRETRAINED}")
         changes.append(f"{clip} segment{'s' if clip > 1 else ''}")
     else:
         net = ex.small_3d(cfg)
@@ -153,7 +156,7 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
             changes.append(f"started from the CPU {init} network" if init else f"from scratch, not {stream.weights}")
             options = {**net, "model": model, "frames": clip, "epochs": epochs}
             return Plan(key, "fine-tune", model, modality, clip, options, tuple(changes), init=init)
-        changes += [f"{name} pretrained on the synthetic training split, frozen", f"{clip} frames"]
+        changes += [f"{name} {PRETRAINED}", f"{clip} frames"]
     if stream.weights:
         changes.append(f"not {stream.weights}")
     options = {k: v for k, v in stream.options.items() if k in HEAD_OPTIONS}
@@ -161,7 +164,14 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
     if dropped:
         changes.append("without " + ", ".join(f"{k}={stream.options[k]}" for k in dropped))
     head = options.get("head", "avg" if is_2d(stream.model) else "tgap")
-    options = {**options, "head": head, **ex.narrow_head_options(head, width)}
+    if is_2d(stream.model) or head not in ex.MATCHED_HEADS:
+        options = {**options, "head": head, **ex.narrow_head_options(head, width)}
+    else:  # Section 4.2.3: the 3D heads are sized to BERT's parameter count on the same features
+        net = ex.small_3d(cfg)
+        shape = ex.feature_shape(net["model"], clip, **{k: net[k] for k in ("blocks", "width", "layer4_time_stride")})
+        hidden = ex.matched_hidden(head, *shape)
+        options = {**options, "head": head, "hidden": hidden}
+        changes.append(f"hidden size {hidden}: as many parameters as the BERT head on these features (Section 4.2.3)")
     if frames == 1:
         options["frames"] = 1
     train = {k: v for k, v in stream.train.items() if k not in ("stride", "lr")}
@@ -181,20 +191,24 @@ def plans(recipe: Recipe, cfg) -> list[Plan]:
 class _CpuStreams:
     """The CPU profiles' networks and heads, made once per call of `run` (run folders cache them across calls)."""
 
-    def __init__(self, cfg, runs_dir: Path):
-        self.cfg, self.runs_dir = cfg, runs_dir
+    def __init__(self, cfg, runs_dir: Path, classes: tuple[str, tuple[str, ...]] | None = None):
+        self.cfg, self.runs_dir, self.classes = cfg, runs_dir, classes  # classes: (name, class names) of a control
         self._data, self._networks = {}, {}
 
-    def data(self, modality: str, split: int):
+    def data(self, modality: str, split: int, pretraining: bool = False):
         from . import experiments as ex
 
-        if (modality, split) not in self._data:
-            self._data[modality, split] = ex.cpu_data(self.cfg, modality=modality, split=split)
-        return self._data[modality, split]
+        if (modality, split, pretraining) not in self._data:
+            data = ex.cpu_data(self.cfg, modality, split, pretraining)
+            if self.classes is not None and not pretraining:  # a control dataset: the heads see these classes only
+                data = data.only(self.classes[1], self.classes[0])
+            self._data[modality, split, pretraining] = data
+        return self._data[modality, split, pretraining]
 
     def network(self, p: Plan, recipe: Recipe, split: int, seed: int) -> dict:
-        """The `experiments.pretrain` run of a fine-tuned stream, or of a head stream's frozen backbone: each seed
-        trains its own (the spread between runs comes mostly from the backbone, not from the head)."""
+        """The `experiments.pretrain` run of a fine-tuned stream (on the split's training videos), or of a head
+        stream's frozen backbone (on the pretraining set, whatever the split, as one Kinetics network serves the
+        three HMDB51 splits): each seed trains its own (the spread between runs comes mostly from the backbone)."""
         from . import experiments as ex
 
         if p.how == "fine-tune":
@@ -206,9 +220,10 @@ class _CpuStreams:
         if not is_2d(settings["model"]):
             settings["head"] = "tgap"
         init = self.network(plan(p.init, recipe, self.cfg), recipe, split, seed)["checkpoint"] if p.init else None
-        key = (p.modality, split, seed, init, *sorted(settings.items()))
+        source = (split, False) if p.how == "fine-tune" else (1, True)  # (split, pretraining set)
+        key = (p.modality, *source, seed, init, *sorted(settings.items()))
         if key not in self._networks:
-            data = self.data(p.modality, split)
+            data = self.data(p.modality, *source)
             self._networks[key] = ex.pretrain(self.cfg, data, **settings, seed=seed, init=init)
         return self._networks[key]
 
@@ -267,9 +282,18 @@ CLAIMS = (
      "ResNeXt101 Flow BERT (FRMB)", None),
     ("distilled from flow against not distilled (BERT, FRMB)", "5.2",
      "RGB-ResNeXt101-BERT-FRMB <- Flow-ResNeXt101-BERT-FRMB", "RGB-ResNeXt101-BERT-FRMB no distillation", None),
+    ("flow distilled from RGB against not distilled (BERT, FRMB; the other direction, not in the thesis)", "5.2",
+     "Flow-ResNeXt101-BERT-FRMB <- RGB-ResNeXt101-BERT-FRMB (not in the thesis)",
+     "Flow-ResNeXt101-BERT-FRMB no distillation (not in the thesis)", None),
     ("multi-clip ten-crop against single-clip centre-crop testing (two streams)", "C.1",
      "ResNeXt101 Two-stream 112x112 64f", "ResNeXt101 Two-stream 112x112 64f", ("multi-ten", "single-center")),
 )  # fmt: skip
+
+
+# A claim on rows the thesis does not have takes the thesis's values, and so its direction, from the thesis's claim
+# named here: distillation into the other stream is expected to help as the thesis's flow-into-RGB one did. On the
+# CPU profiles it is the setting with a teacher stronger than its student (`teacher_sentences` says which it was).
+DIRECTION_OF = {CLAIMS[-2][0]: CLAIMS[-3][0]}
 
 
 def is_compared(recipe: Recipe) -> bool:
@@ -291,19 +315,21 @@ def runs_of(recipe: Recipe, cfg, seed: int = 0) -> list[tuple[int, int]]:
 
 
 # ------------------------------------------------------------------------------------------------ the runner
-def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = None) -> pd.DataFrame:
+def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = None,
+        classes: tuple[str, tuple[str, ...]] | None = None) -> pd.DataFrame:  # fmt: skip
     """Train and test every row the profile can run, on its runs (`runs_of`): one line per row, split, seed and
     protocol with Top-1/Top-3 (%) and its Wilson interval, the test videos, which of them were right (`correct`:
     "+" right, "-" wrong, in test-video order, a string no CSV reader takes for a number; the intervals and paired
-    claims are computed from it), the mean reversed-pair
-    accuracy (synthetic data; NaN elsewhere) and the run folders."""
+    claims are computed from it), the mean reversed-pair accuracy (synthetic data; NaN elsewhere) and the run
+    folders. `classes` (name, class names): the CPU heads train and test on those classes only (a control dataset,
+    `CONTROL_SETS`); their backbones stay the same."""
     from . import stats
     from .data.synthetic import reversed_pairs
     from .engine.evaluate import summarize
     from .engine.fusion import fuse_sets
 
     runs_dir = Path(runs_dir)
-    cpu = _CpuStreams(cfg, runs_dir) if cfg.name != "full" else None
+    cpu = _CpuStreams(cfg, runs_dir, classes) if cfg.name != "full" else None
     jobs = []
     for recipe in rows:
         planned = plans(recipe, cfg)
@@ -394,38 +420,74 @@ def _correct(runs: pd.DataFrame) -> dict:
 CONTROL_CLASSES = "appearance"
 
 
-def claims(runs: pd.DataFrame, tables) -> pd.DataFrame:
+def claims(runs: pd.DataFrame, tables, controls: pd.DataFrame | None = None) -> pd.DataFrame:
     """The claims of `tables` (`CLAIMS`) tested on `runs` by `stats.claims_table`: the thesis's values and
     difference, ours with its paired 95 % interval over runs and test videos, and a `verdict` (`agrees`,
     `disagrees` or `within noise` with the thesis's direction). A claim whose rows did not both run is left out.
 
     `classes` says which test videos a line is computed on: "all", or, where the data have class groups, a second
-    line per claim on the `CONTROL_CLASSES` videos only."""
+    line per claim on the `CONTROL_CLASSES` videos only; then the lines of `controls` (`control_claims`: the
+    control datasets), each under its claim."""
     found = _claims(runs, tables)
     groups = runs["video_groups"].fillna("") if "video_groups" in runs else pd.Series([""])
-    if not len(found) or not groups.str.contains(CONTROL_CLASSES[0], regex=False).all():
-        return found  # data without class groups, or without appearance classes (the `test` profile's four)
-    control = _claims(runs, tables, CONTROL_CLASSES)
+    extra = [controls] if controls is not None and len(controls) else []
+    if len(found) and groups.str.contains(CONTROL_CLASSES[0], regex=False).all():  # not the `test` profile's four
+        extra.insert(0, _claims(runs, tables, CONTROL_CLASSES))
+    if not len(found) or not extra:
+        return found
+    control = pd.concat(extra, ignore_index=True)
     lines = []
     for _, line in found.iterrows():  # each claim, then its control
         lines += [line, *(c for _, c in control[control["claim"] == line["claim"]].iterrows())]
     return pd.DataFrame(lines).reset_index(drop=True)[CLAIM_COLUMNS]
 
 
+# Control datasets: the target dataset restricted to some class groups (`SyntheticSplit.only`: the dataset that
+# `actionlib synth --classes` makes), with the heads of the headline claims trained and tested on them alone, on the
+# same frozen backbones. "no reversed pairs" (appearance and speed classes): no two classes need frame order to be
+# told apart, the HMDB51-like regime; "order only" (the reversed pairs): only frame order separates a class from its
+# partner, the regime the thesis says it never tested (Section 6.3).
+CONTROL_SETS = {"no reversed pairs": ("appearance", "speed"), "order only": ("reversed",)}
+CONTROL_CLAIMS = (CLAIMS[0][0], CLAIMS[2][0])  # BERT against average pooling (2D) and TGAP (3D)
+
+
+def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -> pd.DataFrame:
+    """The `CONTROL_CLAIMS` of `tables` on each control dataset of `CONTROL_SETS` (CPU profiles; a set needs two
+    classes), as `claims` lines whose `classes` is "control set: <name>"; empty where none applies. Runs are
+    cached in `runs_dir` (default: the CPU heads' folder, `runs_dir_for`), so a second call only reads them."""
+    from . import experiments as ex
+    from .data.datasets import class_names
+    from .data.synthetic import get_class
+
+    chosen = [c for c in CLAIMS if c[0] in CONTROL_CLAIMS and c[1] in tables]
+    if cfg.name == "full" or not chosen:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    rows = [r for r in recipes.recipes_for(tables) if any((r.table, r.row) in ((c[1], c[2]), (c[1], c[3]))
+                                                          for c in chosen)]  # fmt: skip
+    names = class_names(ex.synthetic_root(cfg), "synthetic")
+    lines = []
+    for name, groups in CONTROL_SETS.items():
+        classes = tuple(c for c in names if get_class(c).group in groups)
+        if len(classes) < 2:
+            continue
+        runs = run(cfg, rows, runs_dir or runs_dir_for(cfg, ""), seed, classes=(name, classes))
+        found = _claims(runs, tables)
+        lines.append(found[found["claim"].isin(CONTROL_CLAIMS)].assign(classes=f"control set: {name}"))
+    return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=CLAIM_COLUMNS)
+
+
 def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFrame:
-    from . import reference, stats
+    from . import stats
 
     chosen, sides = [], []
+    by_name = {c[0]: c for c in CLAIMS}
     for name, table, row_a, row_b, protocols in CLAIMS:
         if table not in tables or not len(runs):
             continue
-        thesis, keys, values = reference.accuracy(table), [], []
-        for row, protocol in zip((row_a, row_b), protocols or (None, None), strict=True):
-            recipe = next(r for r in recipes.recipes_for([table]) if r.row == row
-                          and protocol in (None, r.protocol))  # fmt: skip
-            match = recipes.thesis_line(recipe, thesis)
-            values.append(match["top1"].iloc[0] if len(match) else np.nan)
-            keys.append(f"{table} | {row} | {recipe.protocol}")
+        keys, values = _thesis_values(table, (row_a, row_b), protocols)
+        if name in DIRECTION_OF:
+            other = by_name[DIRECTION_OF[name]]
+            _, values = _thesis_values(other[1], other[2:4], other[4])
         mine = runs.assign(key=runs["table"] + " | " + runs["row"] + " | " + runs["protocol"])
         if set(keys) <= set(mine["key"]):
             chosen.append((name, table, protocols, *keys, *values))
@@ -445,6 +507,19 @@ def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFram
     found.insert(4, "protocols", [" vs ".join(p) if p else "" for _, _, p, *_ in chosen])
     found.insert(5, "classes", "all" if group is None else f"{group} only")
     return found[CLAIM_COLUMNS]
+
+
+def _thesis_values(table: str, rows, protocols) -> tuple[list[str], list[float]]:
+    """(run keys "table | row | protocol", thesis Top-1 or NaN) of a claim's two rows."""
+    from . import reference
+
+    thesis, keys, values = reference.accuracy(table), [], []
+    for row, protocol in zip(rows, protocols or (None, None), strict=True):
+        recipe = next(r for r in recipes.recipes_for([table]) if r.row == row and protocol in (None, r.protocol))
+        match = recipes.thesis_line(recipe, thesis)
+        values.append(match["top1"].iloc[0] if len(match) else np.nan)
+        keys.append(f"{table} | {row} | {recipe.protocol}")
+    return keys, values
 
 
 CLAIM_COLUMNS = ["claim", "table", "row_a", "row_b", "protocols", "classes", "thesis_a", "thesis_b", "thesis_difference",
@@ -598,7 +673,7 @@ def run_notebook(cfg, notebook: str, results: str | Path, tables=None, seed: int
     save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{notebook}_runs",
                profile=cfg)  # fmt: skip
     if any(c[1] in tables for c in CLAIMS):  # the notebook shows them with `claims(runs, by_table)`
-        found = claims(runs, tables)
+        found = claims(runs, tables, control_claims(cfg, tables, seed) if stand_in is None else None)
         save_table(found, results, f"{notebook}_claims", profile=cfg)
         if found["difference"].notna().any():
             title = f"The thesis's claims ({cfg.dataset}, profile {cfg.name})"
@@ -672,15 +747,45 @@ def claim_sentences(found: pd.DataFrame) -> list[str]:
     for c in found.itertuples():
         side = c.row_a if c.thesis_difference > 0 else c.row_b
         thesis = "equal" if c.thesis_difference == 0 else f"{side} ahead by {abs(c.thesis_difference):.2f} points"
-        videos = f"{c.n_videos} test videos" + (
-            "" if c.classes == "all" else f" of {c.classes.removesuffix(' only')} classes"
-        )
+        if c.classes.startswith("control set: "):
+            videos = f"{c.n_videos} test videos of the control set ({c.classes.split(': ', 1)[1]})"
+        else:
+            videos = f"{c.n_videos} test videos" + (
+                "" if c.classes == "all" else f" of {c.classes.removesuffix(' only')} classes"
+            )
         out.append(
             f"{c.claim}{'' if c.classes == 'all' else f' ({c.classes})'}: the thesis found {thesis}; here A - B = "
             f"{c.difference:+.1f} points (95 % interval {c.ci_low:+.1f} to {c.ci_high:+.1f}, {c.n_runs} run(s) of "
             f"{videos}): **{c.verdict}**."
         )
     return out
+
+
+def readme_claims(tables_dir: str | Path) -> str:
+    """The README's headline from the committed `NN_claims.csv` tables, in notebook order: one line per claim (all
+    test videos, then its appearance-classes control), and one per claim tested on a control dataset. The README
+    holds this text between `<!-- claims -->` markers and a test keeps the two equal: the headline is the table."""
+
+    def cell(line) -> str:
+        return f"{line.difference:+.1f} [{line.ci_low:+.1f}, {line.ci_high:+.1f}]"
+
+    main = ["| claim (A against B) | table | thesis A - B | ours A - B [95 % interval] | verdict | "
+            "appearance classes only | verdict |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    sets = ["| claim (A against B) | table | control dataset | ours A - B [95 % interval] | videos | verdict |",
+            "|---|---|---|---|---|---|"]  # fmt: skip
+    for csv in sorted(Path(tables_dir).glob("[0-9][0-9]_claims.csv")):
+        found = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+        for claim, lines in found.groupby("claim", sort=False):
+            first = lines.iloc[0]
+            table = first.table.removeprefix("Table ")
+            control = lines[lines["classes"] == f"{CONTROL_CLASSES} only"]
+            other = f"{cell(control.iloc[0])} | {control.iloc[0].verdict}" if len(control) else " | "
+            main.append(f"| {claim} | {table} | {first.thesis_difference:+.2f} | {cell(first)} | {first.verdict} | "
+                        f"{other} |")  # fmt: skip
+            for line in lines[lines["classes"].str.startswith("control set: ")].itertuples():
+                sets.append(f"| {claim} | {table} | {line.classes.removeprefix('control set: ')} | {cell(line)} | "
+                            f"{line.n_videos} | {line.verdict} |")  # fmt: skip
+    return "\n".join(main) + ("\n\n" + "\n".join(sets) if len(sets) > 2 else "") + "\n"
 
 
 def teacher_sentences(runs: pd.DataFrame) -> list[str]:

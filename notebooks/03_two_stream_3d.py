@@ -20,9 +20,10 @@
 # clips covering the video, times the centre crop or ten crops (five crops and their mirror images).
 #
 # **One study, every profile** (see notebook 01). `full` fine-tunes each stream from its public Kinetics
-# checkpoint. On the CPU profiles each ResNeXt stream is the CPU 3D network (ResNeXt blocks, one per stage, 16 base
-# channels, 32-frame clips) trained end to end with TGAP, on the pose frames (standing in for RGB) and on the
-# synthetic TV-L1 flow; these networks are the frozen backbones of notebooks 05-07. I3D is not trained on CPU.
+# checkpoint. On the CPU profiles each ResNeXt stream is a TGAP head on the frozen CPU 3D network (ResNeXt blocks,
+# one per stage, 16 base channels, 32-frame clips), pretrained on a disjoint synthetic set (other videos of the
+# same classes: the stand-in for Kinetics) on the pose frames (standing in for RGB) and on the synthetic TV-L1
+# flow; the same frozen networks are the backbones of notebooks 05-08. I3D is not trained on CPU.
 # Every protocol uses the same sampling and cropping code on every profile.
 
 # %% tags=["parameters"]

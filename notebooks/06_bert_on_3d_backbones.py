@@ -20,11 +20,12 @@
 #
 # **One study, every profile** (see notebook 01). The parameter and operation counts of every row are computed at
 # full size on every profile. `full` fine-tunes every backbone from its Kinetics/IG65M checkpoint. The CPU
-# profiles ask Table 4.3's question on the CPU 3D network of notebook 03 (trained once with TGAP on the pose
-# frames, standing in for RGB, and on the flow; then frozen): a TGAP head and a BERT head trained on the same
-# features, per stream, and the streams fused. Its 32-frame clips leave 2 temporal positions after layer4 for
-# BERT to attend over (the thesis's 64 frames leave 4), and the BERT head has far more parameters than the TGAP
-# classifier (see `parameters` in the runs): read the comparison with both in mind. I3D, SlowFast and R(2+1)D are
+# profiles ask Table 4.3's question on the CPU 3D network of notebook 03 (pretrained with TGAP on a disjoint
+# synthetic set, on the pose frames, standing in for RGB, and on the flow; then frozen): a TGAP head and a BERT
+# head trained on the same features, per stream, and the streams fused. Its 32-frame clips leave 4 temporal
+# positions after layer4 for BERT to attend over, as the thesis's 64 frames do. The BERT head has far more
+# parameters than the TGAP classifier (see `parameters` in the runs); Table 4.1 (notebook 05) compares it with
+# heads of its own size. I3D, SlowFast and R(2+1)D are
 # not asked on CPU (`status`).
 
 # %% tags=["parameters"]

@@ -20,11 +20,12 @@
 #
 # **One study, every profile** (see notebook 01). `full` fine-tunes every stream on each split of HMDB51 and
 # UCF101. The CPU profiles run the ResNeXt101 rows on each split of the synthetic dataset (its splits 1-3 are the
-# same 70/30 per-class scheme as HMDB51's): per split the CPU 3D networks (pose standing in for RGB, and flow)
-# are pretrained on that split's training videos and frozen, a TGAP and a BERT head trained on their features,
+# same 70/30 per-class scheme as HMDB51's): the CPU 3D networks (pose standing in for RGB, and flow), pretrained
+# on a disjoint synthetic set and frozen, serve every split, as one Kinetics network serves the three HMDB51
+# splits; per split a TGAP and a BERT head are trained on their features of that split's training videos,
 # and the streams fused; then the mean and spread over splits. R(2+1)D and the UCF101 rows are not asked on CPU.
 # The CPU default runs split 1 only, where these rows reuse the networks of notebook 06 (whose Table 4.3 asks the
-# same BERT-against-TGAP question three times); `-p splits=1,2,3` trains the networks of splits 2 and 3 as well.
+# same BERT-against-TGAP question three times); `-p splits=1,2,3` trains the heads of splits 2 and 3 as well.
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # test | smoke | cpu | full

@@ -277,3 +277,15 @@ def test_site_in_chromium(tmp_path, monkeypatch):
         print(f"site built in {built:.1f} s, checked in Chromium in {time.perf_counter() - start - built:.1f} s")
     finally:
         driver.quit()
+
+
+def test_readme_headline_is_the_committed_claims_table():
+    """The README's headline is `study.readme_claims` of the committed tables, between two `<!-- claims -->`."""
+    from actionlib import study
+
+    readme = (REPO / "README.md").read_text()
+    parts = readme.split("<!-- claims -->")
+    assert len(parts) == 3, "README.md needs the headline between two <!-- claims --> lines"
+    assert parts[1].strip() == study.readme_claims(RESULTS / "tables").strip(), (
+        "README.md's headline differs from results/tables/*_claims.csv: paste study.readme_claims('results/tables')"
+    )

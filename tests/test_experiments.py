@@ -253,3 +253,16 @@ def test_the_runner_selects_epochs_on_validation_videos_and_reads_the_test_split
     assert len(tested) == 1 and torch.equal(tested[0].labels, data.test_labels)
     experiments.pretrain(cfg, data, "resnet18", runs_dir=tmp_path / "backbone", seed=3)  # a backbone, too
     assert len(seen) == 2 and len(seen[1]) == len(data.val_labels) and len(tested) == 2
+
+
+def test_a_control_dataset_keeps_some_classes_relabelled():
+    videos = torch.arange(6).view(6, 1, 1, 1, 1).float()
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    data = experiments.SyntheticSplit(videos, labels, videos[:3], labels[:3], ["a", "b", "c"], "pose", 1, videos[3:],
+                                      labels[3:])  # fmt: skip
+    part = data.only(["c", "a"], "no b")
+    assert part.class_names == ["c", "a"] and part.source == "synthetic[no b]"
+    assert part.train_labels.tolist() == [1, 0, 1, 0] and part.train.flatten().tolist() == [0, 2, 3, 5]
+    assert part.test_labels.tolist() == [1, 0] and part.val_labels.tolist() == [1, 0]
+    with pytest.raises(ValueError, match=r"classes \['d'\] are not in this dataset"):
+        data.only(["d"], "x")

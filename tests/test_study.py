@@ -184,3 +184,44 @@ def test_the_teacher_is_compared_with_its_student():
     assert sentence.startswith(claim) and "teacher reached 25.5 %" in sentence and "44.5 %" in sentence
     assert sentence.endswith("the teacher was weaker than its student here.")
     assert study.teacher_sentences(runs.drop(columns="teacher_top1")) == []
+
+
+def test_the_cpu_3d_heads_are_sized_to_berts_parameters_and_bert_sees_four_tokens():
+    """Section 4.2.3: LSTM, concatenation + FC and non-local + concatenation + FC as large as BERT."""
+    from actionlib import experiments
+
+    cfg = profiles.resolve("smoke")
+    net = experiments.small_3d(cfg)
+    channels, steps = experiments.feature_shape(net["model"], net["frames"], blocks=net["blocks"],
+                                                width=net["width"], layer4_time_stride=net["layer4_time_stride"])  # fmt: skip
+    assert (channels, steps) == (512, 4)  # the thesis's FRMB width and its 4 tokens at 64 frames
+    bert = experiments.head_parameters("bert", channels, steps)
+    for row in ("ResNeXt101 LSTM FRMB", "ResNeXt101 Concatenation + FC FRMB",
+                "ResNeXt101 Non-local + Concatenation + FC FRMB"):  # fmt: skip
+        (plan,) = study.plans(_row("4.1", row), cfg)
+        size = experiments.head_parameters(plan.options["head"], channels, steps, hidden=plan.options["hidden"])
+        assert abs(size - bert) / bert < 0.01, row
+        assert any("as many parameters as the BERT head" in c for c in plan.changes)
+    (tgap,) = study.plans(_row("4.1", "ResNeXt101 Average Pooling (baseline) SGD"), cfg)
+    assert "hidden" not in tgap.options  # nothing to size
+    (r18,) = study.plans(_row("3.3", "ResNet18 LSTM"), cfg)  # Chapter 3 kept its own sizes, scaled by width
+    assert r18.options["hidden"] == 512 * cfg.width // 64
+
+
+def test_cpu_backbones_of_heads_are_pretrained_on_a_disjoint_set():
+    cfg = profiles.resolve("smoke")
+    for table, row in (("3.3", "ResNet18 BERT"), ("C.1", "ResNeXt101 Two-stream 112x112 64f"),
+                       ("3.9", "ResNeXt101 Two-Stream"), ("4.3", "ResNeXt101 RGB")):  # fmt: skip
+        for plan in study.plans(_row(table, row), cfg):
+            assert plan.how == "head" and any(study.PRETRAINED in c for c in plan.changes), (table, row)
+
+
+def test_a_claim_the_thesis_did_not_test_takes_the_direction_of_the_one_it_did():
+    """Distillation the other way (RGB teaching flow) is expected to help as the thesis's flow-into-RGB did."""
+    name = next(iter(study.DIRECTION_OF))
+    claim = next(c for c in study.CLAIMS if c[0] == name)
+    rows = [_row("5.2", claim[2]), _row("5.2", claim[3])]
+    found = study.claims(_runs(rows, [["1" * 80 + "0" * 64] * 3, ["1" * 60 + "0" * 84] * 3], table="5.2"), ["5.2"])
+    line = found.set_index("claim").loc[name]
+    assert (line["thesis_a"], line["thesis_b"]) == (78.30, 77.49)  # the thesis's flow-into-RGB rows
+    assert line["verdict"] == "agrees"

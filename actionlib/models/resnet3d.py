@@ -6,9 +6,10 @@ flow ResNeXts and `resnet-101-kinetics.pth` load directly. The stem keeps the te
 resolution (stride (1, 2, 2)) and the max pool halves it, so 64 frames become T/16 = 4 positions
 after layer4: the BERT head on ResNeXt101-64f sees 4 tokens, not 8.
 
-`blocks` and `width` build CPU variants that are not in the thesis (e.g. blocks=(1, 1, 1, 1), width=16:
-one block per stage, a quarter of the channels) for the CPU profile, which trains from scratch. (`layers`
-stays free for the BERT head's depth, Table 4.2.)
+`blocks`, `width` and `layer4_time_stride` build CPU variants that are not in the thesis (e.g. blocks=(1, 1, 1, 1),
+width=16: one block per stage, a quarter of the channels) for the CPU profile, which trains from scratch.
+`layer4_time_stride=1` keeps layer4 at its input's temporal resolution, so 32 frames give the 4 positions (BERT
+tokens) that 64 frames give the published network. (`layers` stays free for the BERT head's depth, Table 4.2.)
 
 Feature reduction (Section 4.2.1) turns the 2048-wide output into 512 channels so that BERT
 stays small: FRMB replaces layer4's last block with a narrower one, FRAB appends it.
@@ -25,14 +26,14 @@ from .heads import build_head
 from .registry import register
 
 
-def _projection(inplanes: int, outplanes: int, stride: int = 1) -> nn.Sequential:
+def _projection(inplanes: int, outplanes: int, stride=1) -> nn.Sequential:
     return nn.Sequential(nn.Conv3d(inplanes, outplanes, 1, stride=stride, bias=False), nn.BatchNorm3d(outplanes))
 
 
 class Bottleneck(nn.Module):
     """1x1x1 -> 3x3x3 (grouped for ResNeXt) -> 1x1x1 with a residual connection."""
 
-    def __init__(self, inplanes: int, mid: int, outplanes: int, stride: int = 1, groups: int = 1, downsample=None):
+    def __init__(self, inplanes: int, mid: int, outplanes: int, stride=1, groups: int = 1, downsample=None):
         super().__init__()
         self.conv1 = nn.Conv3d(inplanes, mid, 1, bias=False)
         self.bn1 = nn.BatchNorm3d(mid)
@@ -58,7 +59,7 @@ VARIANTS = {
 }
 
 
-def _block(variant: str, inplanes: int, width: int, stride: int = 1, downsample=None) -> Bottleneck:
+def _block(variant: str, inplanes: int, width: int, stride=1, downsample=None) -> Bottleneck:
     # Hara's ResNeXt has mid planes = cardinality * (width / 32), which is `width` itself,
     # so both variants run their 3x3x3 conv at `width` channels.
     v = VARIANTS[variant]
@@ -81,7 +82,8 @@ class ResNet3d(nn.Module):
     public_classifier_prefixes = ("fc.",)
     public_classifier = ("fc.weight", "fc.bias")
 
-    def __init__(self, variant: str = "resnext", layers=(3, 4, 23, 3), in_channels: int = 3, width: int = 64):
+    def __init__(self, variant: str = "resnext", layers=(3, 4, 23, 3), in_channels: int = 3, width: int = 64,
+                 layer4_time_stride: int = 2):  # fmt: skip
         super().__init__()
         v = VARIANTS[variant]
         self.conv1 = nn.Conv3d(in_channels, width, 7, stride=(1, 2, 2), padding=3, bias=False)
@@ -91,7 +93,7 @@ class ResNet3d(nn.Module):
         inplanes = width
         stage_widths = [w * width // 64 for w in v["widths"]]
         for i, (planes, count) in enumerate(zip(stage_widths, layers, strict=True)):
-            stride = 1 if i == 0 else 2
+            stride = 1 if i == 0 else (layer4_time_stride if i == 3 else 2, 2, 2)
             outplanes = planes * v["expansion"]
             down = _projection(inplanes, outplanes, stride) if stride != 1 or inplanes != outplanes else None
             blocks = [_block(variant, inplanes, planes, stride, down)]
@@ -122,11 +124,14 @@ def _build(variant, num_classes, modality, head, reduction, frames, dropout, hea
     # CPU variants (not in the thesis): fewer blocks per stage and narrower stages, same block types.
     layers = tuple(head_options.pop("blocks", (3, 4, 23, 3)))
     width = head_options.pop("width", 64)
-    if (layers, width) != ((3, 4, 23, 3), 64) and reduction is not None:
+    time_stride = head_options.pop("layer4_time_stride", 2)
+    if (layers, width, time_stride) != ((3, 4, 23, 3), 64, 2) and reduction is not None:
         raise ValueError("reduction (FRMB/FRAB) is defined for the published 101-layer network only")
+    if time_stride not in (1, 2):
+        raise ValueError(f"layer4_time_stride must be 1 or 2, got {time_stride}")
     if variant == "resnext" and (width * 2) % 32:
         raise ValueError(f"ResNeXt width must keep 32 groups: a multiple of 16, got {width}")
-    backbone = ResNet3d(variant, layers, input_channels(modality), width)
+    backbone = ResNet3d(variant, layers, input_channels(modality), width, time_stride)
     channels = backbone.out_channels
     reducer = None
     skip = ()
@@ -139,7 +144,7 @@ def _build(variant, num_classes, modality, head, reduction, frames, dropout, hea
         channels = 512
     if head == "lstm":
         head_options.setdefault("hidden", 450)  # Table 4.1: 2 stacked layers of 450
-    steps = math.ceil(frames / 16)  # stem keeps T; max pool and layers 2-4 halve it (rounding up)
+    steps = math.ceil(frames / (8 * time_stride))  # stem keeps T; max pool, layers 2-3 (and 4) halve it, rounding up
     model = VideoClassifier(
         backbone,
         build_head(head, channels, steps, **head_options),

@@ -140,3 +140,18 @@ def test_cpu_variant_is_small_and_trains():
         create("resnext3d_101", reduction="frmb", width=16)
     with pytest.raises(ValueError, match="multiple of 16"):
         create("resnext3d_101", width=24)
+
+
+def test_cpu_variant_can_keep_time_in_layer4_for_four_tokens_at_32_frames():
+    """layer4_time_stride=1: 32 frames leave the 4 positions the published network keeps from 64."""
+    small = {"blocks": (1, 1, 1, 1), "width": 16}
+    kept = create("resnext3d_101", num_classes=4, head="bert", frames=32, layer4_time_stride=1, **small)
+    halved = create("resnext3d_101", num_classes=4, head="bert", frames=32, **small)
+    clip = torch.randn(1, 3, 32, 48, 64)
+    assert kept.backbone(clip).shape[2] == 4 and halved.backbone(clip).shape[2] == 2
+    assert kept.head.pool.output_size[0] == 4 and halved.head.pool.output_size[0] == 2
+    assert forward_backward(kept, torch.randn(2, 3, 32, 48, 64))["logits"].shape == (2, 4)
+    with pytest.raises(ValueError, match="layer4_time_stride must be 1 or 2"):
+        create("resnext3d_101", layer4_time_stride=4, **small)
+    with pytest.raises(ValueError, match="published 101-layer"):
+        create("resnext3d_101", reduction="frmb", layer4_time_stride=1)
