@@ -89,6 +89,18 @@ def test_heads_on_frozen_features_and_their_scores(pretrained, tmp_path, monkeyp
     assert again["top1"][0] == result["top1"][0]
 
 
+def test_a_class_subset_reads_its_rows_of_the_whole_splits_features(pretrained):
+    cfg, data, backbone, _ = pretrained
+    part = data.only(["wave", "sit_down"], "two")
+    train, train_labels, test, test_labels = experiments.frozen_features(backbone, data, train_views=2)
+    sub_train, sub_train_labels, sub_test, sub_test_labels = experiments.frozen_features(backbone, part, train_views=2)
+    keep = torch.isin(train_labels, torch.tensor([data.class_names.index(c) for c in ("wave", "sit_down")]))
+    assert torch.equal(sub_train, train[keep]) and sub_train_labels.tolist() == part.train_labels.tolist() * 2
+    assert set(sub_test_labels.tolist()) == {0, 1} and len(sub_test) == len(part.test_labels)
+    maps, labels = experiments.validation_features(backbone, part)
+    assert len(maps) == len(part.val_labels) and labels.tolist() == part.val_labels.tolist()
+
+
 def test_distillation_heads_follow_a_teacher(pretrained, tmp_path):
     cfg, data, backbone, _ = pretrained
     teacher = {"backbone": backbone, "data": data, "row": {"row": "teacher", "head": "bert"}}
