@@ -554,8 +554,9 @@ def _rebuild(backbone: dict, num_classes: int, **changes) -> nn.Module:
 
 def default_views(backbone: dict, train_views: int | None = None) -> int:
     """Random views of each training video cached for the heads: 4 for 2D (TSN) backbones, 1 for 3D clip backbones,
-    whose heads are wider and many (BERT on the CPU 3D network's 512 channels and 4 positions: 17 s per 2-view run,
-    and the default trains 23 of them; 4 views took ~30 s at 2 positions, measured)."""
+    whose heads are wider and many (the default trains 23 BERT heads on the CPU 3D network's 512 channels and 4
+    positions: 17 s a run with 2 views, 14 s with 1, measured on a machine that was slower for the second; 4 views
+    took ~30 s at 2 positions)."""
     return train_views or (1 if backbone["sampling"] == "clip" else 4)
 
 

@@ -57,7 +57,7 @@ _HEADLINE_COLUMNS = [
 ]
 HEADLINES = {"01_table3.3_pooling": _HEADLINE_COLUMNS, "06_table4.3_bert_3d": _HEADLINE_COLUMNS}
 # The claims headline: every notebook's `NN_claims.csv`, one line per thesis claim tested (on all test videos, then
-# on the appearance classes only, the control).
+# its controls: the appearance classes only, and the control datasets `study.CONTROL_SETS`).
 CLAIM_COLUMNS = [
     ("claim", "claim (A against B)", None),
     ("classes", "test videos", None),
