@@ -166,8 +166,7 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
     head = options.get("head", "avg" if is_2d(stream.model) else "tgap")
     if is_2d(stream.model) or head not in ex.MATCHED_HEADS:
         options = {**options, "head": head, **ex.narrow_head_options(head, width)}
-    else:  # Section 4.2.3: the 3D heads are sized to BERT's parameter count on the same features
-        net = ex.small_3d(cfg)
+    else:  # Section 4.2.3: the 3D heads are sized to BERT's parameter count on the same features (`net` above)
         shape = ex.feature_shape(net["model"], clip, **{k: net[k] for k in ("blocks", "width", "layer4_time_stride")})
         hidden = ex.matched_hidden(head, *shape)
         options = {**options, "head": head, "hidden": hidden}
