@@ -449,11 +449,16 @@ def claims(runs: pd.DataFrame, tables, controls: pd.DataFrame | None = None) -> 
 CONTROL_SETS = {"no reversed pairs": ("appearance", "speed"), "order only": ("reversed",)}
 CONTROL_CLAIMS = (CLAIMS[0][0], CLAIMS[2][0])  # BERT against average pooling (2D) and TGAP (3D)
 
+# Lines already computed in this process: a notebook shows the claims that `run_notebook` tested a moment before,
+# and reading their control runs back from disk (data, features, test scores) took ~8 s a notebook (measured).
+_CONTROL_LINES: dict[tuple, pd.DataFrame] = {}
+
 
 def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -> pd.DataFrame:
     """The `CONTROL_CLAIMS` of `tables` on each control dataset of `CONTROL_SETS` (CPU profiles; a set needs two
     classes), as `claims` lines whose `classes` is "control set: <name>"; empty where none applies. Runs are
-    cached in `runs_dir` (default: the CPU heads' folder, `runs_dir_for`), so a second call only reads them."""
+    cached in `runs_dir` (default: the CPU heads' folder, `runs_dir_for`), so a second call only reads them, and
+    not even that within one process."""
     from . import experiments as ex
     from .data.datasets import class_names
     from .data.synthetic import get_class
@@ -461,6 +466,10 @@ def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = Non
     chosen = [c for c in CLAIMS if c[0] in CONTROL_CLAIMS and c[1] in tables]
     if cfg.name == "full" or not chosen:
         return pd.DataFrame(columns=CLAIM_COLUMNS)
+    runs_dir = Path(runs_dir or runs_dir_for(cfg, "")).resolve()
+    key = (cfg, tuple(sorted(tables)), seed, str(runs_dir), str(ex.synthetic_root(cfg)))
+    if key in _CONTROL_LINES:
+        return _CONTROL_LINES[key].copy()
     rows = [r for r in recipes.recipes_for(tables) if any((r.table, r.row) in ((c[1], c[2]), (c[1], c[3]))
                                                           for c in chosen)]  # fmt: skip
     names = class_names(ex.synthetic_root(cfg), "synthetic")
@@ -469,10 +478,11 @@ def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = Non
         classes = tuple(c for c in names if get_class(c).group in groups)
         if len(classes) < 2:
             continue
-        runs = run(cfg, rows, runs_dir or runs_dir_for(cfg, ""), seed, classes=(name, classes))
+        runs = run(cfg, rows, runs_dir, seed, classes=(name, classes))
         found = _claims(runs, tables)
         lines.append(found[found["claim"].isin(CONTROL_CLAIMS)].assign(classes=f"control set: {name}"))
-    return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=CLAIM_COLUMNS)
+    _CONTROL_LINES[key] = pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=CLAIM_COLUMNS)
+    return _CONTROL_LINES[key].copy()
 
 
 def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFrame:

@@ -188,6 +188,21 @@ def test_decode_flow_frames(tiny_synthetic, tmp_path):
         decode_videos(records, "flow", (8, 6))
 
 
+def test_synthetic_flow_is_computed_once_with_its_solver_settings(tiny_synthetic, tmp_path):
+    import shutil
+
+    root = tmp_path / "synthetic"
+    shutil.copytree(tiny_synthetic, root)
+    out = experiments.ensure_flow(root, jobs=1)
+    manifest = json.loads((out / "flow.json").read_text())
+    assert manifest["tvl1"]["nscales"] == 2 and manifest["size"] == [64, 48]
+    assert len(list(out.glob("*/*/flow_x_*.jpg"))) == 3 * 4 * 11  # every pair of every 12-frame video
+    assert experiments.ensure_flow(root) == out  # computed once
+    (out / "flow.json").write_text(json.dumps({**manifest, "tvl1": {**manifest["tvl1"], "nscales": 3}}))
+    with pytest.raises(ValueError, match="delete it to recompute"):
+        experiments.ensure_flow(root)
+
+
 def test_train_and_test_reports_pairwise_accuracy(tiny_synthetic, tmp_path):
     from actionlib.experiments import load_synthetic, train_and_test
 

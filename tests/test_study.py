@@ -225,3 +225,27 @@ def test_a_claim_the_thesis_did_not_test_takes_the_direction_of_the_one_it_did()
     line = found.set_index("claim").loc[name]
     assert (line["thesis_a"], line["thesis_b"]) == (78.30, 77.49)  # the thesis's flow-into-RGB rows
     assert line["verdict"] == "agrees"
+
+
+def test_control_claims_train_on_each_control_set_once_per_process(monkeypatch, tmp_path):
+    from actionlib import experiments
+
+    bert, avg = _row("3.3", "ResNet18 BERT"), _row("3.3", "ResNet18 Average Pooling")
+    asked = []
+
+    def fake_run(cfg, rows, runs_dir, seed=0, stand_in=None, classes=None):
+        asked.append((classes[0], len(classes[1]), [r.row for r in rows]))
+        return _runs([bert, avg], [["1" * 100 + "0" * 44] * 3, ["1" * 60 + "0" * 84] * 3])
+
+    names = ["sit_down", "stand_up", "walk", "run", "wave", "clap"]
+    monkeypatch.setattr(study, "run", fake_run)
+    monkeypatch.setattr("actionlib.data.datasets.class_names", lambda root, dataset: names)
+    monkeypatch.setattr(experiments, "synthetic_root", lambda cfg, pretraining=False: tmp_path / "synthetic")
+    cfg = profiles.resolve("smoke")
+    found = study.control_claims(cfg, ["3.3"], runs_dir=tmp_path)
+    assert sorted(asked) == [("no reversed pairs", 4, [avg.row, bert.row]), ("order only", 2, [avg.row, bert.row])]
+    assert found["classes"].tolist() == ["control set: no reversed pairs", "control set: order only"]
+    assert (found["verdict"] == "agrees").all() and (found["claim"] == study.CONTROL_CLAIMS[0]).all()
+    again = study.control_claims(cfg, ["3.3"], runs_dir=tmp_path)
+    assert len(asked) == 2 and again.equals(found)  # read from this process's memory, not trained or read again
+    assert study.control_claims(profiles.resolve("full"), ["3.3"]).empty  # no control sets on real datasets
