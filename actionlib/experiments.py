@@ -276,10 +276,9 @@ def hold_out_validation(videos: torch.Tensor, labels: torch.Tensor):
     return videos[train], labels[train], videos[val], labels[val]
 
 
-# TV-L1 on the 64x48 synthetic frames: the fast settings (coarser on large motion, 3-4x cheaper) and the
-# thesis's 20-pixel bound at 340x256 scaled to the frame width (20 * 64 / 340 ~ 4 pixels).
-# TV-L1 of the 64x48 synthetic frames: the cheaper preset (`FAST_TVL1`) with two pyramid levels instead of three.
-# At this size the third level (41x31) buys nothing: against OpenCV's default solver (5 levels, 5 warps, 30 inner
+# TV-L1 on the 64x48 synthetic frames, with the thesis's 20-pixel bound at 340x256 scaled to the frame width
+# (20 * 64 / 340 ~ 4 pixels) and the cheaper preset (`FAST_TVL1`) with two pyramid levels instead of three. At this
+# size the third level (41x31) buys nothing: against OpenCV's default solver (5 levels, 5 warps, 30 inner
 # iterations) both are 0.033 px off on average (end-point error over 120 frame pairs of 12 videos, whose mean
 # displacement under the default is 0.10 px per component), and a pair costs 5.9 ms instead of 8.3 (measured on one
 # core: about 45 s less for the default run's 800 videos).
