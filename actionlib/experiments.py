@@ -305,7 +305,9 @@ def ensure_flow(root: str | Path, jobs: int = 2) -> Path:
     if manifest.is_file():
         found = json.loads(manifest.read_text())
         if found != wanted:
-            raise ValueError(f"{out} holds flow made with {found}, not {wanted}; delete it to recompute")
+            raise ValueError(f"{out} holds flow made with {found}, not {wanted}; delete it to recompute, and delete "
+                             f"the flow runs in {paths.runs_dir()} (or all of it): they were trained on the old flow "
+                             "and would be reused")  # fmt: skip
         return out
     report = extract_dataset_flow(root, out, dataset="synthetic", jobs=jobs,
                                   options=options,
@@ -331,6 +333,8 @@ def load_synthetic(root: str | Path, modality: str = "rgb", split: int = 1, size
     for subset in ("train", "test"):
         records = read_split(root, "synthetic", split, subset)
         cache = cache_dir / f"{modality}_split{split}_{subset}_{size[0]}x{size[1]}.pt"
+        if modality == "flow":  # decoded from flow of these settings: recomputed flow is never read from an old file
+            cache = cache.with_stem(f"{cache.stem}_{cache_key(**SYNTHETIC_FLOW)}")
         flow_root = ensure_flow(root) if modality == "flow" else None
         parts[subset] = decode_videos(records, modality, size, pose_root_for(root), cache, flow_root)
     train, train_labels, val, val_labels = hold_out_validation(*parts["train"])

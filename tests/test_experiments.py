@@ -198,8 +198,13 @@ def test_synthetic_flow_is_computed_once_with_its_solver_settings(tiny_synthetic
     assert manifest["tvl1"]["nscales"] == 2 and manifest["size"] == [64, 48]
     assert len(list(out.glob("*/*/flow_x_*.jpg"))) == 3 * 4 * 11  # every pair of every 12-frame video
     assert experiments.ensure_flow(root) == out  # computed once
+    experiments.load_synthetic(root, "flow", size=(32, 24))  # its decoded frames are named by the flow's settings
+    tag = experiments.cache_key(**experiments.SYNTHETIC_FLOW)
+    assert {f.name for f in (tmp_path / "synthetic_cache").iterdir()} == {
+        f"flow_split1_{subset}_32x24_{tag}.pt" for subset in ("train", "test")
+    }
     (out / "flow.json").write_text(json.dumps({**manifest, "tvl1": {**manifest["tvl1"], "nscales": 3}}))
-    with pytest.raises(ValueError, match="delete it to recompute"):
+    with pytest.raises(ValueError, match="delete it to recompute, and delete the flow runs"):
         experiments.ensure_flow(root)
 
 
