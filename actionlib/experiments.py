@@ -329,13 +329,13 @@ def load_synthetic(root: str | Path, modality: str = "rgb", split: int = 1, size
 
     root = Path(root)
     cache_dir = root.with_name(root.name + "_cache")
+    flow_root, tag = None, ""
+    if modality == "flow":  # decoded from flow of these settings: recomputed flow is never read from an old file
+        flow_root, tag = ensure_flow(root), f"_{cache_key(**SYNTHETIC_FLOW)}"
     parts = {}
     for subset in ("train", "test"):
         records = read_split(root, "synthetic", split, subset)
-        cache = cache_dir / f"{modality}_split{split}_{subset}_{size[0]}x{size[1]}.pt"
-        if modality == "flow":  # decoded from flow of these settings: recomputed flow is never read from an old file
-            cache = cache.with_stem(f"{cache.stem}_{cache_key(**SYNTHETIC_FLOW)}")
-        flow_root = ensure_flow(root) if modality == "flow" else None
+        cache = cache_dir / f"{modality}_split{split}_{subset}_{size[0]}x{size[1]}{tag}.pt"
         parts[subset] = decode_videos(records, modality, size, pose_root_for(root), cache, flow_root)
     train, train_labels, val, val_labels = hold_out_validation(*parts["train"])
     return SyntheticSplit(train, train_labels, *parts["test"], class_names(root, "synthetic"), modality, split, val,

@@ -466,13 +466,13 @@ def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = Non
     chosen = [c for c in CLAIMS if c[0] in CONTROL_CLAIMS and c[1] in tables]
     if cfg.name == "full" or not chosen:
         return pd.DataFrame(columns=CLAIM_COLUMNS)
-    runs_dir = Path(runs_dir or runs_dir_for(cfg, "")).resolve()
-    key = (cfg, tuple(sorted(tables)), seed, str(runs_dir), str(ex.synthetic_root(cfg)))
+    runs_dir, root = Path(runs_dir or runs_dir_for(cfg, "")).resolve(), ex.synthetic_root(cfg)
+    key = (cfg, tuple(sorted(tables)), seed, str(runs_dir), str(root))
     if key in _CONTROL_LINES:
         return _CONTROL_LINES[key].copy()
     rows = [r for r in recipes.recipes_for(tables) if any((r.table, r.row) in ((c[1], c[2]), (c[1], c[3]))
                                                           for c in chosen)]  # fmt: skip
-    names = class_names(ex.synthetic_root(cfg), "synthetic")
+    names = class_names(root, "synthetic")
     lines = []
     for name, groups in CONTROL_SETS.items():
         classes = tuple(c for c in names if get_class(c).group in groups)
