@@ -32,7 +32,6 @@ from tqdm.auto import tqdm
 
 from . import paths, reference
 from .paths import repo_root
-from .profiles import parse_choices, parse_splits  # noqa: F401 (the notebooks call them as ex.*)
 
 
 def ensure_synthetic(root: str | Path, classes=None, videos_per_class: int = 30, frames: int = 40, size=(128, 96),
@@ -527,7 +526,7 @@ def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int 
     sampling = "tsn" if _is_2d(model) else "clip"  # the family's sampling (`engine.inputs.make_sampler`)
     # "data": the clips' source and geometry (runs made by earlier clip code are not reused)
     settings = {"model": model, "frames": frames, "data": ("ClipDataset", frame_geometry(data.frame_size)), "epochs": epochs, "lr": lr, "seed": seed,
-                "batch_size": cfg.batch_size, "size": int(data.train.shape[3]), "modality": data.modality, "profile": cfg.name,
+                "batch_size": cfg.batch_size, "size": int(data.train.shape[3]), "modality": data.modality,
                 "split": data.split, "init": str(init) if init else None, "source": data.source, **options}  # fmt: skip
     out = Path(runs_dir or paths.runs_dir() / "backbones") / cache_key(**settings)
     done = out / "result.json"
@@ -636,11 +635,6 @@ def validation_features(backbone: dict, data: SyntheticSplit, fusion: str | None
     return out
 
 
-# Heads on cached features train with batches of 64 under smoke: a quarter of the optimizer steps of the profile's
-# 16 and ~30 % less time (measured on four heads, two seeds each: Top-1 within the seed spread of batch 16).
-# Other profiles use their own batch size.
-HEAD_BATCH = {"smoke": 64}
-
 HEAD_RUN_KEYS = ("row", "optimizer", "lr", "fusion", "distill", "distill_weight", "frames")
 
 
@@ -680,13 +674,13 @@ def load_head(run_dir: str | Path, backbone: dict, row: dict, num_classes: int) 
 
 def small_3d(cfg) -> dict:
     """The CPU profile's 3D network, for `pretrain(cfg, data, **small_3d(cfg))`: ResNeXt blocks, one per stage,
-    16 base channels, clips of 32 consecutive frames (8 under `test`), layer4 keeping its temporal resolution so
+    16 base channels, clips of `cfg.frames_3d` consecutive frames (32; 8 under `test`), layer4 keeping its temporal resolution so
     that 32 frames leave 4 positions after layer4, the 4 BERT tokens of the thesis's 64-frame network (with layer4
     halving time as published, 2), trained for 3/10 of the profile's epochs (6 under smoke: a 32-frame 3D clip
     costs about 4x a 2D run's 8 frames, and the default trains three seeds of it per stream within its 30
     minutes), learning rate 1e-3."""
     return {"model": "resnext3d_101", "blocks": (1, 1, 1, 1), "width": 16, "layer4_time_stride": 1,
-            "frames": 8 if cfg.name == "test" else 32, "epochs": max(1, cfg.epochs * 3 // 10), "lr": 1e-3}  # fmt: skip
+            "frames": cfg.frames_3d, "epochs": max(1, cfg.epochs * 3 // 10), "lr": 1e-3}  # fmt: skip
 
 
 def narrow_head_options(head: str, width: int) -> dict:
@@ -761,7 +755,7 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
     """
     seeds = cfg.seeds if seeds is None else seeds
     epochs = epochs or cfg.epochs
-    batch_size = batch_size or HEAD_BATCH.get(cfg.name, cfg.batch_size)
+    batch_size = batch_size or cfg.head_batch or cfg.batch_size
     num_classes = len(data.class_names)
     teacher_model, teacher_data, teacher_top1 = None, None, np.nan
     if any(row.get("distill") for row in rows):
@@ -840,35 +834,24 @@ def save_table(df: pd.DataFrame, results: str | Path, name: str, floatfmt: str =
     return csv
 
 
-# What the CPU profiles generate: `test` is tiny (one reversed pair, one speed pair), `smoke` the default set.
-SYNTHETIC_SETS = {
-    "test": {"classes": ["sit_down", "stand_up", "walk", "run"], "videos_per_class": 4, "frames": 16},
-    "smoke": {"classes": None, "videos_per_class": 30, "frames": 40},
-}
-# The pretraining set of the CPU profiles' frozen backbones: the same classes drawn with another seed, so other
-# actors, clothes, scenes and motions. The stand-in for ImageNet/Kinetics pretraining: a backbone never sees a video
-# its heads train, select or test on (as Kinetics holds actions like HMDB51's, never its videos). All its videos
-# but the held-out validation ones train the backbone (its test split is nobody's test), so 20 videos a class give
-# the backbone as many training videos (16 a class) as the target's split does, for 2/3 of the flow to compute.
-PRETRAINING_SEED = 1
-PRETRAINING_VIDEOS = {"test": 4, "smoke": 20}
-
-
 def synthetic_root(cfg, pretraining: bool = False) -> Path:
-    """The synthetic dataset a CPU profile uses (generated on first use under <repo>/data/), or with `pretraining`
-    its pretraining set beside it (`<root>_pretraining`, generated with PRETRAINING_SEED on first use)."""
-    spec = SYNTHETIC_SETS.get(cfg.name, SYNTHETIC_SETS["smoke"])
+    """The synthetic dataset of `cfg.synthetic` (generated on first use under <repo>/data/; an existing one under
+    `cfg.data_root`), or with `pretraining` its pretraining set beside it (`<root>_pretraining`, generated on first
+    use)."""
+    spec = cfg.synthetic
+    if spec is None:
+        raise ValueError(f"profile {cfg.name!r} runs on the dataset's files, not on a generated synthetic set")
+    classes = list(spec.classes) if spec.classes is not None else None
     if cfg.data_root is not None:
         root = Path(cfg.data_root) / "synthetic"
         if not pretraining:
             return root
     else:
-        root = repo_root() / "data" / ("synthetic" if cfg.name != "test" else "synthetic_test")
+        root = repo_root() / "data" / spec.folder
     if not pretraining:
-        return ensure_synthetic(root, spec["classes"], spec["videos_per_class"], spec["frames"], jobs=2)
-    videos = PRETRAINING_VIDEOS.get(cfg.name, PRETRAINING_VIDEOS["smoke"])
-    return ensure_synthetic(root.with_name(root.name + "_pretraining"), spec["classes"], videos, spec["frames"],
-                            seed=PRETRAINING_SEED, jobs=2)  # fmt: skip
+        return ensure_synthetic(root, classes, spec.videos_per_class, spec.frames, jobs=2)
+    return ensure_synthetic(root.with_name(root.name + "_pretraining"), classes, spec.pretraining_videos, spec.frames,
+                            seed=spec.pretraining_seed, jobs=2)  # fmt: skip
 
 
 def cpu_data(cfg, modality: str | None = None, split: int = 1, pretraining: bool = False) -> SyntheticSplit:

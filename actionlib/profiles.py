@@ -1,13 +1,16 @@
-"""Run profiles: every notebook reads its sizes from one named profile instead of hard-coding them.
+"""Run profiles: every scaling decision of the study as values, one named set of them per use.
 
 - `test`: tiny, for CI: seconds per notebook, results are meaningless;
 - `smoke`: the CPU default on the synthetic dataset: the tables whose comparisons the thesis draws its conclusions
   from, their compared rows three times (budget: 30 min on 2 cores for the 8 notebooks, a quarter of it spare);
 - `cpu`: `smoke` with every table the CPU can ask (breadth: about twice the time);
-- `full`: the thesis protocol on HMDB51/UCF101 on GPUs; needs the data and checkpoints (see `NEEDS`).
+- `full`: the thesis protocol on HMDB51/UCF101 on GPUs; needs the data and checkpoints;
+- `tiny`: the full protocol (the dataset's files, public checkpoint layouts, fine-tuning, the test protocols) on a
+  tiny network of each kind, on the CPU in minutes: a check of the plumbing, not the thesis's numbers.
 
-A notebook's parameters cell holds `profile = "smoke"` and optional overrides defaulting to None; its next cell
-calls `resolve(profile, epochs=epochs, ...)`, where None keeps the profile's value.
+A profile's name is a label (titles, folder names): the study reads its fields, never its name, so two profiles
+with the same fields give the same numbers. A notebook's parameters cell holds `profile = "smoke"` and optional
+overrides defaulting to None; `resolve(profile, epochs=epochs, ...)` applies them, where None keeps the value.
 """
 
 from __future__ import annotations
@@ -25,8 +28,36 @@ DATASET_DIRS = {"synthetic": "synthetic", "hmdb51": "hmdb51", "ucf101": "UCF-101
 
 
 @dataclass(frozen=True)
+class SyntheticSet:
+    """A synthetic dataset the study generates (`data.synthetic`) and the disjoint set its backbones pretrain on."""
+
+    folder: str = "synthetic"  # under <repo>/data/, or `Profile.data_root`
+    classes: tuple[str, ...] | None = None  # None: every class of `data.synthetic`
+    videos_per_class: int = 30
+    frames: int = 40
+    # The pretraining set of the frozen backbones: the same classes drawn with another seed, so other actors,
+    # clothes, scenes and motions. The stand-in for ImageNet/Kinetics pretraining: a backbone never sees a video its
+    # heads train, select or test on (as Kinetics holds actions like HMDB51's, never its videos). All its videos but
+    # the held-out validation ones train the backbone (its test split is nobody's test), so 20 videos a class give
+    # the backbone as many training videos (16 a class) as the target's split does, for 2/3 of the flow to compute.
+    pretraining_videos: int = 20
+    pretraining_seed: int = 1
+
+
+# What a profile's backbones are (`study.plan`):
+# - "published": the thesis's networks from their public initialisation, fine-tuned end to end on the dataset's
+#   files (`weights_dir` holds the checkpoints);
+# - "tiny": the same runs with a tiny network of each kind (`recipes.STAND_INS`), from checkpoints in the public
+#   layout that the study writes itself;
+# - "small": the CPU networks (a narrow ResNet18 of `width` channels, the CPU 3D network of `frames_3d` frames),
+#   pretrained on the generated `synthetic` set's pretraining set and frozen; each row's head trains on their
+#   cached features (the tables that compare networks train the CPU network end to end instead).
+BACKBONES = ("published", "tiny", "small")
+
+
+@dataclass(frozen=True)
 class Profile:
-    """The knobs a profile fixes for every notebook."""
+    """Every value a profile fixes for every notebook."""
 
     name: str
     dataset: str  # one of DATASETS
@@ -47,6 +78,13 @@ class Profile:
     # runs (splits x seeds) of a row that a thesis claim compares (`study.CLAIMS`): more seeds when its splits are fewer
     claim_repeats: int = 1
     tables: tuple[str, ...] | None = None  # the thesis tables this profile runs (None: all); the others say why not
+    backbone: str = "published"  # one of BACKBONES
+    synthetic: SyntheticSet | None = None  # the generated dataset the rows run on (None: the dataset's files)
+    frames_3d: int = 32  # clip length of the CPU 3D network (backbone "small")
+    head_batch: int | None = None  # batch of heads trained on cached features (None: `batch_size`)
+    # the batch each optimizer step averages (None: the engine's, the thesis's 128 or Rep-Flow's 24, reached by
+    # accumulation whatever fits per step)
+    effective_batch: int | None = None
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -79,6 +117,9 @@ PROFILES: dict[str, Profile] = {
         cell_timeout=120,
         width=8,
         modality="pose",
+        backbone="small",
+        synthetic=SyntheticSet("synthetic_test", ("sit_down", "stand_up", "walk", "run"), 4, 16, 4),
+        frames_3d=8,
     ),
     "smoke": Profile(
         name="smoke",
@@ -98,6 +139,11 @@ PROFILES: dict[str, Profile] = {
         modality="pose",
         claim_repeats=3,
         tables=SMOKE_TABLES,
+        backbone="small",
+        synthetic=SyntheticSet(),
+        # heads on cached features: a quarter of the optimizer steps of batch 16 and ~30 % less time (measured on
+        # four heads, two seeds each: Top-1 within the seed spread of batch 16)
+        head_batch=64,
     ),
     "cpu": None,  # filled below: smoke with every table
     "full": Profile(
@@ -119,22 +165,15 @@ PROFILES: dict[str, Profile] = {
 
 
 PROFILES["cpu"] = dataclasses.replace(PROFILES["smoke"], name="cpu", tables=None, cell_timeout=7200)
-
-
-@dataclass(frozen=True)
-class Needs:
-    """What a notebook reads under the `full` profile; `actionlib reproduce` checks it before starting kernels."""
-
-    datasets: tuple[str, ...] = ()  # empty: the notebook's `dataset` parameter, else the profile's dataset
-    weights: tuple[str, ...] = ()  # checkpoint files, relative to weights_dir
-
-
-# Per notebook number ("05" for notebooks/05_*.py); a notebook not listed needs only its dataset.
-# Example: "05": Needs(datasets=("hmdb51", "ucf101"), weights=("r2plus1d_34_ig65m_kinetics.pth",)),
-NEEDS: dict[str, Needs] = {}
+# The full protocol on the tiny networks, briefly, on the CPU, on split 1; its data are the dataset's files under
+# `data_root` (the tests build small trees in the published layouts).
+PROFILES["tiny"] = dataclasses.replace(PROFILES["full"], name="tiny", backbone="tiny", epochs=1, batch_size=2,
+                                       accumulation=1, effective_batch=2, workers=0, device="cpu", repeats=1,
+                                       splits=(1,), weights_dir=None)  # fmt: skip
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
-_INT_FIELDS = ("frames", "size", "epochs", "batch_size", "accumulation", "repeats", "width", "claim_repeats")
+_INT_FIELDS = ("frames", "size", "epochs", "batch_size", "accumulation", "repeats", "width", "claim_repeats",
+               "frames_3d")  # fmt: skip
 
 
 def resolve(profile: str | Profile, **overrides) -> Profile:
@@ -170,6 +209,15 @@ def resolve(profile: str | Profile, **overrides) -> Profile:
         problems.append(f"splits={resolved.splits!r} (a non-empty subset of 1, 2, 3)")
     if resolved.device not in ("cpu", "cuda") and not str(resolved.device).startswith("cuda:"):
         problems.append(f"device={resolved.device!r} (cpu, cuda or cuda:N)")
+    for key in ("head_batch", "effective_batch"):
+        value = getattr(resolved, key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            problems.append(f"{key}={value!r} (None or a positive integer)")
+    if resolved.backbone not in BACKBONES:
+        problems.append(f"backbone={resolved.backbone!r} (allowed: {', '.join(BACKBONES)})")
+    elif (resolved.backbone == "small") != (resolved.synthetic is not None):
+        problems.append(f"backbone={resolved.backbone!r} with synthetic={resolved.synthetic!r} (the small frozen "
+                        "backbones run on a generated synthetic set, the others on the dataset's files)")  # fmt: skip
     if problems:
         raise ValueError(f"profile {resolved.name!r}: invalid {'; '.join(problems)}")
 

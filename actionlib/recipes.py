@@ -655,22 +655,12 @@ def run_name(key: str, dataset: str, split: int, seed: int) -> str:
 # ------------------------------------------------------------------------------------------------ running
 # A stand-in replaces every stream's network by a small one of the same kind (2D or 3D), initialised from
 # checkpoints it writes in the public layout: the whole protocol (layouts, splits, checkpoint loading, training,
-# resuming, test protocols, fusion, distillation, tables) then runs in seconds per row on a CPU. Tests and
-# `-p stand_in=tiny` use it; its numbers are not the thesis's.
+# resuming, test protocols, fusion, distillation, tables) then runs in seconds per row on a CPU. The `tiny`
+# profile (`profiles.Profile.backbone`) uses it; its numbers are not the thesis's.
 STAND_INS = {
     "tiny": {
         "2d": {"model": "resnet18", "options": {"width": 8, "size": 32}, "frames": 4},
         "3d": {"model": "resnext3d_101", "options": {"blocks": (1, 1, 1, 1), "width": 16, "size": 32}, "frames": 8},
-        # `study.run_tables` runs the stand-in briefly, on the CPU, on split 1 (`study.run` keeps the profile's)
-        "profile": {
-            "epochs": 1,
-            "batch_size": 2,
-            "accumulation": 1,
-            "workers": 0,
-            "device": "cpu",
-            "repeats": 1,
-            "splits": (1,),
-        },
     }
 }
 _KEPT_2D = ("head", "fusion", "layers", "heads", "cls")  # options a narrow ResNet18 accepts unchanged
@@ -718,8 +708,12 @@ def frame_root(data_root: str | Path, dataset: str, modality: str) -> Path:
     return Path(data_root) / f"{dataset}_{modality}"
 
 
-def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed: int, runs_dir: Path, teacher,
-                  stand_in: str | None = None):  # fmt: skip
+def _profile_stream(cfg, key: str) -> Stream:
+    """Stream `key` on the profile's backbone: as published, or on a tiny network of its kind (`STAND_INS`)."""
+    return STREAMS[key] if cfg.backbone not in STAND_INS else stand_in_stream(STREAMS[key], cfg.backbone)
+
+
+def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed: int, runs_dir: Path, teacher):
     from .engine.train import TrainConfig
 
     root = Path(cfg.data_root) / DATASET_DIRS[dataset]
@@ -738,8 +732,7 @@ def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed:
         data_options={"resize": list(stream.frame_size)} if stream.frame_size else {},
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
-        # the thesis's 128 (Rep-Flow 24) by accumulation, whatever fits per step; the stand-in steps every batch
-        effective_batch=cfg.batch_size * cfg.accumulation if stand_in else None,
+        effective_batch=cfg.effective_batch,
         seed=seed,
         workers=cfg.workers,
         device=cfg.device,
@@ -751,17 +744,18 @@ def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed:
     )
 
 
-def train_stream(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: str | Path, stand_in=None) -> Path:
-    """The stream's best.pt, training it first if its run has not finished (resuming from last.pt)."""
+def train_stream(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: str | Path) -> Path:
+    """The stream's best.pt on the profile's backbone, training it first if its run has not finished (resuming from
+    last.pt)."""
     from .engine.records import read_metrics
     from .engine.train import run
 
-    stream = STREAMS[key] if stand_in is None else stand_in_stream(STREAMS[key], stand_in)
+    stream = _profile_stream(cfg, key)
     runs_dir = Path(runs_dir)
     teacher = None
     if stream.teacher:
-        teacher = str(train_stream(cfg, stream.teacher, dataset, split, seed, runs_dir, stand_in))
-    config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher, stand_in)
+        teacher = str(train_stream(cfg, stream.teacher, dataset, split, seed, runs_dir))
+    config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher)
     out = Path(config.out)
     best = out / "best.pt"
     # metrics.jsonl gets an epoch's line only after that epoch's last.pt is written: reading it tells whether the
@@ -780,7 +774,7 @@ def train_command(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: 
     in `runs_dir` is picked up by the notebooks instead of being trained again."""
     import shlex
 
-    stream = STREAMS[key]
+    stream = _profile_stream(cfg, key)
     runs_dir = Path(runs_dir)
     teacher = None
     if stream.teacher:
@@ -798,7 +792,8 @@ def train_command(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: 
         args += ["--data-option", "resize={}x{}".format(*stream.frame_size)]
     named = {"pretrained": config.pretrained, "optimizer": config.optimizer, "lr": config.lr,
              "stride": config.stride, "distill": config.distill,
-             "distill_weight": config.distill_weight, "teacher": config.teacher}  # fmt: skip
+             "distill_weight": config.distill_weight, "teacher": config.teacher,
+             "effective_batch": config.effective_batch}  # fmt: skip
     for name, value in named.items():
         if value is not None:
             args += [f"--{name.replace('_', '-')}", value]
@@ -820,13 +815,6 @@ def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False, 
     )  # fmt: skip
     save_scores(path, out, config["class_names"], {"checkpoint": str(checkpoint), "protocol": protocol})
     return {**out, "class_names": list(config["class_names"])}
-
-
-def test_frames(recipe: Recipe, stand_in: str | None = None) -> int | None:
-    """Frames a row is tested on where they differ from training (the stand-in: its own 2D clip length)."""
-    if recipe.test_frames is None or stand_in is None:
-        return recipe.test_frames
-    return STAND_INS[stand_in]["2d"]["frames"]
 
 
 # Pose frames here come from MediaPipe, which finds one person per frame; the thesis rendered OpenPose's skeletons

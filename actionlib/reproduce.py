@@ -22,8 +22,8 @@ Parameters (`-p NAME=VALUE`) are checked before any kernel starts: the name must
 cell (papermill.inspect_notebook), the value must have the default's type (for a None default: the type its
 annotation or `# type:` comment names), `profile` must be a profile of actionlib.profiles, a parameter commented
 `# allowed: a, b, c` must be one of those values, `splits` and the profile's fields must be valid for
-actionlib.profiles, and a `_root`/`_dir` input must be an existing folder. The `full` profile then checks that
-the datasets, split files and checkpoints exist (actionlib.profiles.NEEDS).
+actionlib.profiles, and a `_root`/`_dir` input must be an existing folder. A profile that reads the dataset's
+files (`full`, `tiny`) then checks that the datasets, split files and checkpoints that the notebook's rows read exist (actionlib.recipes.needs).
 
 Ctrl-C cancels the notebooks not started, kills the running kernels and everything they started, rewrites the
 index from the notebooks that finished and exits with 130.
@@ -280,15 +280,13 @@ def _preflight(notebooks: dict[str, tuple[dict, dict]], profile: str) -> list[st
         except ValueError as err:
             by_problem.setdefault(str(err), []).append(name)
             continue
-        needs, frames = profiles.NEEDS.get(name[:2]), set()
-        if needs is None and name[:2] in recipes.NOTEBOOK_TABLES:
-            chosen = recipes.recipes_for(recipes.NOTEBOOK_TABLES[name[:2]])
-            needs, frames = profiles.Needs(*recipes.needs(chosen)), recipes.modalities(chosen) - {"rgb"}
-            if value("stand_in", None) is not None:  # the stand-in's checkpoints come from write_stand_in_weights
-                needs = profiles.Needs(needs.datasets)
-        needs = needs or profiles.Needs()
-        for dataset in needs.datasets or (cfg.dataset,):
-            for line in missing_inputs(dataset, cfg.data_root, cfg.splits, cfg.weights_dir, needs.weights):
+        chosen = recipes.recipes_for(recipes.NOTEBOOK_TABLES.get(name[:2], ()))
+        datasets, weights = recipes.needs(chosen)
+        frames = recipes.modalities(chosen) - {"rgb"}
+        if cfg.backbone != "published":  # the tiny networks' checkpoints are written by the study itself
+            weights = ()
+        for dataset in datasets or (cfg.dataset,):
+            for line in missing_inputs(dataset, cfg.data_root, cfg.splits, cfg.weights_dir, weights):
                 by_problem.setdefault(line, []).append(name)
             for modality in sorted(frames):
                 folder = recipes.frame_root(cfg.data_root, dataset, modality) if cfg.data_root else None
@@ -730,11 +728,12 @@ def run(
             raise ParameterError(
                 "\n".join(f"{line} ({', '.join(names)}; no notebook was started)" for line, names in problems.items())
             )
-        if profile == "full":
+        if profiles.PROFILES[profile].synthetic is None:  # the dataset's files: they must be there
             missing = _preflight(found, profile)
             if missing:
                 raise MissingInputsError(
-                    "the full profile's inputs are missing (no notebook was started):\n  - " + "\n  - ".join(missing)
+                    f"the {profile} profile's inputs are missing (no notebook was started):\n  - "
+                    + "\n  - ".join(missing)
                 )
         try:
             statuses = _execute_all(tasks, jobs, tqdm)

@@ -1,16 +1,18 @@
 """The thesis study on every profile: the rows of `recipes.RECIPES`, planned for a profile, run by one runner.
 
-A profile scales a row; it never picks other code. Each stream of a row is *planned* for the profile:
+A profile scales a row; it never picks other code. Each stream of a row is *planned* from the profile's fields
+(`Profile.backbone`, `Profile.synthetic`, sizes), and the plan says how it runs:
 
-- `full`: the thesis's fine-tuning run, end to end from its public initialisation (`recipes.train_stream`), tested
-  from its checkpoint (`recipes.stream_scores`).
-- `smoke` and `test` (CPU, synthetic data): the same row with visible changes (`Plan.changes`): the network of the
-  same kind made small (a narrow ResNet18, `Profile.width` channels; the CPU 3D ResNeXt of `experiments.small_3d`),
-  pretrained once per seed on a disjoint synthetic pretraining set and frozen (the stand-in for ImageNet/Kinetics
-  pretraining: `experiments.PRETRAINING_SEED`),
-  the row's head, fusion and optimizer trained on the cached features of that backbone, fewer frames, smaller
-  frames, the pose frames standing in for RGB (`Profile.modality`) except in tables that also have a pose stream.
-  A row the profile cannot ask says why (`Plan.reason`).
+- on the dataset's files (`Plan.source` "files"; backbone "published" or "tiny"): the thesis's fine-tuning run,
+  end to end from its public initialisation (`recipes.train_stream`), tested from its checkpoint
+  (`recipes.stream_scores`); a tiny backbone runs the same protocol on a tiny network of the stream's kind.
+- in memory on a generated synthetic set (`Plan.source` "memory"; backbone "small"): the same row with visible
+  changes (`Plan.changes`): the network of the same kind made small (a narrow ResNet18, `Profile.width` channels;
+  the CPU 3D ResNeXt of `experiments.small_3d`), pretrained once per seed on a disjoint synthetic pretraining set
+  and frozen (the stand-in for ImageNet/Kinetics pretraining: `profiles.SyntheticSet`), the row's head, fusion
+  and optimizer trained on the cached features of that backbone, fewer frames, smaller frames, the pose frames
+  standing in for RGB (`Profile.modality`) except in tables that also have a pose stream. A row the profile
+  cannot ask says why (`Plan.reason`).
 
 Either way a stream is trained through `engine.fit`, tested under the row's protocol with the same `ClipDataset`,
 `FrameSampler` and `ClipTransform` code (decoded frames come from memory on the CPU profiles), several streams
@@ -53,6 +55,8 @@ class Plan:
     reason: str | None = None  # why the profile cannot run this stream (then the row does not run)
     teacher: str | None = None
     init: str | None = None  # the stream whose trained weights start this one (CPU "16f pre-trained" rows)
+    source: str = "memory"  # "files": the dataset's videos (`recipes.train_stream`); "memory": a decoded synthetic set
+    test_frames: int | None = None  # frames the stream is tested on where they differ from training ("files")
 
 
 # Tables that compare networks (clip length, grouped convolutions, initialisation, architectures), not heads: on the
@@ -106,16 +110,28 @@ def _init_stream(key: str, recipe: Recipe) -> str | None:
     return None
 
 
+def _files_plan(key: str, recipe: Recipe, cfg) -> Plan:
+    """The thesis's run of stream `key` on the dataset's files, end to end from its initialisation; with a tiny
+    backbone (`recipes.STAND_INS`), the same run on the tiny network of the stream's kind."""
+    stream, changes, test_frames = STREAMS[key], [], recipe.test_frames
+    if cfg.backbone in recipes.STAND_INS:
+        stream = recipes.stand_in_stream(stream, cfg.backbone)
+        changes.append(f"the {cfg.backbone!r} stand-in network, not the thesis's")
+        test_frames = recipes.STAND_INS[cfg.backbone]["2d"]["frames"] if test_frames else None
+    return Plan(key, "fine-tune", stream.model, stream.modality, stream.options.get("frames", 16),
+                dict(stream.options), (*changes, FULL_SELECTION), teacher=stream.teacher, source="files",
+                test_frames=test_frames)  # fmt: skip
+
+
 def plan(key: str, recipe: Recipe, cfg) -> Plan:
     """How `cfg` runs stream `key` of `recipe` (see the module docstring)."""
     from . import experiments as ex
     from .engine.optim import default_optimizer
 
+    if cfg.backbone != "small":
+        return _files_plan(key, recipe, cfg)
     stream = STREAMS[key]
     frames = stream.options.get("frames", 16)
-    if cfg.name == "full":
-        return Plan(key, "fine-tune", stream.model, stream.modality, frames, dict(stream.options),
-                    teacher=stream.teacher)  # fmt: skip
     modality = _cpu_modality(stream.modality, recipe, cfg)
 
     def refused(why: str) -> Plan:
@@ -254,9 +270,10 @@ class _CpuStreams:
                 "teacher_top1": run.get("teacher_top1", np.nan)}  # fmt: skip
 
 
-def _full_scores(cfg, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str, runs_dir: Path, stand_in):
-    checkpoint = recipes.train_stream(cfg, p.key, recipe.dataset, split, seed, runs_dir, stand_in)
-    scores = recipes.stream_scores(checkpoint, protocol, cfg, frames=recipes.test_frames(recipe, stand_in))
+def _files_scores(cfg, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str, runs_dir: Path) -> dict:
+    """Test scores of a stream run on the dataset's files (trained first unless its run has finished)."""
+    checkpoint = recipes.train_stream(cfg, p.key, recipe.dataset, split, seed, runs_dir)
+    scores = recipes.stream_scores(checkpoint, protocol, cfg, frames=p.test_frames)
     return {**scores, "run": str(checkpoint.parent)}
 
 
@@ -314,7 +331,7 @@ def runs_of(recipe: Recipe, cfg, seed: int = 0) -> list[tuple[int, int]]:
 
 
 # ------------------------------------------------------------------------------------------------ the runner
-def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = None,
+def run(cfg, rows, runs_dir: str | Path, seed: int = 0,
         classes: tuple[str, tuple[str, ...]] | None = None) -> pd.DataFrame:  # fmt: skip
     """Train and test every row the profile can run, on its runs (`runs_of`): one line per row, split, seed and
     protocol with Top-1/Top-3 (%) and its Wilson interval, the test videos, which of them were right (`correct`:
@@ -328,7 +345,7 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
     from .engine.fusion import fuse_sets
 
     runs_dir = Path(runs_dir)
-    cpu = _CpuStreams(cfg, runs_dir, classes) if cfg.name != "full" else None
+    cpu = _CpuStreams(cfg, runs_dir, classes)  # makes nothing until a stream in memory asks
     jobs = []
     for recipe in rows:
         planned = plans(recipe, cfg)
@@ -341,10 +358,10 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0, stand_in: str | None = N
         for p in planned:
             job = (p.key, recipe.table, recipe.dataset, split, run_seed, protocol, recipe.test_frames)
             if job not in cache:
-                if cpu is not None:
-                    cache[job] = cpu.scores(p, recipe, split, run_seed, protocol)
+                if p.source == "files":
+                    cache[job] = _files_scores(cfg, p, recipe, split, run_seed, protocol, runs_dir)
                 else:
-                    cache[job] = _full_scores(cfg, p, recipe, split, run_seed, protocol, runs_dir, stand_in)
+                    cache[job] = cpu.scores(p, recipe, split, run_seed, protocol)
             sets.append(cache[job])
         fused = fuse_sets(sets, "l2") if len(sets) > 1 else sets[0]
         names = list(fused["class_names"])
@@ -449,27 +466,19 @@ def claims(runs: pd.DataFrame, tables, controls: pd.DataFrame | None = None) -> 
 CONTROL_SETS = {"no reversed pairs": ("appearance", "speed"), "order only": ("reversed",)}
 CONTROL_CLAIMS = (CLAIMS[0][0], CLAIMS[2][0])  # BERT against average pooling (2D) and TGAP (3D)
 
-# Lines already computed in this process: a notebook shows the claims that `run_notebook` tested a moment before,
-# and reading their control runs back from disk (data, features, test scores) took ~8 s a notebook (measured).
-_CONTROL_LINES: dict[tuple, pd.DataFrame] = {}
-
 
 def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """The `CONTROL_CLAIMS` of `tables` on each control dataset of `CONTROL_SETS` (CPU profiles; a set needs two
-    classes), as `claims` lines whose `classes` is "control set: <name>"; empty where none applies. Runs are
-    cached in `runs_dir` (default: the CPU heads' folder, `runs_dir_for`), so a second call only reads them, and
-    not even that within one process."""
+    """The `CONTROL_CLAIMS` of `tables` on each control dataset of `CONTROL_SETS` (a generated synthetic set; a set
+    needs two classes), as `claims` lines whose `classes` is "control set: <name>"; empty where none applies. Runs
+    are cached in `runs_dir` (default: the CPU heads' folder, `runs_dir_for`), so a second call only reads them."""
     from . import experiments as ex
     from .data.datasets import class_names
     from .data.synthetic import get_class
 
     chosen = [c for c in CLAIMS if c[0] in CONTROL_CLAIMS and c[1] in tables]
-    if cfg.name == "full" or not chosen:
+    if cfg.synthetic is None or not chosen:  # the dataset's files have no class groups
         return pd.DataFrame(columns=CLAIM_COLUMNS)
-    runs_dir, root = Path(runs_dir or runs_dir_for(cfg, "")).resolve(), ex.synthetic_root(cfg)
-    key = (cfg, tuple(sorted(tables)), seed, str(runs_dir), str(root))
-    if key in _CONTROL_LINES:
-        return _CONTROL_LINES[key].copy()
+    runs_dir, root = Path(runs_dir or runs_dir_for(cfg)).resolve(), ex.synthetic_root(cfg)
     rows = [r for r in recipes.recipes_for(tables) if any((r.table, r.row) in ((c[1], c[2]), (c[1], c[3]))
                                                           for c in chosen)]  # fmt: skip
     names = class_names(root, "synthetic")
@@ -481,8 +490,7 @@ def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = Non
         runs = run(cfg, rows, runs_dir, seed, classes=(name, classes))
         found = _claims(runs, tables)
         lines.append(found[found["claim"].isin(CONTROL_CLAIMS)].assign(classes=f"control set: {name}"))
-    _CONTROL_LINES[key] = pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=CLAIM_COLUMNS)
-    return _CONTROL_LINES[key].copy()
+    return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=CLAIM_COLUMNS)
 
 
 def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFrame:
@@ -548,18 +556,13 @@ def _where(path, runs_dir: Path) -> str:
     return path.name
 
 
-def _status(recipe: Recipe, planned: list[Plan], cfg, stand_in) -> tuple[str, str]:
+def _status(recipe: Recipe, planned: list[Plan], cfg) -> tuple[str, str]:
     """(status, what ran differently from the thesis) of a row under `cfg`."""
     reasons = [p.reason for p in planned if p.reason]
     if recipe.unsupported or reasons:
         where = "" if recipe.unsupported else f" under the {cfg.name} profile"
         return f"not run{where}: {recipe.unsupported or reasons[0]}", ""
-    changes = list(dict.fromkeys(c for p in planned for c in p.changes))
-    if cfg.name == "full":
-        changes.append(FULL_SELECTION)
-    if stand_in is not None:
-        changes.insert(0, f"the {stand_in!r} stand-in network, not the thesis's")
-    return "run", "; ".join(changes)
+    return "run", "; ".join(dict.fromkeys(c for p in planned for c in p.changes))
 
 
 # The columns of every `summary` table, whatever the profile.
@@ -569,7 +572,7 @@ COLUMNS = ("table", "row", "ours", "dataset", "modality", "protocol", "n_runs", 
            "thesis_rank", "our_rank", "splits", "status", "ran_as", "note")  # fmt: skip
 
 
-def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.DataFrame:
+def summary(runs: pd.DataFrame, rows, cfg) -> pd.DataFrame:
     """One line per row (and protocol): mean Top-1 over its runs with the 95 % interval of a bootstrap over runs
     and test videos (`stats.accuracy_interval`), the spread over runs (blank for one run), Top-3, the reversed-pair
     accuracy and the Top-1 of each synthetic class group (`CLASS_GROUPS`), beside the thesis's Top-1 and both
@@ -585,10 +588,10 @@ def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.Da
     out = []
     for recipe in rows:
         planned = plans(recipe, cfg)
-        status, ran_as = _status(recipe, planned, cfg, stand_in)
+        status, ran_as = _status(recipe, planned, cfg)
         match = recipes.thesis_line(recipe, thesis)
         base = {"table": recipe.table, "row": recipe.row, "ours": reference.is_ours(recipe.row),
-                "dataset": cfg.dataset if cfg.name != "full" else recipe.dataset,
+                "dataset": cfg.dataset if cfg.synthetic is not None else recipe.dataset,
                 "thesis_dataset": recipe.dataset, "thesis_top1": match["top1"].iloc[0] if len(match) else np.nan,
                 "protocol": recipe.protocol, "status": status, "ran_as": ran_as,
                 "note": recipes.POSE_NOTE if any(p.modality == "pose" for p in planned) else ""}  # fmt: skip
@@ -621,32 +624,34 @@ def summary(runs: pd.DataFrame, rows, cfg, stand_in: str | None = None) -> pd.Da
     return table
 
 
-def runs_dir_for(cfg, notebook: str, stand_in: str | None = None) -> Path:
-    """Where a notebook's runs live: runs/full (shared by every notebook and `actionlib recipes`), a stand-in's
-    own folder per data root, or runs/heads for the CPU profiles (their networks are in runs/backbones)."""
+def runs_dir_for(cfg) -> Path:
+    """Where a profile's runs live: runs/full for the published networks on the dataset's files (shared by every
+    notebook and `actionlib recipes`), a tiny backbone's own folder per data root, or runs/heads for the heads on
+    frozen backbones (their networks are in runs/backbones)."""
     from . import paths
     from .experiments import cache_key
 
-    if cfg.name == "full":
+    if cfg.synthetic is None:
         base = paths.runs_dir() / "full"
-        return base if stand_in is None else base.with_name(f"full_{stand_in}") / cache_key(data_root=cfg.data_root)
+        if cfg.backbone == "published":
+            return base
+        return base.with_name(f"full_{cfg.backbone}") / cache_key(data_root=cfg.data_root)
     # one folder for every notebook: a head is cached under its settings and its backbone, so the BERT and TGAP
     # heads that Tables 4.1, 4.3, 4.7, 5.2 and C.3 share train once (about 2 minutes of the default run, measured)
     return paths.runs_dir() / "heads"
 
 
-def run_tables(cfg, tables, notebook: str, seed: int = 0, stand_in: str | None = None,
-               runs_dir: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Run the rows of `tables` under `cfg`: (summary, every run). Under `full` with `stand_in`, the stand-in's
-    own public-layout checkpoints are written first and the profile is shrunk to a short CPU run."""
+def run_tables(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the rows of `tables` under `cfg`: (summary, every run). A tiny backbone's checkpoints in the public
+    layout are written first (into the runs folder), so its runs read them as the published ones are read."""
     rows = recipes.recipes_for(tables)
-    runs_dir = Path(runs_dir) if runs_dir is not None else runs_dir_for(cfg, notebook, stand_in)
-    if cfg.name == "full" and stand_in is not None:
+    runs_dir = Path(runs_dir) if runs_dir is not None else runs_dir_for(cfg)
+    if cfg.backbone in recipes.STAND_INS:
         weights = runs_dir / "stand_in_weights"
-        recipes.write_stand_in_weights(weights, rows, stand_in)
-        cfg = dataclasses.replace(cfg, weights_dir=str(weights), **recipes.STAND_INS[stand_in]["profile"])
-    runs = run(cfg, rows, runs_dir, seed, stand_in)
-    return summary(runs, rows, cfg, stand_in), runs
+        recipes.write_stand_in_weights(weights, rows, cfg.backbone)
+        cfg = dataclasses.replace(cfg, weights_dir=str(weights))
+    runs = run(cfg, rows, runs_dir, seed)
+    return summary(runs, rows, cfg), runs
 
 
 # The file name of each thesis table's results: <notebook>_table<T>_<name>.{csv,md,png}.
@@ -659,35 +664,71 @@ TABLE_NAMES = {
 }  # fmt: skip
 
 
-def run_notebook(cfg, notebook: str, results: str | Path, tables=None, seed: int = 0,
-                 stand_in: str | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:  # fmt: skip
-    """A notebook's tables (default: all of `recipes.NOTEBOOK_TABLES[notebook]`) run under `cfg`, each written as
+def run_notebook(cfg, number: str, results: str | Path, tables=None,
+                 seed: int = 0) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """A notebook's tables (default: all of `recipes.NOTEBOOK_TABLES[number]`) run under `cfg`, each written as
     `<NN>_table<T>_<name>` (CSV, Markdown, figure) with every run in `<NN>_runs` and the thesis's claims on these
-    tables tested in `<NN>_claims`: the same files under every profile. Returns ({table: its summary}, every
-    run)."""
+    tables tested in `<NN>_claims`: the same files under every profile. Returns ({table: its summary}, every run,
+    the claims: empty where no claim uses these tables)."""
     from .experiments import save_table
 
-    tables = list(tables or recipes.NOTEBOOK_TABLES[notebook])
-    summary_table, runs = run_tables(cfg, tables, notebook, seed, stand_in)
+    tables = list(tables or recipes.NOTEBOOK_TABLES[number])
+    summary_table, runs = run_tables(cfg, tables, seed)
     results = Path(results)
     by_table = {}
     for t in tables:
         by_table[t] = table = table_of(summary_table, t)
-        name = f"{notebook}_table{t}_{TABLE_NAMES[t]}"
+        name = f"{number}_table{t}_{TABLE_NAMES[t]}"
         save_table(table, results, name, profile=cfg)
         figure = results / "figures" / f"{name}.png"
         _close(plot_table(table, f"Table {t} ({cfg.dataset}, profile {cfg.name})", figure))
         table.attrs["figure"] = str(figure)  # `show` displays it under the table
     # "Table 3.2", a label: a bare "3.2" reads as a number and prints as 3.20
-    save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{notebook}_runs",
+    save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{number}_runs",
                profile=cfg)  # fmt: skip
-    if any(c[1] in tables for c in CLAIMS):  # the notebook shows them with `claims(runs, by_table)`
-        found = claims(runs, tables, control_claims(cfg, tables, seed) if stand_in is None else None)
-        save_table(found, results, f"{notebook}_claims", profile=cfg)
+    found = pd.DataFrame(columns=CLAIM_COLUMNS)
+    if any(c[1] in tables for c in CLAIMS):
+        found = claims(runs, tables, control_claims(cfg, tables, seed))
+        save_table(found, results, f"{number}_claims", profile=cfg)
         if found["difference"].notna().any():
             title = f"The thesis's claims ({cfg.dataset}, profile {cfg.name})"
-            _close(plot_claims(found, title, results / "figures" / f"{notebook}_claims.png"))
-    return by_table, runs
+            _close(plot_claims(found, title, results / "figures" / f"{number}_claims.png"))
+    return by_table, runs, found
+
+
+@dataclass
+class Notebook:
+    """Everything a notebook shows, computed once by `notebook`: its profile, results folder, one summary per thesis
+    table, every run and the claims tested on them."""
+
+    number: str
+    cfg: object  # the resolved `profiles.Profile`
+    results: Path
+    tables: dict[str, pd.DataFrame]
+    runs: pd.DataFrame
+    claims: pd.DataFrame
+
+    def show(self, table: str) -> None:
+        show(self.tables[table])
+
+    def show_claims(self) -> None:
+        show_claims(self.claims)
+
+
+def notebook(number: str, profile: str = "smoke", *, seed: int = 0, tables: str | None = None,
+             results_dir: str | None = None, splits=None, **overrides) -> Notebook:  # fmt: skip
+    """Set a notebook up in one call from its parameters: the profile resolved with `overrides` (None keeps the
+    profile's value; `splits` as a parameter gives it, "1,3"), `tables` (a comma-separated subset of the notebook's
+    thesis tables; None: all) run and written by `run_notebook` into `paths.results_dir(results_dir, profile)`."""
+    from . import paths, profiles
+
+    cfg = profiles.resolve(profile, splits=profiles.parse_splits(splits), **overrides)
+    chosen = None
+    if tables is not None:
+        chosen = profiles.parse_choices("tables", tables, recipes.NOTEBOOK_TABLES[number])
+    results = paths.results_dir(results_dir, profile)
+    by_table, runs, found = run_notebook(cfg, number, results, chosen, seed)
+    return Notebook(number, cfg, results, by_table, runs, found)
 
 
 def _close(fig) -> None:

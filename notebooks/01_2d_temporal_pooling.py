@@ -34,7 +34,7 @@
 # order, not a better summary of appearance. A row the profile cannot ask says why in `status`.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | cpu | full
+profile: str = "smoke"  # test | smoke | cpu | full | tiny
 seed: int = 0
 repeats = None  # type: Optional[int] seeds per row; None: the profile's (rows a claim compares: 3 runs under smoke)
 tables: str = "3.2,3.3,3.4,3.5,3.6,3.7"  # a comma-separated subset of the thesis tables of this notebook
@@ -43,39 +43,38 @@ data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or 
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
 splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
-stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
-from actionlib import experiments as ex
-from actionlib import paths, profiles, recipes, study
+from actionlib import study
 
 NOTEBOOK = "01"
-cfg = profiles.resolve(
-    profile,
-    epochs=epochs,
-    repeats=repeats,
-    data_root=data_root,
-    weights_dir=weights_dir,
-    splits=ex.parse_splits(splits),
-    device=device,
-)
-results = paths.results_dir(results_dir, profile)
-chosen = ex.parse_choices("tables", tables, recipes.NOTEBOOK_TABLES[NOTEBOOK])
-cfg
 
 # %% [markdown]
 # ## Running the rows
 #
 # Each stream is trained once and shared between the rows that use it (Table 3.3's BERT row is Table 3.2's AdamW
-# row); a run interrupted resumes from its last checkpoint. Under `full` with `stand_in="tiny"` every network is
-# replaced by a small one of the same kind: the whole protocol in minutes on a CPU, a check of the plumbing, not
-# the thesis's numbers.
+# row); a run interrupted resumes from its last checkpoint. The `tiny` profile runs the full protocol with every
+# network replaced by a small one of the same kind: the whole protocol in minutes on a CPU, a check of the
+# plumbing, not the thesis's numbers.
 
 # %%
-by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, chosen, seed=seed, stand_in=stand_in)
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    repeats=repeats,
+    tables=tables,
+    epochs=epochs,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
+by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 
 
 def show(t, caption):
@@ -150,7 +149,7 @@ show("3.7", "two and three streams")
 # did not test).
 
 # %%
-found = study.claims(runs, by_table, study.control_claims(cfg, by_table, seed))
+found = nb.claims
 study.show_claims(found)
 
 # %% [markdown]
@@ -169,7 +168,7 @@ if "3.3" in by_table:
             f"{t33.loc[free, 'reversed_pairs'].max():.0f} %, order-aware heads {t33.loc[aware, 'reversed_pairs'].min():.0f}-"
             f"{t33.loc[aware, 'reversed_pairs'].max():.0f} % (50 % = blind to time order)."
         )  # fmt: skip
-    for t in chosen:
+    for t in by_table:
         notes.append(study.ordering_note(by_table[t], f"Table {t}"))
 display(Markdown("\n".join(f"- {n}" for n in notes if n)))
 

@@ -27,27 +27,20 @@
 # Every protocol uses the same sampling and cropping code on every profile.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | cpu | full
+profile: str = "smoke"  # test | smoke | cpu | full | tiny
 seed: int = 0
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
 splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
-stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
-from actionlib import experiments as ex
-from actionlib import paths, profiles, study
+from actionlib import study
 
 NOTEBOOK = "03"
-cfg = profiles.resolve(
-    profile, data_root=data_root, weights_dir=weights_dir, splits=ex.parse_splits(splits), device=device
-)
-results = paths.results_dir(results_dir, profile)
-cfg
 
 # %% [markdown]
 # ## Table 3.9: two streams (multiple clips, ten crops)
@@ -55,7 +48,17 @@ cfg
 # The two streams' logits are L2-normalised and summed (the authors' fusion).
 
 # %%
-by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
+by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 study.show(by_table["3.9"])
 
 # %% [markdown]
@@ -75,7 +78,7 @@ study.show(c1)
 # (`classes`), where one frame tells the class and frame order is not needed.
 
 # %%
-found = study.claims(runs, by_table)
+found = nb.claims
 study.show_claims(found)
 
 # %% [markdown]

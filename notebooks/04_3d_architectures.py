@@ -26,13 +26,12 @@
 # another setting.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | cpu | full
+profile: str = "smoke"  # test | smoke | cpu | full | tiny
 seed: int = 0
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
 splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
-stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %% tags=["remove-input"]
@@ -42,20 +41,25 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles, study
+from actionlib import study
 
 NOTEBOOK = "04"
-cfg = profiles.resolve(
-    profile, data_root=data_root, weights_dir=weights_dir, splits=ex.parse_splits(splits), device=device
-)
-results = paths.results_dir(results_dir, profile)
-cfg
 
 # %% [markdown]
 # ## Table 3.10 and Table C.2
 
 # %%
-by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
+by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 study.show(by_table["3.10"])
 study.show(by_table["C.2"])
 

@@ -29,14 +29,13 @@
 # not asked on CPU (`status`).
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | cpu | full
+profile: str = "smoke"  # test | smoke | cpu | full | tiny
 seed: int = 0
 repeats = None  # type: Optional[int] seeds per row; None: the profile's
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
 splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
-stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %% tags=["remove-input"]
@@ -44,25 +43,26 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles, study
+from actionlib import study
 
 NOTEBOOK = "06"
-cfg = profiles.resolve(
-    profile,
-    repeats=repeats,
-    data_root=data_root,
-    weights_dir=weights_dir,
-    splits=ex.parse_splits(splits),
-    device=device,
-)
-results = paths.results_dir(results_dir, profile)
-cfg
 
 # %% [markdown]
 # ## Tables 4.3-4.6
 
 # %%
-by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    repeats=repeats,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
+by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 for table in by_table.values():
     study.show(table)
 
@@ -86,7 +86,7 @@ study.show(counts, counts.columns)
 # (`classes`), where one frame tells the class and frame order is not needed.
 
 # %%
-found = study.claims(runs, by_table)
+found = nb.claims
 study.show_claims(found)
 
 # %% [markdown]

@@ -32,39 +32,38 @@
 # flow teacher is weaker than its pose student, and this is the setting with a teacher stronger than its student.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | cpu | full
+profile: str = "smoke"  # test | smoke | cpu | full | tiny
 seed: int = 0
 repeats = None  # type: Optional[int] seeds per student; None: the profile's
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
 splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3 where the thesis averages them)
 device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
-stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
-from actionlib import experiments as ex
-from actionlib import paths, profiles, study
+from actionlib import study
 
 NOTEBOOK = "07"
-cfg = profiles.resolve(
-    profile,
-    repeats=repeats,
-    data_root=data_root,
-    weights_dir=weights_dir,
-    splits=ex.parse_splits(splits),
-    device=device,
-)
-results = paths.results_dir(results_dir, profile)
-cfg
 
 # %% [markdown]
 # ## Table 5.1: the distillation weight λ
 
 # %%
-by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    repeats=repeats,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
+by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 study.show(by_table["5.1"])
 
 # %% [markdown]
@@ -83,7 +82,7 @@ study.show(by_table["5.2"])
 # (`classes`), where one frame tells the class and frame order is not needed.
 
 # %%
-found = study.claims(runs, by_table)
+found = nb.claims
 study.show_claims(found)
 
 # %% [markdown]

@@ -28,33 +28,37 @@
 # same BERT-against-TGAP question three times); `-p splits=1,2,3` trains the heads of splits 2 and 3 as well.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | cpu | full
+profile: str = "smoke"  # test | smoke | cpu | full | tiny
 seed: int = 0
 splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's (full: 1,2,3; the CPU profiles: 1)
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
 device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
-stand_in = None  # type: Optional[str] allowed: None, tiny
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
 from actionlib import experiments as ex
-from actionlib import paths, profiles, study
+from actionlib import study
 
 NOTEBOOK = "08"
-cfg = profiles.resolve(
-    profile, splits=ex.parse_splits(splits), data_root=data_root, weights_dir=weights_dir, device=device
-)
-results = paths.results_dir(results_dir, profile)
-cfg
 
 # %% [markdown]
 # ## Table 4.7: state of the art (three-split means)
 
 # %%
-by_table, runs = study.run_notebook(cfg, NOTEBOOK, results, seed=seed, stand_in=stand_in)
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    splits=splits,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    device=device,
+    results_dir=results_dir,
+)
+by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 sota = study.with_complexity(by_table["4.7"])
 study.show(sota, [*study.SHOWN, "params_m", "ops_g"])
 

@@ -223,7 +223,7 @@ def test_train_and_test_reports_pairwise_accuracy(tiny_synthetic, tmp_path):
 
 
 def test_parse_choices_names_parameter_and_allowed_values():
-    from actionlib.experiments import parse_choices
+    from actionlib.profiles import parse_choices
 
     assert parse_choices("heads", "avg, bert", {"avg": 1, "bert": 2}) == ["avg", "bert"]
     assert parse_choices("heads", "", {"avg": 1}) == []

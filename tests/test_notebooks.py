@@ -53,7 +53,7 @@ def test_every_notebook_runs_the_full_profile_on_the_stand_in(tmp_path, monkeypa
     data = build_full_tree(tmp_path / "data", ucf=True)
     monkeypatch.setenv("ACTIONLIB_RUNS", str(tmp_path / "runs"))
     results = tmp_path / "results"
-    args = ["--profile", "full", "-p", f"data_root={data}", "-p", "stand_in=tiny", "--results", str(results)]
+    args = ["--profile", "tiny", "-p", f"data_root={data}", "--results", str(results)]
     code = reproduce.main(args)
     assert code == 0, (results / "README.md").read_text()
     for number, tables in recipes.NOTEBOOK_TABLES.items():

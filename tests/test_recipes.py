@@ -102,16 +102,14 @@ def full_tree(tmp_path_factory):
     data = build_full_tree(root / "data")
     weights = root / "weights"
     recipes.write_stand_in_weights(weights, recipes.RECIPES)
-    cfg = profiles.resolve("full", data_root=str(data), weights_dir=str(weights), epochs=1, batch_size=2,
-                           accumulation=1, splits=1, repeats=1, device="cpu", workers=0)  # fmt: skip
-    return cfg, root
+    return profiles.resolve("tiny", data_root=str(data), weights_dir=str(weights)), root
 
 
 def test_stand_in_runs_fusion_distillation_and_resumes(full_tree):
     cfg, root = full_tree
     chosen = [r for r in recipes.recipes_for(["4.3", "5.2"]) if r.row in (
         "ResNeXt101 Two-stream BERT (FRMB)", "RGB-ResNeXt101-BERT-FRAB <- Flow-ResNeXt101-BERT-FRMB")]  # fmt: skip
-    runs = study.run(cfg, chosen, root / "runs", stand_in="tiny")
+    runs = study.run(cfg, chosen, root / "runs")
     assert list(runs["row"]) == [r.row for r in chosen]
     assert runs["top1"].between(0, 100).all() and (runs["videos"] > 0).all()
     teacher = root / "runs" / "rx101_flow_bert_frmb_hmdb51_s1_seed0" / "best.pt"
@@ -119,10 +117,10 @@ def test_stand_in_runs_fusion_distillation_and_resumes(full_tree):
     student = torch.load(root / "runs" / "rx101_frab_from_flow_hmdb51_s1_seed0" / "best.pt", weights_only=True)
     assert student["config"]["distill"] == "bert" and student["config"]["teacher"] == str(teacher)
     stamp = teacher.stat().st_mtime
-    again = study.run(cfg, chosen, root / "runs", stand_in="tiny")
+    again = study.run(cfg, chosen, root / "runs")
     assert teacher.stat().st_mtime == stamp  # finished runs and their scores are reused
     pd.testing.assert_frame_equal(runs, again)
-    table = study.summary(runs, chosen, cfg, stand_in="tiny")
+    table = study.summary(runs, chosen, cfg)
     assert list(table.columns) == list(study.COLUMNS) and "difference" not in table
     assert table["ran_as"].str.startswith("the 'tiny' stand-in network").all()
 

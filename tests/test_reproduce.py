@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from actionlib import profiles, reproduce
+from actionlib import profiles, recipes, reproduce
 
 HEADER = """# ---
 # jupyter:
@@ -186,7 +186,7 @@ def test_bad_profile_and_only_are_rejected(tmp_path, monkeypatch):
 
 def test_full_profile_names_missing_data_and_weights(tmp_path, monkeypatch):
     _no_kernels(monkeypatch)
-    monkeypatch.setitem(profiles.NEEDS, "01", profiles.Needs(datasets=("hmdb51", "ucf101"), weights=("bert.pth",)))
+    monkeypatch.setitem(recipes.NOTEBOOK_TABLES, "01", ("4.7",))  # rows on HMDB51 and UCF101
     notebooks = _notebooks(tmp_path / "notebooks")
     data, weights = tmp_path / "data", tmp_path / "weights"
     (data / "hmdb51" / "brush_hair").mkdir(parents=True)
@@ -210,7 +210,7 @@ def test_full_profile_names_missing_data_and_weights(tmp_path, monkeypatch):
     assert "brush_hair_test_split" not in message
     assert f"ucf101: dataset folder {data / 'UCF-101'}" in message
     assert "ucf101: split folder" in message
-    assert f"checkpoints in {weights}: bert.pth" in message
+    assert f"checkpoints in {weights}: resnext-101-64f-kinetics.pth" in message
     assert "(needed by 01_good)" in message and "no notebook was started" in message
 
 
@@ -258,8 +258,8 @@ def test_full_profile_needs_come_from_the_notebooks_recipes(tmp_path, monkeypatc
     message = str(err.value)
     assert "Flow_Kinetics_64f.pth" in message and "resnext-101-64f-kinetics.pth" in message  # teacher and student
     assert f"hmdb51: flow frame folders {data / 'hmdb51_flow'}" in message
-    with pytest.raises(reproduce.MissingInputsError) as err:  # the stand-in writes its own checkpoints
-        reproduce.run(profile="full", params={"data_root": str(data), "stand_in": "tiny"},
+    with pytest.raises(reproduce.MissingInputsError) as err:  # the tiny networks' checkpoints are written by the study
+        reproduce.run(profile="tiny", params={"data_root": str(data)},
                       notebooks_dir=notebooks, results=tmp_path / "results")  # fmt: skip
     assert ".pth" not in str(err.value) and "flow frame folders" in str(err.value)
     split_dir = data / "hmdb51" / "testTrainMulti_7030_splits"

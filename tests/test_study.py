@@ -1,5 +1,7 @@
 """One study on every profile: a profile scales a thesis row (visibly), it never picks other code."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,8 +66,27 @@ def test_full_profile_runs_the_rows_as_they_are():
     for recipe in recipes.RECIPES:
         for plan in study.plans(recipe, cfg):
             stream = recipes.STREAMS[plan.key]
-            assert (plan.how, plan.model, plan.modality, plan.changes, plan.reason) == (
-                "fine-tune", stream.model, stream.modality, (), None)  # fmt: skip
+            assert (plan.how, plan.model, plan.modality, plan.changes, plan.reason, plan.source) == (
+                "fine-tune", stream.model, stream.modality, (study.FULL_SELECTION,), None, "files")  # fmt: skip
+
+
+def test_the_tiny_profile_runs_the_full_protocol_on_tiny_networks():
+    cfg = profiles.resolve("tiny")
+    (single,) = study.plans(_row("3.3", "ResNet18 No Pooling"), cfg)
+    assert single.source == "files" and single.how == "fine-tune" and single.test_frames == 4
+    assert single.changes[0] == "the 'tiny' stand-in network, not the thesis's"
+    (rgb,) = study.plans(_row("4.3", "ResNeXt101 RGB"), cfg)
+    assert rgb.options["width"] == 16 and rgb.frames == 8 and study.FULL_SELECTION in rgb.changes
+
+
+def test_a_profile_is_its_values_not_its_name():
+    """`cpu` is `smoke` with every table: the rows both run are planned alike and share their runs."""
+    smoke, cpu = profiles.resolve("smoke"), profiles.resolve("cpu")
+    assert dataclasses.replace(cpu, name="smoke", tables=smoke.tables, cell_timeout=smoke.cell_timeout) == smoke
+    renamed = dataclasses.replace(smoke, name="anything")
+    for recipe in recipes.recipes_for(smoke.tables):
+        assert study.plans(recipe, cpu) == study.plans(recipe, smoke) == study.plans(recipe, renamed), recipe.row
+    assert study.runs_dir_for(cpu) == study.runs_dir_for(smoke)
 
 
 def _runs(rows, correct_by_seed, table="3.3"):
@@ -227,25 +248,40 @@ def test_a_claim_the_thesis_did_not_test_takes_the_direction_of_the_one_it_did()
     assert line["verdict"] == "agrees"
 
 
-def test_control_claims_train_on_each_control_set_once_per_process(monkeypatch, tmp_path):
+def test_a_notebook_trains_each_control_set_once_and_returns_the_claims_it_wrote(monkeypatch, tmp_path):
     from actionlib import experiments
 
     bert, avg = _row("3.3", "ResNet18 BERT"), _row("3.3", "ResNet18 Average Pooling")
     asked = []
 
-    def fake_run(cfg, rows, runs_dir, seed=0, stand_in=None, classes=None):
-        asked.append((classes[0], len(classes[1]), [r.row for r in rows]))
+    def fake_run(cfg, rows, runs_dir, seed=0, classes=None):
+        asked.append((classes[0], len(classes[1]), [r.row for r in rows]) if classes else ("all", len(rows)))
         return _runs([bert, avg], [["1" * 100 + "0" * 44] * 3, ["1" * 60 + "0" * 84] * 3])
 
     names = ["sit_down", "stand_up", "walk", "run", "wave", "clap"]
+    monkeypatch.setenv("ACTIONLIB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setattr(study, "run", fake_run)
     monkeypatch.setattr("actionlib.data.datasets.class_names", lambda root, dataset: names)
     monkeypatch.setattr(experiments, "synthetic_root", lambda cfg, pretraining=False: tmp_path / "synthetic")
-    cfg = profiles.resolve("smoke")
-    found = study.control_claims(cfg, ["3.3"], runs_dir=tmp_path)
-    assert sorted(asked) == [("no reversed pairs", 4, [avg.row, bert.row]), ("order only", 2, [avg.row, bert.row])]
-    assert found["classes"].tolist() == ["control set: no reversed pairs", "control set: order only"]
-    assert (found["verdict"] == "agrees").all() and (found["claim"] == study.CONTROL_CLAIMS[0]).all()
-    again = study.control_claims(cfg, ["3.3"], runs_dir=tmp_path)
-    assert len(asked) == 2 and again.equals(found)  # read from this process's memory, not trained or read again
+    nb = study.notebook("01", "smoke", tables="3.3", results_dir=str(tmp_path / "results"))
+    assert asked == [("all", len(recipes.recipes_for("3.3"))), ("no reversed pairs", 4, [avg.row, bert.row]),
+                     ("order only", 2, [avg.row, bert.row])]  # fmt: skip
+    controls = nb.claims[nb.claims["classes"].str.startswith("control set: ")]
+    assert controls["classes"].tolist() == ["control set: no reversed pairs", "control set: order only"]
+    assert (controls["verdict"] == "agrees").all() and (controls["claim"] == study.CONTROL_CLAIMS[0]).all()
+    written = pd.read_csv(tmp_path / "results" / "tables" / "01_claims.csv")
+    assert written["classes"].tolist() == nb.claims["classes"].tolist()  # the notebook shows what was written
+    assert list(nb.tables) == ["3.3"] and nb.cfg == profiles.resolve("smoke")
     assert study.control_claims(profiles.resolve("full"), ["3.3"]).empty  # no control sets on real datasets
+
+
+def test_a_row_gives_the_same_number_under_any_profile_name(tmp_path, monkeypatch):
+    """What `cpu` gives for a row `smoke` also runs: the same run, not a second one with another number."""
+    monkeypatch.setenv("ACTIONLIB_RUNS", str(tmp_path / "runs"))
+    test = profiles.resolve("test")
+    every_table = dataclasses.replace(test, name="test with every table", tables=None)
+    row = [_row("3.3", "ResNet18 Average Pooling")]
+    first = study.run(test, row, study.runs_dir_for(test))
+    second = study.run(every_table, row, study.runs_dir_for(every_table))
+    assert first["runs"].tolist() == second["runs"].tolist()  # the run folder, found again
+    pd.testing.assert_frame_equal(first, second)

@@ -74,7 +74,7 @@ splits = None  # comma-separated subset of 1,2,3; None: the profile's
 data_root = None  # None: the profile's
 epochs = None  # None: the profile's
 frames = None  # type: int
-stand_in = None  # allowed: None, tiny
+head = None  # allowed: None, bert
 results_dir = None
 
 # %%
@@ -145,7 +145,7 @@ def test_ctrl_c_stops_kernels_cancels_the_rest_and_rewrites_the_index(tmp_path):
         ("data_root=no/such/folder", "error: data_root: no such folder"),
         ("epochs=0", "error: epochs: 0 (a positive integer)"),
         ("frames=abc", "error: frames: 'abc': expects int"),  # its `# type: int` comment
-        ("stand_in=huge", "error: stand_in: 'huge' is not allowed; allowed: None, 'tiny'"),
+        ("head=huge", "error: head: 'huge' is not allowed; allowed: None, 'bert'"),
     ],
 )
 def test_a_bad_value_for_a_none_default_is_refused_before_any_kernel(tmp_path, monkeypatch, param, expected):
@@ -165,7 +165,7 @@ def test_good_values_for_none_defaults_pass(tmp_path, monkeypatch):
     ran = []
     monkeypatch.setattr(reproduce, "_execute_all", lambda tasks, jobs, tqdm: ran.extend(tasks) or [])
     notebooks = _write(tmp_path / "notebooks", **{"01_nones": NONE_DEFAULTS})
-    params = {"splits": "1,3", "data_root": str(tmp_path), "epochs": 2, "frames": 8, "stand_in": "tiny"}
+    params = {"splits": "1,3", "data_root": str(tmp_path), "epochs": 2, "frames": 8, "head": "bert"}
     reproduce.run(params=params, notebooks_dir=notebooks, results=tmp_path / "results")
     assert [t["parameters"] for t in ran] == [{"profile": "smoke", **params}]
 
