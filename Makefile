@@ -47,16 +47,16 @@ format: install
 # late-head overhead, end-to-end training, predict latency, torchvision comparison, activation checkpointing and
 # the data pipeline, peers (PyTorchVideo with `pip install -e ".[bench]"`, torchvision) -> results/benchmarks/
 # (README.md, CSV, Markdown, figure). About 20 min on 2 idle cores.
-# torch.compile / bf16 trials are opt-in: $(PY) benchmarks/bench_all.py --trials
+# torch.compile / bf16 trials are opt-in: $(PY) -m benchmarks.bench_all --trials
 bench: install
-	$(PY) benchmarks/bench_all.py
+	$(PY) -m benchmarks.bench_all
 
 bench-models: bench
 
 # On a CUDA machine: training steps (fp32 / AMP bf16 / AMP fp16, channels-last), the data loader, a NCCL DDP step
 # and the GPU-hours of a full reproduction -> results/benchmarks/gpu.{csv,md}, gpu_hours.csv; budgeted to 7 minutes.
 gpu-check: install
-	$(PY) benchmarks/gpu_check.py --out results/benchmarks
+	$(PY) -m benchmarks.gpu_check --out results/benchmarks
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -19,9 +19,9 @@ Writes results/benchmarks/:
 Every time is the median of `--repeats` passes after a warm-up, with min and max. `--trials` instead runs the
 torch.compile / bf16 autocast trials (minutes per model here) and writes trials.{csv,md}.
 
-    .venv/bin/python benchmarks/bench_all.py            # what `make bench` runs
-    .venv/bin/python benchmarks/bench_all.py --authors-repo ../LateTemporalModeling3DCNN   # with the authors' peers
-    .venv/bin/python benchmarks/bench_all.py --trials   # opt-in: torch.compile and bf16 autocast
+    .venv/bin/python -m benchmarks.bench_all            # what `make bench` runs
+    .venv/bin/python -m benchmarks.bench_all --authors-repo ../LateTemporalModeling3DCNN   # with the authors' peers
+    .venv/bin/python -m benchmarks.bench_all --trials   # opt-in: torch.compile and bf16 autocast
 """
 
 from __future__ import annotations
@@ -36,18 +36,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from actionlib.complexity import clip_shape
+from actionlib.models import create
+
+from . import bench_data, bench_e2e, bench_models, bench_peers, bench_speed
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import bench_data  # noqa: E402
-import bench_e2e  # noqa: E402
-import bench_models  # noqa: E402
-import bench_peers  # noqa: E402
-import bench_speed  # noqa: E402
-
-from actionlib.complexity import clip_shape  # noqa: E402
-from actionlib.models import create  # noqa: E402
 
 OUT = REPO / "results" / "benchmarks"
 GOAL_IDS = ("t3.10/r2plus1d34_32f", "t3.10/i3d_64f", "t3.10/slowfast50_64f")
@@ -522,7 +516,7 @@ def summary(
         "## Other speed options",
         "",
         "- torch.compile and bf16 autocast for CPU inference: see [trials.md](trials.md) (opt-in, "
-        "`benchmarks/bench_all.py --trials`; not run by `make bench` because compiling takes about a minute per "
+        "`python -m benchmarks.bench_all --trials`; not run by `make bench` because compiling takes about a minute per "
         "model here). Compile is offered as `evaluate_checkpoint(..., compile=True)`; bf16 is not used.",
         "- AMP (fp16 autocast) is used for CUDA training and evaluation only.",
         "",

@@ -9,8 +9,8 @@ Hara normalisation, from 320x240 videos resized to 128x170 as for the 3D ResNeXt
 The test videos are generated in a temporary folder (MPEG-4 Part 2 in AVI like HMDB51's, 25 fps, a keyframe
 every `--gop` frames). Prints a Markdown table and writes a CSV (default results/benchmarks/data.csv).
 
-    .venv/bin/python benchmarks/bench_data.py               # about a minute on 2 cores
-    .venv/bin/python benchmarks/bench_data.py --seconds 4 --samples 48 --workers 0
+    .venv/bin/python -m benchmarks.bench_data               # about a minute on 2 cores
+    .venv/bin/python -m benchmarks.bench_data --seconds 4 --samples 48 --workers 0
 """
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from actionlib.data.datasets import ClipDataset, VideoRecord, collate_clips
+from actionlib.data.sampling import FrameSampler
+from actionlib.data.transforms import ClipTransform
+from actionlib.data.video import decode_all, open_reader
 
-from actionlib.data.datasets import ClipDataset, VideoRecord, collate_clips  # noqa: E402
-from actionlib.data.sampling import FrameSampler  # noqa: E402
-from actionlib.data.transforms import ClipTransform  # noqa: E402
-from actionlib.data.video import decode_all, open_reader  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 class NaiveReader:

@@ -26,17 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
 
+from actionlib.engine.checkpointing import save_checkpoint
+from actionlib.engine.inputs import build_dataset
+from actionlib.engine.repro import SeededDataset, seed_worker
+from actionlib.engine.train import TrainConfig, collate, to_channels_last
+from actionlib.models import create
+
+from .bench_data import write_test_video
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from bench_data import write_test_video  # noqa: E402
-
-from actionlib.engine.checkpointing import save_checkpoint  # noqa: E402
-from actionlib.engine.inputs import build_dataset  # noqa: E402
-from actionlib.engine.repro import SeededDataset, seed_worker  # noqa: E402
-from actionlib.engine.train import TrainConfig, collate, to_channels_last  # noqa: E402
-from actionlib.models import create  # noqa: E402
 
 
 def spread(values: list[float], prefix: str) -> dict:

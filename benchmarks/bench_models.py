@@ -18,14 +18,14 @@ plain layout). `--fold-bn` also times inference with each BatchNorm folded into 
 Writes results/benchmarks/models.csv, models.md (machine description on top) and models.png. `make bench`
 (bench_all.py) uses these functions for the whole suite; this script runs the model table alone:
 
-    .venv/bin/python benchmarks/bench_models.py                      # 3 repeats; training up to 60 G mult-adds
-    .venv/bin/python benchmarks/bench_models.py --quick              # 1 repeat, training only for Table 4.1 heads
-    .venv/bin/python benchmarks/bench_models.py --only t4.1/avg,t4.1/bert_frmb --repeats 5 --fold-bn
+    .venv/bin/python -m benchmarks.bench_models                      # 3 repeats; training up to 60 G mult-adds
+    .venv/bin/python -m benchmarks.bench_models --quick              # 1 repeat, training only for Table 4.1 heads
+    .venv/bin/python -m benchmarks.bench_models --only t4.1/avg,t4.1/bert_frmb --repeats 5 --fold-bn
 
 `--profile` instead profiles one inference pass per operator (torch.profiler) and writes profile_<arch>.csv:
 
-    .venv/bin/python benchmarks/bench_models.py --profile t3.10/i3d_64f,t3.10/slowfast50_64f
-    .venv/bin/python benchmarks/bench_models.py --profile t3.10/i3d_64f --clip 16x32x32 --out /tmp/x  # smoke
+    .venv/bin/python -m benchmarks.bench_models --profile t3.10/i3d_64f,t3.10/slowfast50_64f
+    .venv/bin/python -m benchmarks.bench_models --profile t3.10/i3d_64f --clip 16x32x32 --out /tmp/x  # smoke
 
 On a shared machine use `--threads 1`: two torch threads stall badly when the other core is busy.
 """
@@ -33,33 +33,28 @@ On a shared machine use `--threads 1`: two torch threads stall badly when the ot
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
 import math
 import os
 import platform
 import statistics
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import psutil
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+from actionlib import reference
+from actionlib.complexity import clip_shape, measure
+from actionlib.engine.train import to_channels_last
+from actionlib.models import create
+from actionlib.models.fold import fold_batchnorm
+from actionlib.thesis import ROWS, Config, read_spec
 
-from actionlib import reference  # noqa: E402
-from actionlib.complexity import clip_shape, measure  # noqa: E402
-from actionlib.engine.train import to_channels_last  # noqa: E402
-from actionlib.models import create  # noqa: E402
-from actionlib.models.fold import fold_batchnorm  # noqa: E402
-from actionlib.thesis import ROWS, Config, read_spec  # noqa: E402
+from .common import PeakMemory, op_group, timed
+
+REPO = Path(__file__).resolve().parents[1]
 
 # Which spec rows are benchmarked, by group. Two-stream rows are left out: they are two single-stream models.
 GROUPS = {
@@ -133,69 +128,6 @@ def machine() -> dict:
         info["device"] = "cuda"
         info["gpu"] = torch.cuda.get_device_name()
     return info
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(step, repeats: int, warmup: int, device: torch.device) -> list[float]:
-    """Seconds of `repeats` calls of `step` after `warmup` untimed ones."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        step()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def _release_memory() -> None:
-    """Return freed heap to the system so that the next resident-set growth is the next model's own."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-class PeakMemory:
-    """Peak memory growth (MB) while the block runs: CUDA allocations, or the sampled resident set on CPU."""
-
-    def __init__(self, device: torch.device, interval: float = 0.01):
-        self.device, self.interval, self.mb = device, interval, float("nan")
-
-    def __enter__(self):
-        _release_memory()
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.start = torch.cuda.memory_allocated(self.device)
-        else:
-            self.process = psutil.Process()
-            self.start = self.peak = self.process.memory_info().rss
-            self.running = True
-            self.thread = threading.Thread(target=self._sample, daemon=True)
-            self.thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while self.running:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc):
-        if self.device.type == "cuda":
-            self.mb = (torch.cuda.max_memory_allocated(self.device) - self.start) / 2**20
-        else:
-            self.running = False
-            self.thread.join()
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            self.mb = (self.peak - self.start) / 2**20
-        return False
 
 
 def matmul_rate(device: torch.device, size: int = 2048, repeats: int = 10) -> dict:
@@ -481,9 +413,7 @@ def _op_group(op: str) -> str:
         return "convolution"
     if op in MATMULS or op in ("aten::linear", "aten::matmul"):
         return "linear/attention"
-    from bench_speed import _op_group as group
-
-    return group(op)
+    return op_group(op)
 
 
 def profile_ops(row_id: str, model: torch.nn.Module, shape: tuple, ceiling: float, fold_bn: bool = True) -> list[dict]:

@@ -21,9 +21,9 @@ thesis's 34-layer basic-block network. torchvision: VideoResNet with (2+1)D bloc
 mc3_18 are not thesis architectures. The authors' classes (artest08/LateTemporalModeling3DCNN) when `--authors-repo`
 points at a checkout: imported from there at run time, never copied here.
 
-    .venv/bin/python benchmarks/bench_peers.py                        # what `make bench` runs (bench_all.py)
-    .venv/bin/python benchmarks/bench_peers.py --quick --out /tmp/p   # tiny clips, 1 round: a smoke run
-    .venv/bin/python benchmarks/bench_peers.py --authors-repo ../LateTemporalModeling3DCNN
+    .venv/bin/python -m benchmarks.bench_peers                        # what `make bench` runs (bench_all.py)
+    .venv/bin/python -m benchmarks.bench_peers --quick --out /tmp/p   # tiny clips, 1 round: a smoke run
+    .venv/bin/python -m benchmarks.bench_peers --authors-repo ../LateTemporalModeling3DCNN
 
 Writes results/benchmarks/peers.csv and peers.md.
 """
@@ -46,16 +46,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from actionlib.complexity import measure
+from actionlib.engine.train import to_channels_last
+from actionlib.models import create
+from actionlib.models.fold import fold_batchnorm
+
+from .bench_models import machine
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from bench_models import machine  # noqa: E402
-
-from actionlib.complexity import measure  # noqa: E402
-from actionlib.engine.train import to_channels_last  # noqa: E402
-from actionlib.models import create  # noqa: E402
-from actionlib.models.fold import fold_batchnorm  # noqa: E402
 
 OUT = REPO / "results" / "benchmarks"
 CLASSES = 51
@@ -150,8 +148,9 @@ def torchvision_r2plus1d_34(frames: int, size: int, ig65m: bool = False) -> nn.M
     """torchvision's VideoResNet with (2+1)D blocks at depth 34; `ig65m`: with the mid widths of the downsampling
     blocks' second convolution that ig65m-pytorch patches in (288, 576, 1152: the Caffe2 layout of the thesis's
     IG65M weights, which ours keeps)."""
-    from bench_speed import torchvision_r2plus1d
     from torchvision.models.video.resnet import Conv2Plus1D
+
+    from .bench_speed import torchvision_r2plus1d
 
     model = torchvision_r2plus1d((3, 4, 6, 3), num_classes=CLASSES)
     if ig65m:

@@ -26,14 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from actionlib.engine.train import enable_activation_checkpointing, to_channels_last
+from actionlib.models import create
+
+from .common import PeakMemory, op_group, timed
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from bench_models import PeakMemory, timed  # noqa: E402
-
-from actionlib.engine.train import enable_activation_checkpointing, to_channels_last  # noqa: E402
-from actionlib.models import create  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -236,7 +234,7 @@ def breakdown(row_id: str, kwargs: dict, shape: tuple, ceiling: float) -> list[d
     for event in events:
         if "conv" in event.key:
             continue
-        other[_op_group(event.key)] += event.self_cpu_time_total / total
+        other[op_group(event.key)] += event.self_cpu_time_total / total
     for group in sorted(other, key=other.get, reverse=True):
         rows.append(
             {"id": row_id, "part": f"op {group}", "seconds": other[group] * plain, "share_of_pass": other[group]}
@@ -245,39 +243,9 @@ def breakdown(row_id: str, kwargs: dict, shape: tuple, ceiling: float) -> list[d
     return rows
 
 
-def _op_group(name: str) -> str:
-    groups = {
-        "batch_norm": "batch norm",
-        "relu": "relu",
-        "clamp": "relu",
-        "max_pool": "pooling",
-        "avg_pool": "pooling",
-        "mean": "pooling",
-        "add": "residual add",
-        "cat": "concatenation",
-        "pad": "padding",
-        "copy": "layout copies",
-        "contiguous": "layout copies",
-        "clone": "layout copies",
-        "slice": "slicing",
-        "addmm": "linear/attention",
-        "linear": "linear/attention",
-        "matmul": "linear/attention",
-        "bmm": "linear/attention",
-        "softmax": "linear/attention",
-        "empty": "allocation",
-    }
-    # longest key first: "addmm" (a linear layer) must not be taken for "add" (a residual add)
-    for key in sorted(groups, key=len, reverse=True):
-        if key in name:
-            return groups[key]
-    return "other"
-
-
 TRIAL_SCRIPT = """
-import json, statistics, sys, time
+import json, statistics, time
 import torch
-sys.path.insert(0, {repo!r})
 from actionlib.engine.train import to_channels_last
 from actionlib.models import create
 torch.set_num_threads({threads})
@@ -314,12 +282,13 @@ def trials(
         for mode in ("eager", "compile", "bf16"):
             limit = bf16_timeout if mode == "bf16" else timeout
             script = TRIAL_SCRIPT.format(
-                repo=str(REPO), kwargs=kwargs, shape=shape, mode=mode, repeats=repeats, warmup=warmup, threads=threads
+                kwargs=kwargs, shape=shape, mode=mode, repeats=repeats, warmup=warmup, threads=threads
             )
             start = time.perf_counter()
             try:
+                # `python -c` imports from its working directory first: the child runs this checkout's actionlib
                 done = subprocess.run(
-                    [sys.executable, "-c", script], capture_output=True, text=True, timeout=limit, check=True
+                    [sys.executable, "-c", script], capture_output=True, text=True, timeout=limit, check=True, cwd=REPO
                 )
             except subprocess.TimeoutExpired:
                 rows.append({"id": row_id, "mode": mode, "note": f"not done after {limit:.0f} s: slower than that"})

@@ -17,8 +17,8 @@ Every section records its errors in the table and the next one runs; the files a
 so a killed run still leaves what it measured. Writes gpu.csv, gpu.md (device, driver, CUDA, cuDNN and torch
 versions on top) and gpu_hours.csv to --out.
 
-    python benchmarks/gpu_check.py --out results/benchmarks                 # CUDA; stays within --budget (7 min)
-    python benchmarks/gpu_check.py --device cpu --quick --out /tmp/gpu      # the plumbing on tiny models, on CPU
+    python -m benchmarks.gpu_check --out results/benchmarks                 # CUDA; stays within --budget (7 min)
+    python -m benchmarks.gpu_check --device cpu --quick --out /tmp/gpu      # the plumbing on tiny models, on CPU
 """
 
 from __future__ import annotations
@@ -46,14 +46,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from actionlib import profiles, recipes, reference  # noqa: E402
-from actionlib.engine.evaluate import PROTOCOLS  # noqa: E402
-from actionlib.engine.inputs import clip_frames, make_sampler, make_transform  # noqa: E402
-from actionlib.engine.optim import (  # noqa: E402
+from actionlib import profiles, recipes, reference
+from actionlib.engine.evaluate import PROTOCOLS
+from actionlib.engine.inputs import clip_frames, make_sampler, make_transform
+from actionlib.engine.optim import (
     LR_MULTIPLIERS,
     build_optimizer,
     default_lr,
@@ -61,10 +57,12 @@ from actionlib.engine.optim import (  # noqa: E402
     is_2d_model,
     parameter_groups,
 )
-from actionlib.engine.train import EFFECTIVE_BATCH, EFFECTIVE_BATCH_BY_MODEL, collate, to_channels_last  # noqa: E402
-from actionlib.models import create  # noqa: E402
-from actionlib.models.heads import BertHead  # noqa: E402
-from actionlib.thesis import ROWS  # noqa: E402
+from actionlib.engine.train import EFFECTIVE_BATCH, EFFECTIVE_BATCH_BY_MODEL, collate, to_channels_last
+from actionlib.models import create
+from actionlib.models.heads import BertHead
+from actionlib.thesis import ROWS
+
+REPO = Path(__file__).resolve().parents[1]
 
 # The architectures timed, as complexity ids (their configuration is `actionlib.thesis.ROWS[id]`, their clip the
 # `clip` column of actionlib/reference/complexity.csv), with a short label.
@@ -627,11 +625,12 @@ def infer_row(report, label, arch_id, model, device, args, train_row) -> None:
 # ------------------------------------------------------------------------------------------------- data loader
 def loader_section(report: Report, device, args, deadline: float) -> None:
     """The training pipeline of each architecture's clip geometry, with N workers, against its training rate."""
-    from bench_data import write_test_video
     from torch.utils.data import DataLoader, RandomSampler
 
     from actionlib.data.datasets import ClipDataset, VideoRecord
     from actionlib.engine.repro import SeededDataset, seed_worker
+
+    from .bench_data import write_test_video
 
     geometries: dict[tuple, list[str]] = {}
     pieces = {}
@@ -976,7 +975,7 @@ def main(argv=None) -> int:
     if threads:  # on a shared CPU one thread is steadier: two stall when the other core is busy
         torch.set_num_threads(threads)
     argv = sys.argv[1:] if argv is None else list(argv)
-    env = environment(device, " ".join(["python benchmarks/gpu_check.py", *argv]))
+    env = environment(device, " ".join(["python -m benchmarks.gpu_check", *argv]))
     log(f"GPU check on {env['device']} ({device}); torch {env['torch']}; out {args.out}")
     settings = {
         "quick": args.quick,

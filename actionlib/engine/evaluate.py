@@ -234,7 +234,7 @@ def evaluate_checkpoint(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)
     # channels-last, as in training: inference of R(2+1)D-34 on 2 CPU cores went from 61 % to 79 % of the matmul
-    # rate (benchmarks/bench_models.py --channels-last)
+    # rate (`python -m benchmarks.bench_models`, channels-last against `--memory-format default`)
     to_channels_last(model)
     if fold_bn:
         from actionlib.models.fold import fold_batchnorm
