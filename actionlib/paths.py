@@ -6,6 +6,8 @@ wherever the user is: both find files from the repository root instead of relati
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -76,3 +78,8 @@ def results_dir(override: str | os.PathLike | None = None, profile: str | None =
 def runs_dir() -> Path:
     """Where training runs are kept: $ACTIONLIB_RUNS, else <repo>/runs."""
     return resolve_path(os.environ.get(RUNS_ENV) or "runs")
+
+
+def cache_key(**parts) -> str:
+    """A short hash of settings, the name of the folder a run with them is kept in: equal settings, one folder."""
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -40,7 +40,6 @@ import numpy as np
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from actionlib import experiments as ex
 from actionlib import study
 
 NOTEBOOK = "04"
@@ -73,7 +72,7 @@ counts["counts_equal"] = np.isclose(counts["params_m"].round(2), counts["thesis_
 )
 counts = counts[["row", "thesis_top1", "top1", "params_m", "thesis_params_m", "ops_g", "thesis_ops_g",
                  "counts_equal", "complexity_id", "status"]]  # fmt: skip
-ex.save_table(counts, results, f"{NOTEBOOK}_table3.10_counts", profile=cfg)
+study.save_table(counts, results, f"{NOTEBOOK}_table3.10_counts", profile=cfg)
 study.show(counts, counts.columns, figure=False)  # the figure is the scatter below
 
 # %%

@@ -42,7 +42,6 @@ results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $A
 import pandas as pd
 from IPython.display import Markdown, display
 
-from actionlib import experiments as ex
 from actionlib import study
 
 NOTEBOOK = "06"
@@ -73,7 +72,7 @@ for table in by_table.values():
 counts = study.with_complexity(pd.concat(by_table.values(), ignore_index=True))
 counts = counts[["table", "row", "thesis_top1", "top1", "params_m", "thesis_params_m", "ops_g", "thesis_ops_g",
                  "complexity_id"]]  # fmt: skip
-ex.save_table(counts, results, f"{NOTEBOOK}_tables4.3-4.6_counts", profile=cfg)
+study.save_table(counts, results, f"{NOTEBOOK}_tables4.3-4.6_counts", profile=cfg)
 study.show(counts, counts.columns)
 
 # %% [markdown]

@@ -39,7 +39,6 @@ results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $A
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
-from actionlib import experiments as ex
 from actionlib import study
 
 NOTEBOOK = "08"
@@ -69,7 +68,7 @@ study.show(sota, [*study.SHOWN, "params_m", "ops_g"])
 study.show(by_table["C.3"])
 study.show(by_table["C.4"])
 splits_table = study.per_split(runs, "C.3")
-ex.save_table(splits_table, results, f"{NOTEBOOK}_tableC.3_per_split", profile=cfg)
+study.save_table(splits_table, results, f"{NOTEBOOK}_tableC.3_per_split", profile=cfg)
 study.show(splits_table, splits_table.columns)
 
 # %% [markdown]

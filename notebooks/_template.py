@@ -15,64 +15,75 @@
 # # NN: Thesis Table X.Y, <what it compares>
 #
 # Copy this file to `notebooks/NN_short_name.py` (NN = two digits); `actionlib reproduce` runs every
-# `notebooks/NN_*.py`, this `_template.py` is skipped. Say here which table/figure of the thesis this
-# reproduces (page), what the profiles change (`test`: seconds, `smoke`: CPU minutes on synthetic data,
-# `full`: the thesis protocol on GPUs) and how to read the result.
+# `notebooks/NN_*.py`, this `_template.py` is skipped. A notebook is narrative, its parameters and one study call:
+# its thesis tables are listed under its number in `actionlib.recipes.NOTEBOOK_TABLES` (their rows in
+# `recipes.RECIPES`, their file names in `study.TABLE_NAMES`), and `study.notebook` plans, runs, tests and writes
+# them under every profile. Say here which table of the thesis this reproduces (page), what it asks, and how to
+# read the result.
 #
 # Conventions, checked by `actionlib reproduce` before any kernel starts:
-# - the `parameters` cell holds literals only (papermill injects its values *after* it, so derived values
-#   belong in the next cell); every value given with `-p NAME=VALUE` must have the default's type;
+# - the `parameters` cell holds literals only (papermill injects its values *after* it); every value given with
+#   `-p NAME=VALUE` must have the default's type;
 # - `profile` must be one of `actionlib.profiles.PROFILES`;
 # - a comment `# allowed: a, b, c` restricts a parameter to those values (Python literals; bare words are
 #   strings);
-# - None means "the profile's value"; under `full`, `data_root`/`weights_dir` (and the checkpoints listed
-#   for this notebook in `actionlib.profiles.NEEDS`) must exist;
+# - None means "the profile's value"; a profile that reads the dataset's files (`full`, `tiny`) needs `data_root`
+#   (and, for `full`, `weights_dir` with the checkpoints the rows read);
 # - outputs: `results/tables/NN_*.md` (+ a `.csv` twin) and `results/figures/NN_*.png`, named with this
 #   notebook's number so that `results/README.md` lists them under it.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # test | smoke | cpu | full (checked against actionlib.profiles.PROFILES)
+profile: str = "smoke"  # test | smoke | cpu | full | tiny
 seed: int = 0
-head: str = "bert"  # allowed: bert, avg, lstm
-epochs = None  # type: Optional[int] None: the profile's
 data_root = None  # type: Optional[str] None: the profile's ($ACTIONLIB_DATA or data/ under full)
 weights_dir = None  # type: Optional[str] None: the profile's ($ACTIONLIB_WEIGHTS or weights/ under full)
+splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's
+device = None  # type: Optional[str] None: the profile's (cpu; cuda under full)
 results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $ACTIONLIB_RESULTS (make reproduce: results/)
 
-# %%
-from actionlib import paths, profiles
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
 
-NOTEBOOK = "00"  # CHANGE to this file's number NN: the prefix of every table and figure it writes
-cfg = profiles.resolve(profile, epochs=epochs, data_root=data_root, weights_dir=weights_dir)
-results = paths.results_dir(results_dir, profile)
-(results / "tables").mkdir(exist_ok=True)
-(results / "figures").mkdir(exist_ok=True)
-cfg
+from actionlib import study
+
+NOTEBOOK = "NN"  # CHANGE to this file's number: the key of recipes.NOTEBOOK_TABLES and the prefix of its files
 
 # %% [markdown]
-# ## Experiment
-#
-# Replace this cell with the real work (models from `actionlib.models`, training from `actionlib.engine`),
-# sized by `cfg`.
+# ## Table X.Y
 
 # %%
-import pandas as pd
-
-table = pd.DataFrame(
-    {"head": [head], "frames": [cfg.frames], "epochs": [cfg.epochs], "seed": [seed], "accuracy": [0.5]}
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
 )
-table.to_csv(results / "tables" / f"{NOTEBOOK}_example.csv", index=False)
-(results / "tables" / f"{NOTEBOOK}_example.md").write_text(table.to_markdown(index=False) + "\n")
-table
+nb.show("X.Y")
 
 # %% [markdown]
-# ## Checks
+# ## The thesis's claims, tested
 #
-# Fail loudly: under `full` compare with the thesis's numbers (with tolerances); under `smoke`/`test` check
-# invariants (shapes, no NaN, 0 <= accuracy <= 1, exact parameter/operation counts). Print before asserting
-# so that the executed notebook shows what differed.
+# Each claim of `study.CLAIMS` on these tables: the paired difference A - B on the same test videos of the same
+# runs, with its interval and verdict (empty where no claim uses them).
 
 # %%
-print(table)
-assert table["accuracy"].between(0, 1).all(), "accuracy outside [0, 1]"
-assert not table.isna().any().any(), "NaN in the table"
+nb.show_claims()
+
+# %% [markdown]
+# ## Observations (computed)
+#
+# Sentences built from the numbers above, never typed: they must follow the tables on every profile.
+
+# %%
+notes = [study.ordering_note(table, f"Table {t}") for t, table in nb.tables.items()]
+notes += study.claim_sentences(nb.claims)
+display(Markdown("\n".join(f"- {n}" for n in notes if n)))
+
+# %% tags=["remove-input"]
+for table in nb.tables.values():  # checks: fail loudly, on every profile
+    ran = table[table["status"] == "run"]
+    assert ran["top1"].between(0, 100).all(), table

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from actionlib import profiles, recipes, study
+from actionlib.study import execute, planner
 
 
 def _row(table, name):
@@ -26,7 +27,7 @@ def test_cpu_profiles_scale_every_row_and_say_how(name):
                 continue
             assert plan.changes, (recipe.row, plan)
             if recipe.table in study.NETWORK_TABLES:  # rows that are networks: each trained end to end
-                assert plan.how == "fine-tune" and plan.model in study.CPU_3D
+                assert plan.how == "fine-tune" and plan.model in planner.CPU_3D
             else:  # rows that are heads: trained on the frozen features of the profile's network
                 assert plan.how == "head" and plan.model in ("resnet18", "resnext3d_101"), (recipe.row, plan)
                 assert plan.options["head"] and plan.options["optimizer"] in ("adam", "adamw", "sgd", "swats")
@@ -123,11 +124,11 @@ def test_accuracy_per_class_group_separates_order_from_appearance():
     names = ["sit_down", "stand_up", "walk", "run", "wave"]  # reversed pair, speed pair, appearance
     labels = np.array([0, 1, 2, 3, 4, 4])
     correct = np.array([1, 0, 1, 1, 1, 0])
-    assert study._video_groups(labels, names) == "rrssaa"
-    groups = study._group_accuracy(correct, study._video_groups(labels, names))
+    assert execute._video_groups(labels, names) == "rrssaa"
+    groups = execute._group_accuracy(correct, execute._video_groups(labels, names))
     assert groups == {"top1_appearance": 50.0, "top1_reversed": 50.0, "top1_speed": 100.0}
-    hmdb51 = study._video_groups(labels, ["brush_hair", "cartwheel", "catch", "chew", "clap"])
-    other = study._group_accuracy(correct, hmdb51)
+    hmdb51 = execute._video_groups(labels, ["brush_hair", "cartwheel", "catch", "chew", "clap"])
+    other = execute._group_accuracy(correct, hmdb51)
     assert all(np.isnan(v) for v in other.values())  # HMDB51's classes have no groups
     runs = _runs(recipes.recipes_for("3.3")[:1], [["1" * 72 + "0" * 72, "1" * 144]]).assign(top1_speed=[40.0, 60.0])
     assert study.summary(runs, recipes.recipes_for("3.3")[:1], profiles.resolve("smoke"))["top1_speed"][0] == 50.0
@@ -209,18 +210,16 @@ def test_the_teacher_is_compared_with_its_student():
 
 def test_the_cpu_3d_heads_are_sized_to_berts_parameters_and_bert_sees_four_tokens():
     """Section 4.2.3: LSTM, concatenation + FC and non-local + concatenation + FC as large as BERT."""
-    from actionlib import experiments
-
     cfg = profiles.resolve("smoke")
-    net = experiments.small_3d(cfg)
-    channels, steps = experiments.feature_shape(net["model"], net["frames"], blocks=net["blocks"],
+    net = planner.small_3d(cfg)
+    channels, steps = planner.feature_shape(net["model"], net["frames"], blocks=net["blocks"],
                                                 width=net["width"], layer4_time_stride=net["layer4_time_stride"])  # fmt: skip
     assert (channels, steps) == (512, 4)  # the thesis's FRMB width and its 4 tokens at 64 frames
-    bert = experiments.head_parameters("bert", channels, steps)
+    bert = planner.head_parameters("bert", channels, steps)
     for row in ("ResNeXt101 LSTM FRMB", "ResNeXt101 Concatenation + FC FRMB",
                 "ResNeXt101 Non-local + Concatenation + FC FRMB"):  # fmt: skip
         (plan,) = study.plans(_row("4.1", row), cfg)
-        size = experiments.head_parameters(plan.options["head"], channels, steps, hidden=plan.options["hidden"])
+        size = planner.head_parameters(plan.options["head"], channels, steps, hidden=plan.options["hidden"])
         assert abs(size - bert) / bert < 0.01, row
         assert any("as many parameters as the BERT head" in c for c in plan.changes)
     (tgap,) = study.plans(_row("4.1", "ResNeXt101 Average Pooling (baseline) SGD"), cfg)
@@ -234,7 +233,7 @@ def test_cpu_backbones_of_heads_are_pretrained_on_a_disjoint_set():
     for table, row in (("3.3", "ResNet18 BERT"), ("C.1", "ResNeXt101 Two-stream 112x112 64f"),
                        ("3.9", "ResNeXt101 Two-Stream"), ("4.3", "ResNeXt101 RGB")):  # fmt: skip
         for plan in study.plans(_row(table, row), cfg):
-            assert plan.how == "head" and any(study.PRETRAINED in c for c in plan.changes), (table, row)
+            assert plan.how == "head" and any(planner.PRETRAINED in c for c in plan.changes), (table, row)
 
 
 def test_a_claim_the_thesis_did_not_test_takes_the_direction_of_the_one_it_did():
@@ -249,7 +248,7 @@ def test_a_claim_the_thesis_did_not_test_takes_the_direction_of_the_one_it_did()
 
 
 def test_a_notebook_trains_each_control_set_once_and_returns_the_claims_it_wrote(monkeypatch, tmp_path):
-    from actionlib import experiments
+    from actionlib.study import notebooks, verdicts
 
     bert, avg = _row("3.3", "ResNet18 BERT"), _row("3.3", "ResNet18 Average Pooling")
     asked = []
@@ -260,9 +259,10 @@ def test_a_notebook_trains_each_control_set_once_and_returns_the_claims_it_wrote
 
     names = ["sit_down", "stand_up", "walk", "run", "wave", "clap"]
     monkeypatch.setenv("ACTIONLIB_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setattr(study, "run", fake_run)
-    monkeypatch.setattr("actionlib.data.datasets.class_names", lambda root, dataset: names)
-    monkeypatch.setattr(experiments, "synthetic_root", lambda cfg, pretraining=False: tmp_path / "synthetic")
+    monkeypatch.setattr(notebooks, "run", fake_run)
+    monkeypatch.setattr(verdicts, "run", fake_run)
+    monkeypatch.setattr(verdicts, "class_names", lambda root, dataset: names)
+    monkeypatch.setattr(verdicts, "synthetic_root", lambda cfg, pretraining=False: tmp_path / "synthetic")
     nb = study.notebook("01", "smoke", tables="3.3", results_dir=str(tmp_path / "results"))
     assert asked == [("all", len(recipes.recipes_for("3.3"))), ("no reversed pairs", 4, [avg.row, bert.row]),
                      ("order only", 2, [avg.row, bert.row])]  # fmt: skip

@@ -11,7 +11,8 @@ concatenation keeps the order. BERT is not asserted here: at this scale (4 class
 
 import pytest
 
-from actionlib.experiments import ensure_synthetic, load_synthetic, train_and_test
+from actionlib.data.memory import ensure_synthetic, load_synthetic
+from actionlib.study.features import train_and_test
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ import psutil
 import pytest
 import torch
 
-from actionlib import experiments, paths, profiles, reproduce
+from actionlib import paths, profiles, reproduce, study
 from tests.test_reproduce import GOOD, HEADER, OTHER, _cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -253,7 +253,7 @@ def test_results_dir_publishes_only_the_default_profile_through_reproduce(tmp_pa
 
 def test_tables_carry_their_profile(tmp_path):
     df = pd.DataFrame({"row": ["a", "b"], "top1": [1.0, 2.5]})
-    csv = experiments.save_table(df, tmp_path, "01_x", profile=profiles.resolve("test"))
+    csv = study.save_table(df, tmp_path, "01_x", profile=profiles.resolve("test"))
     table = pd.read_csv(csv)
     assert table.drop(columns="machine").to_dict("list") == {"row": ["a", "b"], "top1": [1.0, 2.5],
                                                              "profile": ["test", "test"]}  # fmt: skip
@@ -261,7 +261,7 @@ def test_tables_carry_their_profile(tmp_path):
     assert "threads" in machine and f"torch {torch.__version__}" in machine and table["machine"].nunique() == 1
     lines = csv.with_suffix(".md").read_text().splitlines()
     assert lines[:2] == ["Profile: test (CPU, synthetic data)", f"Machine: {machine}"] and lines[3].startswith("| row")
-    experiments.save_table(df, tmp_path, "01_y", profile="full")  # a name is enough
+    study.save_table(df, tmp_path, "01_y", profile="full")  # a name is enough
     assert (tmp_path / "tables" / "01_y.md").read_text().startswith("Profile: full (CUDA, hmdb51 data)\n")
     with pytest.raises(TypeError):
-        experiments.save_table(df, tmp_path, "01_z")  # the profile is required
+        study.save_table(df, tmp_path, "01_z")  # the profile is required

@@ -5,8 +5,12 @@ import json
 import pytest
 import torch
 
-from actionlib import experiments, profiles
-from actionlib.experiments import FeatureDataset, SyntheticSplit, ensure_synthetic
+from actionlib import profiles
+from actionlib.data import memory
+from actionlib.data.memory import SyntheticSplit, ensure_synthetic
+from actionlib.paths import cache_key
+from actionlib.study import features
+from actionlib.study.features import FeatureDataset
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +32,9 @@ def test_ensure_synthetic_reuses_and_refuses_other_settings(tiny_synthetic):
 def pretrained(tiny_synthetic, tmp_path_factory):
     """A tiny pose backbone trained once (the `test` profile: 1 epoch, 4 segments, width 8) and its data."""
     cfg = profiles.resolve("test")
-    data = experiments.load_synthetic(tiny_synthetic, "pose", size=(32, 24))
+    data = memory.load_synthetic(tiny_synthetic, "pose", size=(32, 24))
     runs = tmp_path_factory.mktemp("backbones")
-    return cfg, data, experiments.pretrain(cfg, data, "resnet18", runs_dir=runs), runs
+    return cfg, data, features.pretrain(cfg, data, "resnet18", runs_dir=runs), runs
 
 
 def test_pretrain_is_cached_by_its_settings(pretrained, monkeypatch):
@@ -41,24 +45,24 @@ def test_pretrain_is_cached_by_its_settings(pretrained, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("a finished backbone was trained again")
 
-    monkeypatch.setattr(experiments, "train_and_test", fail)
-    assert experiments.pretrain(cfg, data, "resnet18", runs_dir=runs)["checkpoint"] == backbone["checkpoint"]
+    monkeypatch.setattr(features, "train_and_test", fail)
+    assert features.pretrain(cfg, data, "resnet18", runs_dir=runs)["checkpoint"] == backbone["checkpoint"]
     with pytest.raises(AssertionError, match="trained again"):
-        experiments.pretrain(cfg, data, "resnet18", runs_dir=runs, seed=1)
+        features.pretrain(cfg, data, "resnet18", runs_dir=runs, seed=1)
 
 
 def test_frozen_features_views_and_protocols(pretrained):
     cfg, data, backbone, _ = pretrained
-    train, train_labels, test, test_labels = experiments.frozen_features(backbone, data, train_views=2)
+    train, train_labels, test, test_labels = features.frozen_features(backbone, data, train_views=2)
     n_train, n_test = len(data.train_labels), len(data.test_labels)
     assert train.shape == (2 * n_train, 64, 4, 1, 1) and train.dtype == torch.float16
     assert train_labels.tolist() == data.train_labels.tolist() * 2
     assert test.shape == (n_test, 64, 4, 1, 1) and test_labels.tolist() == data.test_labels.tolist()
-    *_, multi, _ = experiments.frozen_features(backbone, data, train_views=2, protocol="multi-ten")
+    *_, multi, _ = features.frozen_features(backbone, data, train_views=2, protocol="multi-ten")
     assert multi.shape == (n_test, 10, 64, 4, 1, 1)  # TSN segments: one set ("multi" = "center") x 10 crops
-    fused = experiments.frozen_features(backbone, data, train_views=2, fusion="triple")[0]
+    fused = features.frozen_features(backbone, data, train_views=2, fusion="triple")[0]
     assert fused.shape == (2 * n_train, 16 + 32 + 64, 4, 1, 1)
-    again = experiments.frozen_features(backbone, data, train_views=2)
+    again = features.frozen_features(backbone, data, train_views=2)
     assert torch.equal(again[0], train) and torch.equal(again[2], test)
 
 
@@ -69,10 +73,10 @@ def test_heads_on_frozen_features_and_their_scores(pretrained, tmp_path, monkeyp
         {"row": "BERT", "head": "bert"},
         {"row": "one frame", "head": "avg", "frames": 1},
     ]
-    result = experiments.run_heads(rows, backbone, data, cfg, tmp_path, seeds=[0], train_views=2)
+    result = features.run_heads(rows, backbone, data, cfg, tmp_path, seeds=[0], train_views=2)
     assert result["row"].tolist() == ["average", "BERT", "one frame"]
     assert result["top1"].between(0, 100).all() and result["parameters"].iloc[1] > result["parameters"].iloc[0]
-    scores, labels = experiments.head_scores(result["run_dir"][1], backbone, rows[1], data, train_views=2)
+    scores, labels = features.head_scores(result["run_dir"][1], backbone, rows[1], data, train_views=2)
     assert scores.shape == (len(data.test_labels), len(data.class_names)) and torch.equal(labels, data.test_labels)
     from actionlib.data.synthetic import reversed_pairs
     from actionlib.engine.evaluate import summarize
@@ -82,8 +86,8 @@ def test_heads_on_frozen_features_and_their_scores(pretrained, tmp_path, monkeyp
     assert 0 <= summary["pairwise_accuracy"]["mean"] <= 100 and "val_top1" in result
 
     # a row with the same settings under another name is not trained again
-    monkeypatch.setattr(experiments, "_fit_and_report", lambda *a, **k: pytest.fail("trained again"))
-    again = experiments.run_heads(
+    monkeypatch.setattr(features, "_fit_and_report", lambda *a, **k: pytest.fail("trained again"))
+    again = features.run_heads(
         [{"row": "renamed", "head": "avg"}], backbone, data, cfg, tmp_path, seeds=[0], train_views=2
     )
     assert again["top1"][0] == result["top1"][0]
@@ -92,12 +96,12 @@ def test_heads_on_frozen_features_and_their_scores(pretrained, tmp_path, monkeyp
 def test_a_class_subset_reads_its_rows_of_the_whole_splits_features(pretrained):
     cfg, data, backbone, _ = pretrained
     part = data.only(["wave", "sit_down"], "two")
-    train, train_labels, test, test_labels = experiments.frozen_features(backbone, data, train_views=2)
-    sub_train, sub_train_labels, sub_test, sub_test_labels = experiments.frozen_features(backbone, part, train_views=2)
+    train, train_labels, test, test_labels = features.frozen_features(backbone, data, train_views=2)
+    sub_train, sub_train_labels, sub_test, sub_test_labels = features.frozen_features(backbone, part, train_views=2)
     keep = torch.isin(train_labels, torch.tensor([data.class_names.index(c) for c in ("wave", "sit_down")]))
     assert torch.equal(sub_train, train[keep]) and sub_train_labels.tolist() == part.train_labels.tolist() * 2
     assert set(sub_test_labels.tolist()) == {0, 1} and len(sub_test) == len(part.test_labels)
-    maps, labels = experiments.validation_features(backbone, part)
+    maps, labels = features.validation_features(backbone, part)
     assert len(maps) == len(part.val_labels) and labels.tolist() == part.val_labels.tolist()
 
 
@@ -105,12 +109,12 @@ def test_distillation_heads_follow_a_teacher(pretrained, tmp_path):
     cfg, data, backbone, _ = pretrained
     teacher = {"backbone": backbone, "data": data, "row": {"row": "teacher", "head": "bert"}}
     rows = [{"row": "student", "head": "bert", "distill": "bert", "distill_weight": 10.0}]
-    result = experiments.run_heads(rows, backbone, data, cfg, tmp_path, seeds=[0], train_views=2, teacher=teacher)
+    result = features.run_heads(rows, backbone, data, cfg, tmp_path, seeds=[0], train_views=2, teacher=teacher)
     assert 0 <= result["top1"][0] <= 100
     logged = [json.loads(line) for line in (tmp_path / result["run_dir"][0].split("/")[-1] / "metrics.jsonl").open()]
     assert logged and all("mse" in json.dumps(m) for m in logged)
     with pytest.raises(ValueError, match="need `teacher`"):
-        experiments.run_heads(rows, backbone, data, cfg, tmp_path / "x", seeds=[0], train_views=2)
+        features.run_heads(rows, backbone, data, cfg, tmp_path / "x", seeds=[0], train_views=2)
 
 
 def test_feature_dataset_serves_float_clips_and_teacher_maps():
@@ -172,7 +176,7 @@ def test_decode_flow_frames(tiny_synthetic, tmp_path):
     from PIL import Image
 
     from actionlib.data.datasets import read_split
-    from actionlib.experiments import decode_videos
+    from actionlib.data.memory import decode_videos
 
     records = read_split(tiny_synthetic, "synthetic", 1, "train")[:2]
     for record in records:
@@ -193,23 +197,24 @@ def test_synthetic_flow_is_computed_once_with_its_solver_settings(tiny_synthetic
 
     root = tmp_path / "synthetic"
     shutil.copytree(tiny_synthetic, root)
-    out = experiments.ensure_flow(root, jobs=1)
+    out = memory.ensure_flow(root, jobs=1)
     manifest = json.loads((out / "flow.json").read_text())
     assert manifest["tvl1"]["nscales"] == 2 and manifest["size"] == [64, 48]
     assert len(list(out.glob("*/*/flow_x_*.jpg"))) == 3 * 4 * 11  # every pair of every 12-frame video
-    assert experiments.ensure_flow(root) == out  # computed once
-    experiments.load_synthetic(root, "flow", size=(32, 24))  # its decoded frames are named by the flow's settings
-    tag = experiments.cache_key(**experiments.SYNTHETIC_FLOW)
+    assert memory.ensure_flow(root) == out  # computed once
+    memory.load_synthetic(root, "flow", size=(32, 24))  # its decoded frames are named by the flow's settings
+    tag = cache_key(**memory.SYNTHETIC_FLOW)
     assert {f.name for f in (tmp_path / "synthetic_cache").iterdir()} == {
         f"flow_split1_{subset}_32x24_{tag}.pt" for subset in ("train", "test")
     }
     (out / "flow.json").write_text(json.dumps({**manifest, "tvl1": {**manifest["tvl1"], "nscales": 3}}))
     with pytest.raises(ValueError, match="delete it to recompute, and delete the flow runs"):
-        experiments.ensure_flow(root)
+        memory.ensure_flow(root)
 
 
 def test_train_and_test_reports_pairwise_accuracy(tiny_synthetic, tmp_path):
-    from actionlib.experiments import load_synthetic, train_and_test
+    from actionlib.data.memory import load_synthetic
+    from actionlib.study.features import train_and_test
 
     data = load_synthetic(tiny_synthetic, "pose", size=(32, 24))
     assert data.train.dtype == torch.uint8 and data.train.shape[2:] == (24, 32, 3)
@@ -235,7 +240,7 @@ def test_unreadable_videos_are_skipped_with_their_labels(tiny_synthetic, tmp_pat
     import shutil
 
     from actionlib.data.datasets import SkippedVideoWarning, read_split
-    from actionlib.experiments import decode_videos
+    from actionlib.data.memory import decode_videos
 
     records = read_split(tiny_synthetic, "synthetic", 1, "train")
     broken = tmp_path / "broken.avi"
@@ -250,7 +255,7 @@ def test_unreadable_videos_are_skipped_with_their_labels(tiny_synthetic, tmp_pat
 
 
 def test_selection_reads_held_out_training_videos_never_the_test_split():
-    from actionlib.experiments import hold_out_validation
+    from actionlib.data.memory import hold_out_validation
 
     labels = torch.tensor([0] * 21 + [1] * 3)
     videos = torch.arange(24)
@@ -263,11 +268,10 @@ def test_the_runner_selects_epochs_on_validation_videos_and_reads_the_test_split
                                                                                         monkeypatch):  # fmt: skip
     """What `engine.fit` selects on (its `val_set`) is the held-out training videos, for backbones and heads alike;
     the test split is read once, after training, by `_test_report`."""
-    from actionlib.engine import train as engine_train
 
     cfg, data, backbone, _ = pretrained
     seen, tested = [], []
-    real_fit, real_report = engine_train.fit, experiments._test_report
+    real_fit, real_report = features.fit, features._test_report
 
     def spy_fit(config, model, train_set, val_set, **kwargs):
         seen.append(val_set)
@@ -277,20 +281,20 @@ def test_the_runner_selects_epochs_on_validation_videos_and_reads_the_test_split
         tested.append(test_set)
         return real_report(model, out, test_set, *args)
 
-    monkeypatch.setattr(engine_train, "fit", spy_fit)
-    monkeypatch.setattr(experiments, "_test_report", spy_report)
-    experiments.run_heads([{"row": "avg", "head": "avg"}], backbone, data, cfg, tmp_path, seeds=[0], train_views=2)
-    val_maps, val_labels = experiments.validation_features(backbone, data)
+    monkeypatch.setattr(features, "fit", spy_fit)
+    monkeypatch.setattr(features, "_test_report", spy_report)
+    features.run_heads([{"row": "avg", "head": "avg"}], backbone, data, cfg, tmp_path, seeds=[0], train_views=2)
+    val_maps, val_labels = features.validation_features(backbone, data)
     assert len(seen) == 1 and torch.equal(seen[0].maps, val_maps) and torch.equal(seen[0].labels, val_labels)
     assert len(tested) == 1 and torch.equal(tested[0].labels, data.test_labels)
-    experiments.pretrain(cfg, data, "resnet18", runs_dir=tmp_path / "backbone", seed=3)  # a backbone, too
+    features.pretrain(cfg, data, "resnet18", runs_dir=tmp_path / "backbone", seed=3)  # a backbone, too
     assert len(seen) == 2 and len(seen[1]) == len(data.val_labels) and len(tested) == 2
 
 
 def test_a_control_dataset_keeps_some_classes_relabelled():
     videos = torch.arange(6).view(6, 1, 1, 1, 1).float()
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
-    data = experiments.SyntheticSplit(videos, labels, videos[:3], labels[:3], ["a", "b", "c"], "pose", 1, videos[3:],
+    data = memory.SyntheticSplit(videos, labels, videos[:3], labels[:3], ["a", "b", "c"], "pose", 1, videos[3:],
                                       labels[3:])  # fmt: skip
     part = data.only(["c", "a"], "no b")
     assert part.class_names == ["c", "a"] and part.source == "synthetic[no b]"

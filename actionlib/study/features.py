@@ -1,0 +1,455 @@
+"""Heads on frozen backbones: the CPU profiles' executor of a stream in memory.
+
+The CPU profiles cannot fine-tune full-size backbones and have no pretrained weights. They keep the thesis's
+question (which late temporal head turns a backbone's features into the best video prediction) as the thesis asks
+it, on a fixed pretrained backbone: `pretrain` trains a narrow backbone (`Profile.width`; `plan.small_3d`) once,
+end to end, on a synthetic split decoded into memory (`data.memory`), and `run_heads` trains each head of a table
+on that backbone's cached, frozen features (`frozen_features`), all through the one training loop (`engine.fit`)
+the full profile uses. Every run keeps the epoch that is best on training videos held out for validation and is
+then tested once. What we measured while choosing this: full-width ResNet18 on the cluttered RGB frames memorises
+the 336 training videos (train 54 %, test 11 % after 6 epochs); the rendered pose frames generalise (narrow
+ResNet18: ~50 % test Top-1 in a minute); heads on frozen features take seconds, where training every row end to
+end took a minute each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from .. import paths
+from ..data.memory import SyntheticSplit, ensure_synthetic, frame_geometry, load_synthetic
+from ..data.synthetic import reversed_pairs, speed_pairs
+from ..engine.checkpointing import load_checkpoint
+from ..engine.evaluate import evaluate
+from ..engine.inputs import collate
+from ..engine.repro import seed_everything
+from ..engine.train import TrainConfig, fit, to_channels_last
+from ..models import create
+from ..paths import cache_key, repo_root
+from .planner import is_2d
+
+
+def synthetic_root(cfg, pretraining: bool = False) -> Path:
+    """The synthetic dataset of `cfg.synthetic` (generated on first use under <repo>/data/; an existing one under
+    `cfg.data_root`), or with `pretraining` its pretraining set beside it (`<root>_pretraining`, generated on first
+    use)."""
+    spec = cfg.synthetic
+    if spec is None:
+        raise ValueError(f"profile {cfg.name!r} runs on the dataset's files, not on a generated synthetic set")
+    classes = list(spec.classes) if spec.classes is not None else None
+    if cfg.data_root is not None:
+        root = Path(cfg.data_root) / "synthetic"
+        if not pretraining:
+            return root
+    else:
+        root = repo_root() / "data" / spec.folder
+    if not pretraining:
+        return ensure_synthetic(root, classes, spec.videos_per_class, spec.frames, jobs=2)
+    return ensure_synthetic(root.with_name(root.name + "_pretraining"), classes, spec.pretraining_videos, spec.frames,
+                            seed=spec.pretraining_seed, jobs=2)  # fmt: skip
+
+
+def cpu_data(cfg, modality: str | None = None, split: int = 1, pretraining: bool = False) -> SyntheticSplit:
+    """The profile's synthetic split in memory, frames resized to `cfg.size` wide (4:3); with `pretraining`, the
+    backbones' pretraining set (`synthetic_root`), its test videos trained on too and its validation videos in
+    place of a test split (what `pretrain` reports)."""
+    size = (cfg.size, cfg.size * 3 // 4)
+    data = load_synthetic(synthetic_root(cfg, pretraining), modality or cfg.modality, split, size)
+    if not pretraining:
+        return data
+    return dataclasses.replace(data, train=torch.cat([data.train, data.test]),
+                               train_labels=torch.cat([data.train_labels, data.test_labels]), test=data.val,
+                               test_labels=data.val_labels)  # fmt: skip
+
+
+def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set, val_set, test_set, class_names,
+                    modality, *, epochs: int, out: str | Path, seed: int, batch_size: int, optimizer: str, lr: float,
+                    teacher: nn.Module | None = None, distill: str | None = None,
+                    distill_weight: float | None = None) -> dict:  # fmt: skip
+    """Train with `engine.fit` (resuming from `out`), keeping the epoch with the best Top-1 on `val_set`, and return
+    its result row: that epoch's validation Top-1 and its test Top-1/Top-3 and pair accuracies (`test_set` is
+    read once, after training)."""
+
+    config = TrainConfig(model=model_name, options=options, modality=modality, dataset="synthetic", epochs=epochs,
+                         batch_size=batch_size, effective_batch=batch_size, accumulation=1, optimizer=optimizer,
+                         lr=lr, seed=seed, workers=0, device="cpu", out=str(out), progress=False, tensorboard=False,
+                         resume=True, num_classes=len(class_names), class_names=list(class_names), distill=distill,
+                         distill_weight=distill_weight)  # fmt: skip
+    pairs = reversed_pairs(class_names) + speed_pairs(class_names)
+    started = time.perf_counter()
+    result = fit(config, model, train_set, val_set, teacher=teacher, pairs=pairs)
+    seconds = time.perf_counter() - started
+    epochs_log = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines() if line]
+    best = next(m for m in epochs_log if m["epoch"] == result["best_epoch"])
+    test = _test_report(model, out, test_set, class_names, pairs)
+    pairwise = {f"{a}/{b}": float(test.get("pairwise_accuracy", {}).get(f"{a}|{b}", float("nan")))
+                for a, b in pairs}  # fmt: skip
+    reversed_names = [f"{a}/{b}" for a, b in reversed_pairs(class_names)]
+    return {
+        "top1": test["top1"],
+        "top3": test["top3"],
+        "val_top1": best["val_top1"],
+        "reversed_pairs": float(np.nanmean([pairwise[k] for k in reversed_names])) if reversed_names else np.nan,
+        **pairwise,
+        "best_epoch": best["epoch"],
+        "train_top1": best["train_top1"],
+        "seconds": seconds,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+@torch.inference_mode()
+def _test_report(model: nn.Module, out: str | Path, test_set, class_names, pairs) -> dict:
+    """`summarize` of the run's best.pt on `test_set` (views averaged)."""
+
+    model.load_state_dict(load_checkpoint(Path(out) / "best.pt")["model"])
+    loader = DataLoader(test_set, batch_size=32, collate_fn=collate)
+    report, _ = evaluate(model.eval(), loader, torch.device("cpu"), len(class_names), list(class_names), pairs)
+    return report
+
+
+def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs: int, out: str | Path,
+                   seed: int = 0, batch_size: int = 16, optimizer: str = "adamw", lr: float = 2e-3,
+                   init: str | Path | None = None, **options) -> dict:  # fmt: skip
+    """Train `model_name` (registry options in `options`) end to end on `data` and return one result row.
+
+    A killed run continues from its last checkpoint in `out`. The reported epoch is the one with the best Top-1
+    on the held-out validation videos; the test split is read once, after training. The row holds its test
+    Top-1/Top-3 (%), the mean pairwise
+    accuracy (%) over the time-reversed pairs and each pair's value, the walk/run pair, the best epoch and the
+    training time. `init`: a checkpoint whose weights start the run (the thesis's "16f pre-trained" rows).
+    """
+
+    seed_everything(seed)
+    model = create(model_name, num_classes=len(data.class_names), modality=data.modality, frames=frames, **options)
+    if init is not None:
+        state = load_checkpoint(init)["model"]
+        model.load_state_dict(state)  # 3D kernels do not depend on the clip length: a 16f checkpoint fits 32f
+    train_set, test_set = data.datasets(model)
+    val_set = data.validation(model)
+    return _fit_and_report(model_name, model, dict(options, frames=frames), train_set, val_set, test_set, data.class_names,
+                           data.modality, epochs=epochs, out=out, seed=seed, batch_size=batch_size,
+                           optimizer=optimizer, lr=lr)  # fmt: skip
+
+
+class FeatureDataset(Dataset):
+    """Cached feature maps served like clips, so `engine.fit` trains a head on them unchanged.
+
+    `maps`: (N, C, T, H, W), or (N, V, C, T, H, W) for several test views per video; `teacher`: the same
+    samples' maps from another stream, served as `teacher_clip` (distillation).
+    """
+
+    random_augmentation = False  # the views were drawn when the maps were cached
+
+    def __init__(self, maps: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None):
+        if teacher is not None and len(teacher) != len(maps):
+            raise ValueError(f"{len(teacher)} teacher maps for {len(maps)} student maps")
+        self.maps, self.labels, self.teacher = maps, labels, teacher
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        item = {"clip": self.maps[index].float(), "label": int(self.labels[index]), "index": index}
+        if self.teacher is not None:
+            item["teacher_clip"] = self.teacher[index].float()
+        return item
+
+
+class CachedTeacher(nn.Module):
+    """A frozen teacher head's distillation targets, computed once over the cached training maps (`of`) and served
+    as the samples' `teacher_clip`; `forward_features` hands them to `engine.distill.Distiller` as they are. The
+    teacher is in eval mode, so its targets are the same every epoch: recomputing them each batch cost a distilled
+    head about as much time again as an undistilled one (22 s against 12 s on the CPU 3D network, measured)."""
+
+    def __init__(self, targets: torch.Tensor, key: str, modality: str):
+        super().__init__()
+        self.targets, self.key, self.modality = targets, key, modality
+
+    @classmethod
+    @torch.inference_mode()
+    def of(cls, teacher: nn.Module, maps: torch.Tensor, kind: str, batch_size: int = 256) -> CachedTeacher:
+
+        # what `Distiller` matches: the pooled features (MARS), else the pre-BERT tokens of Eq. 5.1
+        key = "pooled" if kind == "mars" else TrainConfig.teacher_features
+        teacher.eval()
+        targets = torch.cat([teacher.forward_features(part.float())[key] for part in maps.split(batch_size)])
+        return cls(targets.clone(), key, getattr(teacher, "modality", "rgb"))
+
+    def forward_features(self, targets: torch.Tensor) -> dict:
+        return {self.key: targets}
+
+
+def head_model(model: nn.Module) -> nn.Module:
+    """`model` with the identity as backbone: it classifies cached feature maps (the backbone is dropped)."""
+    model.backbone = nn.Identity()
+    return model
+
+
+@torch.inference_mode()
+def extract_features(backbone: nn.Module, dataset: Dataset, seed: int = 0, batch_size: int = 32,
+                     desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """`backbone` over every item of `dataset` (float16 maps, labels). Item i's random draws (segment offsets,
+    flip) are seeded by (seed, i), so two streams extracted with the same seed see the same frames and flips."""
+
+    backbone.eval()
+    to_channels_last(backbone)  # channels-last, as in training: faster on CPU too
+    maps, labels = [], []
+    for first in tqdm(range(0, len(dataset), batch_size), desc=desc, leave=False):
+        items = []
+        for i in range(first, min(first + batch_size, len(dataset))):
+            random.seed(seed * 1_000_003 + i)
+            items.append(dataset[i])
+        clips = torch.stack([item["clip"] for item in items])
+        views = clips.dim() == 6
+        flat = (clips.flatten(0, 1) if views else clips).contiguous(memory_format=torch.channels_last_3d)
+        # 32 clips a forward: one forward of a whole ten-crop batch (320 clips) ran 2.3x slower on 2 cores than
+        # the same clips 32 at a time (the activations stay in cache; measured on the CPU 3D network)
+        out = torch.cat([backbone(part).to(torch.float16) for part in flat.split(32)]).contiguous()
+        maps.append(out.unflatten(0, clips.shape[:2]) if views else out)
+        labels += [item["label"] for item in items]
+    return torch.cat(maps), torch.tensor(labels)
+
+
+def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int | None = None,
+             epochs: int | None = None, lr: float = 2e-3, seed: int = 0, init: str | Path | None = None,
+             runs_dir: str | Path | None = None, **options) -> dict:  # fmt: skip
+    """Train `model` end to end once on `data`'s training split; later rows freeze its backbone (the CPU profiles
+    pretrain those on their pretraining set, `cpu_data(..., pretraining=True)`).
+
+    The CPU stand-in for the thesis's ImageNet/Kinetics-pretrained backbones: the heads of a table are then
+    compared on the same frozen features (`frozen_features`, `run_heads`), which takes seconds per head. The run
+    is cached in `runs_dir` (default: backbones/ in paths.runs_dir(), <repo>/runs or $ACTIONLIB_RUNS) under a hash
+    of its settings; returns its result row plus `checkpoint`, `model`, `options`, `frames` and `sampling`.
+    """
+    frames = frames or cfg.frames
+    epochs = epochs or cfg.epochs
+    if is_2d(model):
+        options.setdefault("width", cfg.width)
+        options.setdefault("frozen_stages", 0)
+    options.setdefault("head", "avg")
+    sampling = "tsn" if is_2d(model) else "clip"  # the family's sampling (`engine.inputs.make_sampler`)
+    # "data": the clips' source and geometry (runs made by earlier clip code are not reused)
+    settings = {"model": model, "frames": frames, "data": ("ClipDataset", frame_geometry(data.frame_size)), "epochs": epochs, "lr": lr, "seed": seed,
+                "batch_size": cfg.batch_size, "size": int(data.train.shape[3]), "modality": data.modality,
+                "split": data.split, "init": str(init) if init else None, "source": data.source, **options}  # fmt: skip
+    out = Path(runs_dir or paths.runs_dir() / "backbones") / cache_key(**settings)
+    done = out / "result.json"
+    if done.is_file():
+        result = json.loads(done.read_text())
+    else:
+        result = train_and_test(model, data, frames=frames, epochs=epochs, out=out, seed=seed,
+                                batch_size=cfg.batch_size, lr=lr, init=init, **options)  # fmt: skip
+        _write_json(done, result)
+    return {**result, "checkpoint": str(out / "best.pt"), "model": model, "options": options, "frames": frames,
+            "sampling": sampling, "modality": data.modality}  # fmt: skip
+
+
+def _write_json(path: Path, value) -> None:
+    """Written whole, then renamed: a kill never leaves half a file."""
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(value, indent=1))
+    partial.replace(path)
+
+
+def _rebuild(backbone: dict, num_classes: int, **changes) -> nn.Module:
+    """The pretrained model of `backbone` (a `pretrain` row), with `changes` to its options (head, fusion...)."""
+    pretrained = load_checkpoint(backbone["checkpoint"])["model"]
+    model = create(backbone["model"], num_classes=num_classes, modality=backbone["modality"],
+                   frames=backbone["frames"], **{**backbone["options"], **changes})  # fmt: skip
+    trunk = {k[len("backbone.") :]: v for k, v in pretrained.items() if k.startswith("backbone.")}
+    model.backbone.load_state_dict(trunk)
+    return model
+
+
+def default_views(backbone: dict, train_views: int | None = None) -> int:
+    """Random views of each training video cached for the heads: 4 for 2D (TSN) backbones, 1 for 3D clip backbones,
+    whose heads are wider and many (the default trains 23 BERT heads on the CPU 3D network's 512 channels and 4
+    positions: 17 s a run with 2 views, 14 s with 1, measured on a machine that was slower for the second; 4 views
+    took ~30 s at 2 positions)."""
+    return train_views or (1 if backbone["sampling"] == "clip" else 4)
+
+
+def frozen_features(backbone: dict, data: SyntheticSplit, train_views: int | None = None, protocol: str = "single-center",
+                    fusion: str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Feature maps of the pretrained `backbone` (a `pretrain` row): `train_views` randomly sampled and flipped
+    views of every training video, and the test videos under `protocol`. Cached beside the checkpoint.
+
+    Returns (train maps, train labels, test maps, test labels). `fusion` taps several stages of a 2D ResNet
+    (Table 3.4); the stage weights are the pretrained ones. A class subset (`SyntheticSplit.only`) gets its videos'
+    rows of the whole split's features (the same views).
+    """
+    if data.subset_of is not None:
+        whole, picks, relabel = data.subset_of
+        train_maps, train_labels, test_maps, test_labels = frozen_features(backbone, whole, train_views, protocol,
+                                                                           fusion)  # fmt: skip
+        videos = len(whole.train_labels)
+        rows = torch.cat([picks["train"] + v * videos for v in range(len(train_labels) // videos)])
+        return (train_maps[rows], relabel[train_labels[rows]], test_maps[picks["test"]],
+                relabel[test_labels[picks["test"]]])  # fmt: skip
+    folder = Path(backbone["checkpoint"]).parent / "features"
+    train_views = default_views(backbone, train_views)
+    model, train, test = None, None, None
+    parts = {}
+    source = {"fusion": fusion, "split": data.split, "source": data.source}
+    for subset, key in (("train", cache_key(views=train_views, **source)),
+                        ("test", cache_key(protocol=protocol, **source))):  # fmt: skip
+        cache = folder / f"{subset}_{key}.pt"
+        if cache.is_file():
+            parts[subset] = torch.load(cache, weights_only=True)
+            continue
+        if model is None:
+            model = _rebuild(backbone, len(data.class_names), **({"fusion": fusion} if fusion else {}))
+            train, test = data.datasets(model, protocol)
+        if subset == "train":
+            views = [
+                extract_features(model.backbone, train, seed=v, desc=f"features (view {v})") for v in range(train_views)
+            ]
+            parts[subset] = (torch.cat([m for m, _ in views]), torch.cat([y for _, y in views]))
+        else:
+            parts[subset] = extract_features(model.backbone, test, desc=f"features (test, {protocol})")
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(parts[subset], cache.with_suffix(".tmp"))
+        cache.with_suffix(".tmp").replace(cache)
+    return (*parts["train"], *parts["test"])
+
+
+def validation_features(backbone: dict, data: SyntheticSplit, fusion: str | None = None):
+    """(maps, labels) of the held-out validation videos (one centred view) under the frozen `backbone`; cached."""
+    if data.subset_of is not None:
+        whole, picks, relabel = data.subset_of
+        maps, labels = validation_features(backbone, whole, fusion)
+        return maps[picks["val"]], relabel[labels[picks["val"]]]
+    key = cache_key(fusion=fusion, split=data.split, source=data.source)
+    cache = Path(backbone["checkpoint"]).parent / "features" / f"val_{key}.pt"
+    if cache.is_file():
+        return torch.load(cache, weights_only=True)
+    model = _rebuild(backbone, len(data.class_names), **({"fusion": fusion} if fusion else {}))
+    out = extract_features(model.backbone, data.validation(model), desc="features (validation)")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, cache.with_suffix(".tmp"))
+    cache.with_suffix(".tmp").replace(cache)
+    return out
+
+
+HEAD_RUN_KEYS = ("row", "optimizer", "lr", "fusion", "distill", "distill_weight", "frames")
+
+
+def _select_frames(maps: torch.Tensor, row: dict) -> torch.Tensor:
+    """`frames: 1` in a row (the thesis's single-frame "no pooling" model): keep the middle position only."""
+    if row.get("frames", None) in (None, maps.shape[-3]):
+        return maps
+    if row["frames"] != 1:
+        raise ValueError(f"a head row may only narrow its features to frames=1, got {row['frames']}")
+    middle = maps.shape[-3] // 2
+    return maps[..., middle : middle + 1, :, :]
+
+
+def _head_for(backbone: dict, row: dict, num_classes: int) -> nn.Module:
+    """A fresh head (and classifier) for `backbone`'s features; row keys not in HEAD_RUN_KEYS are head options."""
+    options = {**backbone["options"], **{k: v for k, v in row.items() if k not in HEAD_RUN_KEYS}}
+    if row.get("fusion"):
+        options["fusion"] = row["fusion"]
+    model = create(backbone["model"], num_classes=num_classes, modality=backbone["modality"],
+                   frames=row.get("frames", backbone["frames"]), **options)  # fmt: skip
+    return head_model(model)
+
+
+def load_head(run_dir: str | Path, backbone: dict, row: dict, num_classes: int) -> nn.Module:
+    """The trained head of a `run_heads` run (its best epoch), in eval mode: a teacher for distillation."""
+    model = _head_for(backbone, row, num_classes)
+
+    state = load_checkpoint(Path(run_dir) / "best.pt")["model"]
+    # a `pretrain` run's checkpoint holds its backbone too: the head alone is wanted here
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("backbone.")})
+    model.modality = backbone["modality"]
+    return model.eval()
+
+
+@torch.inference_mode()
+def head_scores(run_dir: str | Path, backbone: dict, row: dict, data: SyntheticSplit, protocol: str = "single-center",
+                train_views: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Test-split logits (N, K) of a trained head (views averaged) and the labels: one stream for late fusion."""
+    model = load_head(run_dir, backbone, row, len(data.class_names))
+    *_, maps, labels = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
+    maps = _select_frames(maps, row).float()
+    if maps.dim() == 6:
+        return model(maps.flatten(0, 1)).unflatten(0, maps.shape[:2]).mean(1), labels
+    return model(maps), labels
+
+
+def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_dir: str | Path, seeds=None,
+              lr: float = 1e-3, epochs: int | None = None, protocol: str = "single-center", train_views: int | None = None,
+              teacher: dict | None = None, batch_size: int | None = None, reuse: bool = True) -> pd.DataFrame:  # fmt: skip
+    """Train a head per row on the frozen features of `backbone` (a `pretrain` row), for each seed.
+
+    A row is `{"row": thesis row name, "head": ..., **head options}` and may set `optimizer`, `lr`, `fusion`
+    (2D stage fusion), `distill` ("bert"/"mars") and `distill_weight`; distillation needs `teacher`:
+    `{"backbone": pretrain row of the teacher's stream, "row": the teacher's head row}` (its head is trained
+    here first, on the same views). Runs are cached in `runs_dir` by their settings (the row name excluded,
+    so two tables sharing a configuration train it once); returns one line per row and seed, with `run_dir` and,
+    for distilled rows, `teacher_top1` (the teacher's own test Top-1).
+    """
+    seeds = cfg.seeds if seeds is None else seeds
+    epochs = epochs or cfg.epochs
+    batch_size = batch_size or cfg.head_batch or cfg.batch_size
+    num_classes = len(data.class_names)
+    teacher_model, teacher_data, teacher_top1 = None, None, np.nan
+    if any(row.get("distill") for row in rows):
+        if teacher is None:
+            raise ValueError("rows with `distill` need `teacher` (its stream's pretrain row and head row)")
+        teacher_run = run_heads([teacher["row"]], teacher["backbone"], teacher["data"], cfg, runs_dir, seeds[:1], lr,
+                                epochs, protocol, train_views, batch_size=batch_size, reuse=reuse)  # fmt: skip
+        teacher_model = load_head(teacher_run["run_dir"][0], teacher["backbone"], teacher["row"], num_classes)
+        teacher_top1 = teacher_run["top1"][0]
+        teacher_data = frozen_features(teacher["backbone"], teacher["data"], train_views, protocol)
+        teacher_outputs = {}  # per distillation kind: the frozen teacher's targets, computed once
+    out, features = [], {}
+    bar = tqdm([(row, seed) for row in rows for seed in seeds], desc="heads", leave=False)
+    for row, seed in bar:
+        bar.set_postfix_str(row["row"][:40])
+        # defaults spelled out, so that a row naming them (e.g. optimizer="adamw") shares the run of one that does not
+        settings = {"optimizer": "adamw", "lr": lr, **{k: v for k, v in row.items() if k != "row"}}
+        key = cache_key(settings=settings, seed=seed, backbone=backbone["checkpoint"], data=data.source, epochs=epochs,
+                        selection="val", protocol=protocol, views=default_views(backbone, train_views),
+                        batch=batch_size, teacher=teacher and (teacher["backbone"]["checkpoint"], teacher["row"]))  # fmt: skip
+        run_dir = Path(runs_dir) / key
+        done = run_dir / "result.json"
+        if reuse and done.is_file():
+            result = json.loads(done.read_text())
+        else:
+            if row.get("fusion") not in features:  # read from the cache once per call, not once per row
+                features[row.get("fusion")] = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
+            train_maps, train_labels, test_maps, test_labels = features[row.get("fusion")]
+            seed_everything(seed)
+            model = _head_for(backbone, row, num_classes)
+            distilled = teacher_data is not None and row.get("distill")
+            if distilled and row["distill"] not in teacher_outputs:
+                teacher_outputs[row["distill"]] = CachedTeacher.of(teacher_model, teacher_data[0], row["distill"])
+            taught = teacher_outputs[row["distill"]] if distilled else None
+            train_set = FeatureDataset(_select_frames(train_maps, row), train_labels,
+                                       taught.targets if distilled else None)  # fmt: skip
+            test_set = FeatureDataset(_select_frames(test_maps, row), test_labels)
+            val_maps, val_labels = validation_features(backbone, data, row.get("fusion"))
+            val_set = FeatureDataset(_select_frames(val_maps, row), val_labels)
+            result = _fit_and_report(
+                backbone["model"], model, settings, train_set, val_set, test_set,
+                data.class_names, data.modality, epochs=epochs, out=run_dir, seed=seed, batch_size=batch_size,
+                optimizer=settings["optimizer"], lr=settings["lr"], teacher=taught,
+                distill=row.get("distill"), distill_weight=row.get("distill_weight"),
+            )  # fmt: skip
+            _write_json(done, result)
+        out.append({"row": row["row"], "seed": seed, "modality": data.modality, **result, "run_dir": str(run_dir),
+                    "teacher_top1": teacher_top1 if row.get("distill") else np.nan})  # fmt: skip
+    return pd.DataFrame(out)

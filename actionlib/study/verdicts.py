@@ -1,0 +1,109 @@
+"""The thesis's claims tested on runs: paired differences with intervals and verdicts, and their controls (the
+appearance classes alone, and the control datasets, trained as any other runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import recipes, reference, stats
+from ..data.datasets import class_names
+from ..data.synthetic import get_class
+from .execute import _letters, _vector, run
+from .features import synthetic_root
+from .planner import runs_dir_for
+from .tables import CLAIMS, CONTROL_CLAIMS, CONTROL_CLASSES, CONTROL_SETS, DIRECTION_OF
+
+
+def claims(runs: pd.DataFrame, tables, controls: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The claims of `tables` (`CLAIMS`) tested on `runs` by `stats.claims_table`: the thesis's values and
+    difference, ours with its paired 95 % interval over runs and test videos, and a `verdict` (`agrees`,
+    `disagrees` or `within noise` with the thesis's direction). A claim whose rows did not both run is left out.
+
+    `classes` says which test videos a line is computed on: "all", or, where the data have class groups, a second
+    line per claim on the `CONTROL_CLASSES` videos only; then the lines of `controls` (`control_claims`: the
+    control datasets), each under its claim."""
+    found = _claims(runs, tables)
+    groups = runs["video_groups"].fillna("") if "video_groups" in runs else pd.Series([""])
+    extra = [controls] if controls is not None and len(controls) else []
+    if len(found) and groups.str.contains(CONTROL_CLASSES[0], regex=False).all():  # not the `test` profile's four
+        extra.insert(0, _claims(runs, tables, CONTROL_CLASSES))
+    if not len(found) or not extra:
+        return found
+    control = pd.concat(extra, ignore_index=True)
+    lines = []
+    for _, line in found.iterrows():  # each claim, then its control
+        lines += [line, *(c for _, c in control[control["claim"] == line["claim"]].iterrows())]
+    return pd.DataFrame(lines).reset_index(drop=True)[CLAIM_COLUMNS]
+
+
+def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -> pd.DataFrame:
+    """The `CONTROL_CLAIMS` of `tables` on each control dataset of `CONTROL_SETS` (a generated synthetic set; a set
+    needs two classes), as `claims` lines whose `classes` is "control set: <name>"; empty where none applies. Runs
+    are cached in `runs_dir` (default: the CPU heads' folder, `runs_dir_for`), so a second call only reads them."""
+
+    chosen = [c for c in CLAIMS if c[0] in CONTROL_CLAIMS and c[1] in tables]
+    if cfg.synthetic is None or not chosen:  # the dataset's files have no class groups
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    runs_dir, root = Path(runs_dir or runs_dir_for(cfg)).resolve(), synthetic_root(cfg)
+    rows = [r for r in recipes.recipes_for(tables) if any((r.table, r.row) in ((c[1], c[2]), (c[1], c[3]))
+                                                          for c in chosen)]  # fmt: skip
+    names = class_names(root, "synthetic")
+    lines = []
+    for name, groups in CONTROL_SETS.items():
+        classes = tuple(c for c in names if get_class(c).group in groups)
+        if len(classes) < 2:
+            continue
+        runs = run(cfg, rows, runs_dir, seed, classes=(name, classes))
+        found = _claims(runs, tables)
+        lines.append(found[found["claim"].isin(CONTROL_CLAIMS)].assign(classes=f"control set: {name}"))
+    return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=CLAIM_COLUMNS)
+
+
+def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFrame:
+
+    chosen, sides = [], []
+    by_name = {c[0]: c for c in CLAIMS}
+    for name, table, row_a, row_b, protocols in CLAIMS:
+        if table not in tables or not len(runs):
+            continue
+        keys, values = _thesis_values(table, (row_a, row_b), protocols)
+        if name in DIRECTION_OF:
+            other = by_name[DIRECTION_OF[name]]
+            _, values = _thesis_values(other[1], other[2:4], other[4])
+        mine = runs.assign(key=runs["table"] + " | " + runs["row"] + " | " + runs["protocol"])
+        if set(keys) <= set(mine["key"]):
+            chosen.append((name, table, protocols, *keys, *values))
+            sides.append(mine[mine["key"].isin(keys)])
+    if not chosen:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    long = pd.concat(sides).drop_duplicates(["key", "split", "seed"])
+    vectors = [_vector(text) for text in long["correct"]]
+    if group is not None:  # the videos of one class group (the same positions in every run of a split)
+        vectors = [v[_letters(g) == ord(group[0])] for v, g in zip(vectors, long["video_groups"], strict=True)]
+    long = long.assign(run=long["split"].astype(str) + "/" + long["seed"].astype(str), correct=vectors)
+    found = stats.claims_table([(n, a, b, ta, tb) for n, _, _, a, b, ta, tb in chosen], long, row_column="key",
+                               run_column="run")  # fmt: skip
+    found.insert(1, "table", [f"Table {t}" for _, t, *_ in chosen])
+    found["row_a"] = found["row_a"].str.split(" | ", regex=False).str[1]
+    found["row_b"] = found["row_b"].str.split(" | ", regex=False).str[1]
+    found.insert(4, "protocols", [" vs ".join(p) if p else "" for _, _, p, *_ in chosen])
+    found.insert(5, "classes", "all" if group is None else f"{group} only")
+    return found[CLAIM_COLUMNS]
+
+
+def _thesis_values(table: str, rows, protocols) -> tuple[list[str], list[float]]:
+    """(run keys "table | row | protocol", thesis Top-1 or NaN) of a claim's two rows."""
+    thesis, keys, values = reference.accuracy(table), [], []
+    for row, protocol in zip(rows, protocols or (None, None), strict=True):
+        recipe = next(r for r in recipes.recipes_for([table]) if r.row == row and protocol in (None, r.protocol))
+        match = recipes.thesis_line(recipe, thesis)
+        values.append(match["top1"].iloc[0] if len(match) else np.nan)
+        keys.append(f"{table} | {row} | {recipe.protocol}")
+    return keys, values
+
+
+CLAIM_COLUMNS = ["claim", "table", "row_a", "row_b", "protocols", "classes", "thesis_a", "thesis_b", "thesis_difference",
+                 "difference", "ci_low", "ci_high", "n_runs", "n_videos", "mcnemar_p", "verdict"]  # fmt: skip
