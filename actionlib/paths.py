@@ -19,6 +19,10 @@ PUBLISHED_PROFILE = "smoke"
 SCRATCH_RESULTS = "scratch/results"
 
 
+# Folder of each dataset under a profile's `data_root` (the layouts documented in actionlib/data/datasets.py).
+DATASET_DIRS = {"synthetic": "synthetic", "hmdb51": "hmdb51", "ucf101": "UCF-101"}
+
+
 def _is_root(folder: Path) -> bool:
     """A folder whose pyproject.toml is actionlib's (another project's pyproject.toml does not count)."""
     pyproject = folder / "pyproject.toml"

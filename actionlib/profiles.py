@@ -20,11 +20,9 @@ import os
 from dataclasses import dataclass
 
 from .paths import resolve_path
+from .recipes import TABLES
 
 DATASETS = ("synthetic", "hmdb51", "ucf101")
-
-# Folder of each dataset under `data_root` (the layouts documented in actionlib/data/datasets.py).
-DATASET_DIRS = {"synthetic": "synthetic", "hmdb51": "hmdb51", "ucf101": "UCF-101"}
 
 
 @dataclass(frozen=True)
@@ -69,13 +67,13 @@ class Profile:
     splits: tuple[int, ...]  # official splits trained and evaluated
     repeats: int  # seeds per configuration (seeds 0..repeats-1)
     device: str  # "cpu" or "cuda"
-    data_root: str | None  # folder holding DATASET_DIRS; None: the synthetic dataset is generated
+    data_root: str | None  # folder holding `paths.DATASET_DIRS`; None: the synthetic dataset is generated
     weights_dir: str | None  # folder with the pretrained / trained checkpoints
     cell_timeout: int | None  # seconds one notebook cell may take under `actionlib reproduce` (None: no limit)
     width: int = 64  # first-stage channels of 2D ResNets: 64 as published; narrow on CPU (trained from scratch)
     modality: str = "rgb"  # the frame stream used where a table's rows are RGB (see README: CPU profile)
     workers: int = 4  # DataLoader worker processes of the full profile's training and testing (0: in-process)
-    # runs (splits x seeds) of a row that a thesis claim compares (`study.CLAIMS`): more seeds when its splits are fewer
+    # runs (splits x seeds) of a row that a thesis claim compares (`recipes.CLAIMS`): more seeds when its splits are fewer
     claim_repeats: int = 1
     tables: tuple[str, ...] | None = None  # the thesis tables this profile runs (None: all); the others say why not
     backbone: str = "published"  # one of BACKBONES
@@ -91,13 +89,11 @@ class Profile:
         return tuple(range(self.repeats))
 
 
-# The tables the default CPU run asks: those of the thesis's claims (`study.CLAIMS`: heads against average pooling
-# and each other on 2D and 3D networks, the BERT variants, two streams, distillation, test protocols), plus the
-# tables that reuse their networks at no extra training (3.9, 4.7 and C.3 on split 1). Three runs of each compared row
-# and the breadth of every other table did not both fit in 30 minutes on 2 cores (measured: 29 min for the
-# breadth at one run); the `cpu` profile runs the rest, Table 5.1's lambda sweep among them (four more distilled
-# heads: the default keeps Table 5.2's lambda = 100k, the thesis's choice, and the controls of the claims).
-SMOKE_TABLES = ("3.3", "3.9", "C.1", "4.1", "4.2", "4.3", "4.7", "C.3", "5.2")
+# The tables the default CPU run asks (`recipes.Table.default`). Three runs of each compared row and the breadth of
+# every other table did not both fit in 30 minutes on 2 cores (measured: 29 min for the breadth at one run); the
+# `cpu` profile runs the rest, Table 5.1's lambda sweep among them (four more distilled heads: the default keeps
+# Table 5.2's lambda = 100k, the thesis's choice, and the controls of the claims).
+SMOKE_TABLES = tuple(t.number for t in TABLES.values() if t.default)
 
 # Each profile scales the same study: the CPU ones shrink widths, frames, epochs and data; `full` is the thesis's.
 PROFILES: dict[str, Profile] = {

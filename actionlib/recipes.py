@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .profiles import DATASET_DIRS
+from .paths import DATASET_DIRS
 
 
 @dataclass(frozen=True)
@@ -821,10 +821,103 @@ def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False, 
 # of everyone in the frame (Section 3.2.6, Appendix B).
 POSE_NOTE = "pose: MediaPipe (one person per frame), where the thesis used OpenPose (everyone in the frame)"
 
-# The thesis tables of each notebook, on every profile.
-NOTEBOOK_TABLES = {"01": ("3.2", "3.3", "3.4", "3.5", "3.6", "3.7"), "02": ("3.8",), "03": ("3.9", "C.1"),
-                   "04": ("3.10", "C.2"), "05": ("4.1", "4.2"), "06": ("4.3", "4.4", "4.5", "4.6"),
-                   "07": ("5.1", "5.2"), "08": ("4.7", "C.3", "C.4")}  # fmt: skip
+
+# ------------------------------------------------------------------------------------------------ the tables
+@dataclass(frozen=True)
+class Claim:
+    """A comparison the thesis draws a conclusion from: row A against row B of one table, tested as the paired
+    difference A - B on the same test videos of the same runs (`study.claims`), whatever the thesis's direction
+    (its values say which way it found). Its rows run `Profile.claim_repeats` times."""
+
+    name: str
+    row_a: str
+    row_b: str
+    protocols: tuple[str, str] | None = None  # (A's, B's) where the claim compares two test protocols of one row
+    control_sets: bool = False  # also trained and tested on the control datasets (`study.CONTROL_SETS`)
+    # rows the thesis does not have take the thesis's values, and so its direction, from this claim of the table
+    direction_of: str | None = None
+    table: str = ""  # set by its `Table`
+
+
+@dataclass(frozen=True)
+class Table:
+    """One thesis table: its rows are the `RECIPES` lines with its number, the rest of its facts are here."""
+
+    number: str
+    name: str  # its results' files: <notebook>_table<number>_<name>.{csv,md,png}
+    notebook: str  # notebooks/<notebook>_*.py runs it, on every profile
+    # the default CPU profile runs it: the tables of the thesis's claims, and those that reuse their networks at no
+    # extra training (3.9, 4.7, C.3); `cpu` runs every table
+    default: bool = False
+    # it compares networks (clip length, grouped convolutions, initialisation, architectures), not heads: on the CPU
+    # each stream is the CPU network trained end to end; every other table's rows are heads on a frozen backbone
+    compares_networks: bool = False
+    claims: tuple[Claim, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "claims", tuple(dataclasses.replace(c, table=self.number) for c in self.claims))
+
+
+_TGAP_3D = "BERT against TGAP (average pooling, SGD) on the 3D network"
+_FLOW_INTO_RGB = "distilled from flow against not distilled (BERT, FRMB)"
+TABLES = {t.number: t for t in (
+    Table("3.2", "optimizers", "01"),
+    Table("3.3", "pooling", "01", default=True, claims=(
+        Claim("BERT against average pooling on ResNet18", "ResNet18 BERT", "ResNet18 Average Pooling",
+              control_sets=True),
+        Claim("BERT against the thesis's best 2D head (concatenation)", "ResNet18 BERT", "ResNet18 Concatenation"),
+    )),
+    Table("3.4", "fusion", "01"),
+    Table("3.5", "depth", "01"),
+    Table("3.6", "flow_pose", "01"),
+    Table("3.7", "streams", "01"),
+    Table("3.8", "clip_length", "02", compares_networks=True),
+    Table("3.9", "two_stream", "03", default=True),
+    Table("C.1", "protocols", "03", default=True, claims=(
+        Claim("multi-clip ten-crop against single-clip centre-crop testing (two streams)",
+              "ResNeXt101 Two-stream 112x112 64f", "ResNeXt101 Two-stream 112x112 64f",
+              ("multi-ten", "single-center")),
+    )),
+    Table("3.10", "architectures", "04", compares_networks=True),
+    Table("C.2", "protocols", "04", compares_networks=True),
+    Table("4.1", "pooling_3d", "05", default=True, claims=(
+        Claim(_TGAP_3D, "ResNeXt101 BERT pooling FRMB", "ResNeXt101 Average Pooling (baseline) SGD",
+              control_sets=True),
+        Claim("BERT against the runner-up 3D head (concatenation + FC)", "ResNeXt101 BERT pooling FRMB",
+              "ResNeXt101 Concatenation + FC FRMB"),
+    )),
+    Table("4.2", "bert_variants", "05", default=True, claims=(
+        Claim("BERT's classification token against mean pooling of its outputs",
+              "BERT 1 layer 8 heads classification token", "BERT 1 layer 8 heads pooled features"),
+    )),
+    Table("4.3", "bert_3d", "06", default=True, claims=(
+        Claim("BERT against TGAP, RGB stream", "ResNeXt101 RGB BERT (FRMB)", "ResNeXt101 RGB"),
+        Claim("BERT against TGAP, flow stream", "ResNeXt101 Flow BERT (FRMB)", "ResNeXt101 Flow"),
+        Claim("BERT against TGAP, two streams", "ResNeXt101 Two-stream BERT (FRMB)", "ResNeXt101 Two-stream"),
+        Claim("two streams against the better single stream (BERT, flow)", "ResNeXt101 Two-stream BERT (FRMB)",
+              "ResNeXt101 Flow BERT (FRMB)"),
+    )),
+    Table("4.4", "bert_i3d", "06"),
+    Table("4.5", "bert_slowfast", "06"),
+    Table("4.6", "bert_r2plus1d", "06"),
+    Table("5.1", "lambda", "07"),
+    Table("5.2", "distillation", "07", default=True, claims=(
+        Claim(_FLOW_INTO_RGB, "RGB-ResNeXt101-BERT-FRMB <- Flow-ResNeXt101-BERT-FRMB",
+              "RGB-ResNeXt101-BERT-FRMB no distillation"),
+        # on the CPU profiles the setting with a teacher stronger than its student (`study.teacher_sentences`)
+        Claim("flow distilled from RGB against not distilled (BERT, FRMB; the other direction, not in the thesis)",
+              "Flow-ResNeXt101-BERT-FRMB <- RGB-ResNeXt101-BERT-FRMB (not in the thesis)",
+              "Flow-ResNeXt101-BERT-FRMB no distillation (not in the thesis)", direction_of=_FLOW_INTO_RGB),
+    )),
+    Table("4.7", "state_of_the_art", "08", default=True),
+    Table("C.3", "splits_hmdb51", "08", default=True),
+    Table("C.4", "splits_ucf101", "08"),
+)}  # fmt: skip
+
+# Derived from TABLES: the tables of each notebook, and every claim in notebook order.
+NOTEBOOK_TABLES = {n: tuple(t.number for t in TABLES.values() if t.notebook == n)
+                   for n in dict.fromkeys(t.notebook for t in TABLES.values())}  # fmt: skip
+CLAIMS = tuple(c for t in TABLES.values() for c in t.claims)
 
 
 def gpu_hours(path: str | Path | None = None) -> dict[tuple[str, str], tuple[float, str]]:

@@ -52,7 +52,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from . import profiles, recipes
-from .paths import PUBLISHED_PROFILE, RESULTS_ENV, RUNS_ENV, repo_root, results_dir
+from .paths import DATASET_DIRS, PUBLISHED_PROFILE, RESULTS_ENV, RUNS_ENV, repo_root, results_dir
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.py"
 KERNEL_ENV = "ACTIONLIB_KERNEL"
@@ -227,7 +227,7 @@ def missing_inputs(dataset: str, data_root, splits, weights_dir, weights) -> lis
     if data_root is None:
         missing.append("data_root is not set (set $ACTIONLIB_DATA or pass -p data_root=DIR)")
     else:
-        folder = Path(data_root) / profiles.DATASET_DIRS[dataset]
+        folder = Path(data_root) / DATASET_DIRS[dataset]
         classes = sorted(d.name for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
         split_name = _SPLIT_DIRS[dataset]
         split_dir = next((d for d in (folder / split_name, folder.parent / split_name) if d.is_dir()), None)

@@ -16,9 +16,9 @@
 #
 # Copy this file to `notebooks/NN_short_name.py` (NN = two digits); `actionlib reproduce` runs every
 # `notebooks/NN_*.py`, this `_template.py` is skipped. A notebook is narrative, its parameters and one study call:
-# its thesis tables are listed under its number in `actionlib.recipes.NOTEBOOK_TABLES` (their rows in
-# `recipes.RECIPES`, their file names in `study.TABLE_NAMES`), and `study.notebook` plans, runs, tests and writes
-# them under every profile. Say here which table of the thesis this reproduces (page), what it asks, and how to
+# its thesis tables are the records of `actionlib.recipes.TABLES` whose `notebook` is NN (their rows in
+# `recipes.RECIPES`, their claims in the record), and `study.notebook` plans, runs, tests and writes them under
+# every profile. Say here which table of the thesis this reproduces (page), what it asks, and how to
 # read the result.
 #
 # Conventions, checked by `actionlib reproduce` before any kernel starts:
@@ -46,7 +46,7 @@ from IPython.display import Markdown, display
 
 from actionlib import study
 
-NOTEBOOK = "NN"  # CHANGE to this file's number: the key of recipes.NOTEBOOK_TABLES and the prefix of its files
+NOTEBOOK = "NN"  # CHANGE to this file's number: its tables' `notebook` and the prefix of its files
 
 # %% [markdown]
 # ## Table X.Y
@@ -67,7 +67,7 @@ nb.show("X.Y")
 # %% [markdown]
 # ## The thesis's claims, tested
 #
-# Each claim of `study.CLAIMS` on these tables: the paired difference A - B on the same test videos of the same
+# Each claim of these tables' records (`recipes.Claim`): the paired difference A - B on the same test videos of the same
 # runs, with its interval and verdict (empty where no claim uses them).
 
 # %%

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 def _summaries(results, number):
     """The thesis-table summaries a notebook wrote: one file per table, named alike under every profile."""
     files = [
-        results / "tables" / f"{number}_table{t}_{study.TABLE_NAMES[t]}.csv" for t in recipes.NOTEBOOK_TABLES[number]
+        results / "tables" / f"{number}_table{t}_{recipes.TABLES[t].name}.csv" for t in recipes.NOTEBOOK_TABLES[number]
     ]
     return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
 
@@ -39,7 +39,7 @@ def test_every_notebook_runs_with_the_test_profile(tmp_path, monkeypatch):
         runs = pd.read_csv(tmp_path / "tables" / f"{number}_runs.csv")
         assert not runs["runs"].str.contains(r"(^|;)/").any(), number  # no machine's paths in the tables
         assert runs["correct"].str.fullmatch("[+-]+").all() and {"top1_ci_low", "top1_ci_high"} <= set(runs)
-        if any(c[1] in recipes.NOTEBOOK_TABLES[number] for c in study.CLAIMS):  # the thesis's claims, tested
+        if any(c.table in recipes.NOTEBOOK_TABLES[number] for c in recipes.CLAIMS):  # the thesis's claims, tested
             claims = pd.read_csv(tmp_path / "tables" / f"{number}_claims.csv")
             assert list(claims.columns) == [*study.CLAIM_COLUMNS, "profile", "machine"] and len(claims), number
             assert set(claims["verdict"]) <= {"agrees", "disagrees", "within noise", "differs (thesis: equal)"}

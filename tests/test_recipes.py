@@ -171,3 +171,14 @@ def test_slurm_scripts_chain_teachers_and_print_gpu_hour_estimates(tmp_path, cap
     script = (tmp_path / "slurm" / "rx101_frmb_from_flow_25k_hmdb51_s1_seed0.sbatch").read_text()
     assert "#SBATCH --gres=gpu:2" in script and "#SBATCH --time=2:00:00" in script
     assert "torchrun --nproc_per_node=2 -m actionlib train" in script
+
+
+def test_one_record_per_thesis_table():
+    """What Table 4.1 is, who runs it and which claims use it: one record, every other list derived from it."""
+    assert set(recipes.TABLES) == {r.table for r in recipes.RECIPES}
+    table = recipes.TABLES["4.1"]
+    assert (table.name, table.notebook, table.default, table.compares_networks) == ("pooling_3d", "05", True, False)
+    assert [c.table for c in table.claims] == ["4.1", "4.1"] and table.claims[0].control_sets
+    assert recipes.NOTEBOOK_TABLES["05"] == ("4.1", "4.2")
+    assert profiles.PROFILES["smoke"].tables == tuple(t for t, r in recipes.TABLES.items() if r.default)
+    assert recipes.CLAIMS == tuple(c for t in recipes.TABLES.values() for c in t.claims)

@@ -26,7 +26,7 @@ def test_cpu_profiles_scale_every_row_and_say_how(name):
                 assert plan.reason.split(":")[0] in (recipes.STREAMS[plan.key].model, "its teacher r2plus1d_34")
                 continue
             assert plan.changes, (recipe.row, plan)
-            if recipe.table in study.NETWORK_TABLES:  # rows that are networks: each trained end to end
+            if recipes.TABLES[recipe.table].compares_networks:  # rows that are networks: each trained end to end
                 assert plan.how == "fine-tune" and plan.model in planner.CPU_3D
             else:  # rows that are heads: trained on the frozen features of the profile's network
                 assert plan.how == "head" and plan.model in ("resnet18", "resnext3d_101"), (recipe.row, plan)
@@ -140,10 +140,10 @@ def test_claim_rows_run_three_times_on_the_cpu_default_and_once_elsewhere():
     assert study.runs_of(bert, smoke) == [(1, 0), (1, 1), (1, 2)]  # seeds retrain the backbone too
     assert study.runs_of(no_pooling, smoke) == [(1, 0)]
     assert study.runs_of(bert, full) == [(1, 0), (2, 0), (3, 0)]  # the thesis's three splits are the runs
-    for _, table, row_a, row_b, protocols in study.CLAIMS:  # every claim names rows that exist
-        for row, protocol in zip((row_a, row_b), protocols or (None, None), strict=True):
-            assert any(r.row == row and protocol in (None, r.protocol) for r in recipes.recipes_for(table)), row
-        assert table in smoke.tables
+    for claim in recipes.CLAIMS:  # every claim names rows of its table, which the default runs
+        for row, protocol in zip((claim.row_a, claim.row_b), claim.protocols or (None, None), strict=True):
+            assert any(r.row == row and protocol in (None, r.protocol) for r in recipes.recipes_for(claim.table)), row
+        assert claim.table in smoke.tables
 
 
 def test_claims_are_paired_differences_with_a_verdict_in_the_thesis_direction():
@@ -199,7 +199,8 @@ def test_figures_show_the_thesis_beside_ours_with_intervals_and_legends_outside(
 
 
 def test_the_teacher_is_compared_with_its_student():
-    claim, table, row_a, row_b, _ = next(c for c in study.CLAIMS if c[1] == "5.2")
+    c = recipes.TABLES["5.2"].claims[0]
+    claim, table, row_a, row_b = c.name, c.table, c.row_a, c.row_b
     runs = pd.DataFrame({"table": [table] * 4, "row": [row_a, row_a, row_b, row_b], "top1": [40.0, 38.0, 45.0, 44.0],
                          "teacher_top1": [25.0, 26.0, np.nan, np.nan]})  # fmt: skip
     (sentence,) = study.teacher_sentences(runs)
@@ -238,9 +239,9 @@ def test_cpu_backbones_of_heads_are_pretrained_on_a_disjoint_set():
 
 def test_a_claim_the_thesis_did_not_test_takes_the_direction_of_the_one_it_did():
     """Distillation the other way (RGB teaching flow) is expected to help as the thesis's flow-into-RGB did."""
-    name = next(iter(study.DIRECTION_OF))
-    claim = next(c for c in study.CLAIMS if c[0] == name)
-    rows = [_row("5.2", claim[2]), _row("5.2", claim[3])]
+    claim = next(c for c in recipes.CLAIMS if c.direction_of)
+    name = claim.name
+    rows = [_row("5.2", claim.row_a), _row("5.2", claim.row_b)]
     found = study.claims(_runs(rows, [["1" * 80 + "0" * 64] * 3, ["1" * 60 + "0" * 84] * 3], table="5.2"), ["5.2"])
     line = found.set_index("claim").loc[name]
     assert (line["thesis_a"], line["thesis_b"]) == (78.30, 77.49)  # the thesis's flow-into-RGB rows
@@ -268,7 +269,7 @@ def test_a_notebook_trains_each_control_set_once_and_returns_the_claims_it_wrote
                      ("order only", 2, [avg.row, bert.row])]  # fmt: skip
     controls = nb.claims[nb.claims["classes"].str.startswith("control set: ")]
     assert controls["classes"].tolist() == ["control set: no reversed pairs", "control set: order only"]
-    assert (controls["verdict"] == "agrees").all() and (controls["claim"] == study.CONTROL_CLAIMS[0]).all()
+    assert (controls["verdict"] == "agrees").all() and (controls["claim"] == recipes.CLAIMS[0].name).all()
     written = pd.read_csv(tmp_path / "results" / "tables" / "01_claims.csv")
     assert written["classes"].tolist() == nb.claims["classes"].tolist()  # the notebook shows what was written
     assert list(nb.tables) == ["3.3"] and nb.cfg == profiles.resolve("smoke")

@@ -56,7 +56,6 @@ def decode_videos(records, modality: str = "rgb", size=(64, 48), pose_root: str 
     Every video must have the same number of frames (true of the synthetic dataset). An unreadable video is
     skipped with a warning naming it (and left out of the labels). The result is cached in `cache` if given.
     """
-
     import av
 
     if cache is not None and Path(cache).is_file():
@@ -123,7 +122,6 @@ class MemoryVideos:
     """
 
     def __init__(self, videos: torch.Tensor, labels, class_names, subset: str, modality: str):
-
         self.videos, self.modality = videos, modality
         self.records = [
             VideoRecord(
@@ -213,7 +211,6 @@ class SyntheticSplit:
     def datasets(self, model: nn.Module, protocol: str = "single-center", stride: int | None = None):
         """(train, test) `ClipDataset`s for `model`: its family's sampling (TSN segments for 2D ResNets, clips for
         3D networks) and normalisation, multi-scale crops and flips in training, `protocol` at test."""
-
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
         clips, crops = PROTOCOLS[protocol]
@@ -230,7 +227,6 @@ class SyntheticSplit:
 
     def validation(self, model: nn.Module, stride: int | None = None):
         """The held-out training videos as a `ClipDataset` (one centred clip and crop): what selection reads."""
-
         if self.val is None:
             raise ValueError("this split has no validation videos (load it with `load_synthetic`)")
         memory = MemoryVideos(self.val, self.val_labels, self.class_names, "val", self.modality)
@@ -269,7 +265,6 @@ def ensure_flow(root: str | Path, jobs: int = 2) -> Path:
 
     An interrupted extraction resumes (finished videos are kept); unreadable videos are reported and skipped.
     """
-
     root = Path(root)
     out = root.with_name(root.name + "_flow")
     manifest = out / "flow.json"

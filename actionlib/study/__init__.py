@@ -20,6 +20,7 @@ are fused (sum of L2-normalised logits, the authors' fusion) and `summary` write
 the same columns under every profile.
 """
 
+from .controls import CLASS_GROUPS, CONTROL_SETS
 from .execute import run
 from .notebooks import Notebook, notebook, run_notebook, run_tables
 from .planner import FULL_SELECTION, NOT_ON_CPU, SELECTION, Plan, plan, plans, runs_dir_for, runs_of
@@ -40,25 +41,19 @@ from .report import (
     teacher_sentences,
     with_complexity,
 )
-from .tables import CLAIMS, CLASS_GROUPS, CONTROL_CLAIMS, CONTROL_SETS, DIRECTION_OF, NETWORK_TABLES, TABLE_NAMES
 from .verdicts import CLAIM_COLUMNS, claims, control_claims
 
 __all__ = [
     "SHOWN",
-    "CLAIMS",
     "CLAIM_COLUMNS",
     "CLASS_GROUPS",
     "COLUMNS",
-    "CONTROL_CLAIMS",
     "CONTROL_SETS",
-    "DIRECTION_OF",
     "FULL_SELECTION",
-    "NETWORK_TABLES",
     "NOT_ON_CPU",
     "Notebook",
     "Plan",
     "SELECTION",
-    "TABLE_NAMES",
     "claim_sentences",
     "claims",
     "control_claims",

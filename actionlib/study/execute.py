@@ -14,9 +14,9 @@ from ..data.synthetic import CLASS_NAMES, get_class, reversed_pairs
 from ..engine.evaluate import summarize
 from ..engine.fusion import fuse_sets
 from ..recipes import Recipe
+from .controls import CLASS_GROUPS
 from .features import cpu_data, head_scores, pretrain, run_heads
 from .planner import Plan, is_2d, plan, plans, runs_of, small_3d
-from .tables import CLASS_GROUPS
 
 
 class _CpuStreams:
@@ -27,7 +27,6 @@ class _CpuStreams:
         self._data, self._networks = {}, {}
 
     def data(self, modality: str, split: int, pretraining: bool = False):
-
         if (modality, split, pretraining) not in self._data:
             data = cpu_data(self.cfg, modality, split, pretraining)
             if self.classes is not None and not pretraining:  # a control dataset: the heads see these classes only
@@ -39,7 +38,6 @@ class _CpuStreams:
         """The `features.pretrain` run of a fine-tuned stream (on the split's training videos), or of a head
         stream's frozen backbone (on the pretraining set, whatever the split, as one Kinetics network serves the
         three HMDB51 splits): each seed trains its own (the spread between runs comes mostly from the backbone)."""
-
         if p.how == "fine-tune":
             settings = dict(p.options)
         elif is_2d(p.model):
@@ -65,7 +63,6 @@ class _CpuStreams:
 
     def scores(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> dict:
         """Test scores of stream `p` under `protocol` (its network or head trained first unless cached)."""
-
         network, data = self.network(p, recipe, split, seed), self.data(p.modality, split)
         if p.how == "fine-tune":  # the network's own TGAP classifier
             run_dir, row = Path(network["checkpoint"]).parent, {"row": p.key, "head": "tgap"}

@@ -80,7 +80,6 @@ def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set,
     """Train with `engine.fit` (resuming from `out`), keeping the epoch with the best Top-1 on `val_set`, and return
     its result row: that epoch's validation Top-1 and its test Top-1/Top-3 and pair accuracies (`test_set` is
     read once, after training)."""
-
     config = TrainConfig(model=model_name, options=options, modality=modality, dataset="synthetic", epochs=epochs,
                          batch_size=batch_size, effective_batch=batch_size, accumulation=1, optimizer=optimizer,
                          lr=lr, seed=seed, workers=0, device="cpu", out=str(out), progress=False, tensorboard=False,
@@ -112,7 +111,6 @@ def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set,
 @torch.inference_mode()
 def _test_report(model: nn.Module, out: str | Path, test_set, class_names, pairs) -> dict:
     """`summarize` of the run's best.pt on `test_set` (views averaged)."""
-
     model.load_state_dict(load_checkpoint(Path(out) / "best.pt")["model"])
     loader = DataLoader(test_set, batch_size=32, collate_fn=collate)
     report, _ = evaluate(model.eval(), loader, torch.device("cpu"), len(class_names), list(class_names), pairs)
@@ -180,7 +178,6 @@ class CachedTeacher(nn.Module):
     @classmethod
     @torch.inference_mode()
     def of(cls, teacher: nn.Module, maps: torch.Tensor, kind: str, batch_size: int = 256) -> CachedTeacher:
-
         # what `Distiller` matches: the pooled features (MARS), else the pre-BERT tokens of Eq. 5.1
         key = "pooled" if kind == "mars" else TrainConfig.teacher_features
         teacher.eval()
@@ -202,7 +199,6 @@ def extract_features(backbone: nn.Module, dataset: Dataset, seed: int = 0, batch
                      desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """`backbone` over every item of `dataset` (float16 maps, labels). Item i's random draws (segment offsets,
     flip) are seeded by (seed, i), so two streams extracted with the same seed see the same frames and flips."""
-
     backbone.eval()
     to_channels_last(backbone)  # channels-last, as in training: faster on CPU too
     maps, labels = [], []

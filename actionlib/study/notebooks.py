@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from .. import paths, profiles, recipes
+from ..recipes import CLAIMS, TABLES
 from .execute import run
 from .planner import runs_dir_for
 from .report import _close, plot_claims, plot_table, save_table, show, show_claims, summary, table_of
-from .tables import CLAIMS, TABLE_NAMES
 from .verdicts import CLAIM_COLUMNS, claims, control_claims
 
 
@@ -36,14 +36,13 @@ def run_notebook(cfg, number: str, results: str | Path, tables=None,
     `<NN>_table<T>_<name>` (CSV, Markdown, figure) with every run in `<NN>_runs` and the thesis's claims on these
     tables tested in `<NN>_claims`: the same files under every profile. Returns ({table: its summary}, every run,
     the claims: empty where no claim uses these tables)."""
-
     tables = list(tables or recipes.NOTEBOOK_TABLES[number])
     summary_table, runs = run_tables(cfg, tables, seed)
     results = Path(results)
     by_table = {}
     for t in tables:
         by_table[t] = table = table_of(summary_table, t)
-        name = f"{number}_table{t}_{TABLE_NAMES[t]}"
+        name = f"{number}_table{t}_{TABLES[t].name}"
         save_table(table, results, name, profile=cfg)
         figure = results / "figures" / f"{name}.png"
         _close(plot_table(table, f"Table {t} ({cfg.dataset}, profile {cfg.name})", figure))
@@ -52,7 +51,7 @@ def run_notebook(cfg, number: str, results: str | Path, tables=None,
     save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{number}_runs",
                profile=cfg)  # fmt: skip
     found = pd.DataFrame(columns=CLAIM_COLUMNS)
-    if any(c[1] in tables for c in CLAIMS):
+    if any(c.table in tables for c in CLAIMS):
         found = claims(runs, tables, control_claims(cfg, tables, seed))
         save_table(found, results, f"{number}_claims", profile=cfg)
         if found["difference"].notna().any():

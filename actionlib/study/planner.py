@@ -14,7 +14,6 @@ from ..models import create
 from ..models.heads import build_head
 from ..paths import cache_key
 from ..recipes import STREAMS, Recipe
-from .tables import NETWORK_TABLES, is_compared
 
 # Stream options the CPU networks keep as they are; the others are listed in `Plan.changes` when dropped.
 HEAD_OPTIONS = ("head", "fusion", "layers", "heads", "cls", "normalize_input")
@@ -149,7 +148,7 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
         model, width = stream.model, net["width"]
         clip = net["frames"] if frames >= 64 else max(1, net["frames"] // 2)
         name = f"CPU 3D {CPU_3D[model]} (width {width}, one block per stage)"
-        if recipe.table in NETWORK_TABLES:
+        if recipes.TABLES[recipe.table].compares_networks:
             init = _init_stream(key, recipe)
             epochs = max(1, net["epochs"] // 2) if init else net["epochs"]
             changes += [f"{name} trained end to end with TGAP on the synthetic training split, {epochs} epochs, "
@@ -185,6 +184,15 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
 
 def plans(recipe: Recipe, cfg) -> list[Plan]:
     return [plan(k, recipe, cfg) for k in recipe.streams]
+
+
+def is_compared(recipe: Recipe) -> bool:
+    """Whether a claim compares this row (under this test protocol, for claims between protocols)."""
+    for claim in recipes.TABLES[recipe.table].claims:
+        for row, protocol in zip((claim.row_a, claim.row_b), claim.protocols or (None, None), strict=True):
+            if row == recipe.row and protocol in (None, recipe.protocol):
+                return True
+    return False
 
 
 def runs_of(recipe: Recipe, cfg, seed: int = 0) -> list[tuple[int, int]]:
@@ -253,7 +261,6 @@ def runs_dir_for(cfg) -> Path:
     """Where a profile's runs live: runs/full for the published networks on the dataset's files (shared by every
     notebook and `actionlib recipes`), a tiny backbone's own folder per data root, or runs/heads for the heads on
     frozen backbones (their networks are in runs/backbones)."""
-
     if cfg.synthetic is None:
         base = paths.runs_dir() / "full"
         if cfg.backbone == "published":

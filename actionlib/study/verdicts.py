@@ -11,10 +11,11 @@ import pandas as pd
 from .. import recipes, reference, stats
 from ..data.datasets import class_names
 from ..data.synthetic import get_class
+from ..recipes import CLAIMS
+from .controls import CONTROL_CLASSES, CONTROL_SETS
 from .execute import _letters, _vector, run
 from .features import synthetic_root
 from .planner import runs_dir_for
-from .tables import CLAIMS, CONTROL_CLAIMS, CONTROL_CLASSES, CONTROL_SETS, DIRECTION_OF
 
 
 def claims(runs: pd.DataFrame, tables, controls: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -40,15 +41,15 @@ def claims(runs: pd.DataFrame, tables, controls: pd.DataFrame | None = None) -> 
 
 
 def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """The `CONTROL_CLAIMS` of `tables` on each control dataset of `CONTROL_SETS` (a generated synthetic set; a set
+    """The claims of `tables` marked `control_sets` (`recipes.Claim`) on each control dataset of `CONTROL_SETS` (a generated synthetic set; a set
     needs two classes), as `claims` lines whose `classes` is "control set: <name>"; empty where none applies. Runs
     are cached in `runs_dir` (default: the CPU heads' folder, `runs_dir_for`), so a second call only reads them."""
 
-    chosen = [c for c in CLAIMS if c[0] in CONTROL_CLAIMS and c[1] in tables]
+    chosen = [c for c in CLAIMS if c.control_sets and c.table in tables]
     if cfg.synthetic is None or not chosen:  # the dataset's files have no class groups
         return pd.DataFrame(columns=CLAIM_COLUMNS)
     runs_dir, root = Path(runs_dir or runs_dir_for(cfg)).resolve(), synthetic_root(cfg)
-    rows = [r for r in recipes.recipes_for(tables) if any((r.table, r.row) in ((c[1], c[2]), (c[1], c[3]))
+    rows = [r for r in recipes.recipes_for(tables) if any(r.table == c.table and r.row in (c.row_a, c.row_b)
                                                           for c in chosen)]  # fmt: skip
     names = class_names(root, "synthetic")
     lines = []
@@ -58,24 +59,22 @@ def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = Non
             continue
         runs = run(cfg, rows, runs_dir, seed, classes=(name, classes))
         found = _claims(runs, tables)
-        lines.append(found[found["claim"].isin(CONTROL_CLAIMS)].assign(classes=f"control set: {name}"))
+        lines.append(found[found["claim"].isin([c.name for c in chosen])].assign(classes=f"control set: {name}"))
     return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=CLAIM_COLUMNS)
 
 
 def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFrame:
-
     chosen, sides = [], []
-    by_name = {c[0]: c for c in CLAIMS}
-    for name, table, row_a, row_b, protocols in CLAIMS:
-        if table not in tables or not len(runs):
+    by_name = {c.name: c for c in CLAIMS}
+    for claim in CLAIMS:
+        if claim.table not in tables or not len(runs):
             continue
-        keys, values = _thesis_values(table, (row_a, row_b), protocols)
-        if name in DIRECTION_OF:
-            other = by_name[DIRECTION_OF[name]]
-            _, values = _thesis_values(other[1], other[2:4], other[4])
+        keys, values = _thesis_values(claim)
+        if claim.direction_of:
+            _, values = _thesis_values(by_name[claim.direction_of])
         mine = runs.assign(key=runs["table"] + " | " + runs["row"] + " | " + runs["protocol"])
         if set(keys) <= set(mine["key"]):
-            chosen.append((name, table, protocols, *keys, *values))
+            chosen.append((claim.name, claim.table, claim.protocols, *keys, *values))
             sides.append(mine[mine["key"].isin(keys)])
     if not chosen:
         return pd.DataFrame(columns=CLAIM_COLUMNS)
@@ -94,14 +93,14 @@ def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFram
     return found[CLAIM_COLUMNS]
 
 
-def _thesis_values(table: str, rows, protocols) -> tuple[list[str], list[float]]:
+def _thesis_values(claim: recipes.Claim) -> tuple[list[str], list[float]]:
     """(run keys "table | row | protocol", thesis Top-1 or NaN) of a claim's two rows."""
-    thesis, keys, values = reference.accuracy(table), [], []
-    for row, protocol in zip(rows, protocols or (None, None), strict=True):
-        recipe = next(r for r in recipes.recipes_for([table]) if r.row == row and protocol in (None, r.protocol))
+    thesis, keys, values = reference.accuracy(claim.table), [], []
+    for row, protocol in zip((claim.row_a, claim.row_b), claim.protocols or (None, None), strict=True):
+        recipe = next(r for r in recipes.recipes_for([claim.table]) if r.row == row and protocol in (None, r.protocol))
         match = recipes.thesis_line(recipe, thesis)
         values.append(match["top1"].iloc[0] if len(match) else np.nan)
-        keys.append(f"{table} | {row} | {recipe.protocol}")
+        keys.append(f"{claim.table} | {row} | {recipe.protocol}")
     return keys, values
 
 
