@@ -29,8 +29,15 @@ from .flow import FAST_TVL1, extract_dataset_flow
 from .synthetic import pose_root_for
 
 
-def ensure_synthetic(root: str | Path, classes=None, videos_per_class: int = 30, frames: int = 40, size=(128, 96),
-                     seed: int = 0, jobs: int = 2) -> Path:  # fmt: skip
+def ensure_synthetic(
+    root: str | Path,
+    classes=None,
+    videos_per_class: int = 30,
+    frames: int = 40,
+    size=(128, 96),
+    seed: int = 0,
+    jobs: int = 2,
+) -> Path:
     """The synthetic dataset at `root`, generated once; an existing one must have been made with these settings."""
     root = Path(root)
     wanted = {"videos_per_class": videos_per_class, "frames": frames, "seed": seed}
@@ -41,14 +48,27 @@ def ensure_synthetic(root: str | Path, classes=None, videos_per_class: int = 30,
         if differs:
             raise ValueError(f"{root} holds a synthetic dataset made with other settings {differs}; use another root")
         return root
-    synthetic.generate(root, classes=classes, videos_per_class=videos_per_class, frames=frames, size=size,
-                       seed=seed, jobs=jobs, progress=True)  # fmt: skip
+    synthetic.generate(
+        root,
+        classes=classes,
+        videos_per_class=videos_per_class,
+        frames=frames,
+        size=size,
+        seed=seed,
+        jobs=jobs,
+        progress=True,
+    )
     return root
 
 
-def decode_videos(records, modality: str = "rgb", size=(64, 48), pose_root: str | Path | None = None,
-                  cache: str | Path | None = None, flow_root: str | Path | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def decode_videos(
+    records,
+    modality: str = "rgb",
+    size=(64, 48),
+    pose_root: str | Path | None = None,
+    cache: str | Path | None = None,
+    flow_root: str | Path | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All frames of `records` as uint8 (N, F, H, W, C) at `size` (width, height), and their labels.
 
     RGB comes from the video files (PyAV, C=3), pose from the rendered pose frames (`<pose_root>/<class>/<stem>/`,
@@ -82,10 +102,15 @@ def decode_videos(records, modality: str = "rgb", size=(64, 48), pose_root: str 
                     ]
             elif modality == "flow":
                 frames = [
-                    np.stack([np.asarray(Image.open(x).convert("L").resize((width, height), Image.BILINEAR)),
-                              np.asarray(Image.open(y).convert("L").resize((width, height), Image.BILINEAR))], -1)
+                    np.stack(
+                        [
+                            np.asarray(Image.open(x).convert("L").resize((width, height), Image.BILINEAR)),
+                            np.asarray(Image.open(y).convert("L").resize((width, height), Image.BILINEAR)),
+                        ],
+                        -1,
+                    )
                     for x, y in zip(sorted(where.glob("flow_x_*.jpg")), sorted(where.glob("flow_y_*.jpg")), strict=True)
-                ]  # fmt: skip
+                ]
             else:
                 files = sorted(where.glob("img_*.jpg"))
                 frames = [
@@ -131,7 +156,7 @@ class MemoryVideos:
                 Path(f"memory:{i}"),
                 subset,
                 {modality: Path(f"memory:{i}")},
-            )  # fmt: skip
+            )
             for i, y in enumerate(torch.as_tensor(labels).tolist())
         ]
 
@@ -204,9 +229,16 @@ class SyntheticSplit:
             return videos[picks[subset]], relabel[labels[picks[subset]]]
 
         val = pick("val", self.val, self.val_labels) if self.val is not None else (None, None)
-        return SyntheticSplit(*pick("train", self.train, self.train_labels), *pick("test", self.test, self.test_labels),
-                              list(classes), self.modality, self.split, *val, f"{self.source}[{name}]",
-                              (self, picks, relabel))  # fmt: skip
+        return SyntheticSplit(
+            *pick("train", self.train, self.train_labels),
+            *pick("test", self.test, self.test_labels),
+            list(classes),
+            self.modality,
+            self.split,
+            *val,
+            f"{self.source}[{name}]",
+            (self, picks, relabel),
+        )
 
     def datasets(self, model: nn.Module, protocol: str = "single-center", stride: int | None = None):
         """(train, test) `ClipDataset`s for `model`: its family's sampling (TSN segments for 2D ResNets, clips for
@@ -221,8 +253,15 @@ class SyntheticSplit:
             ("test", self.test, self.test_labels, "center" if clips == "single" else "multi", crops),
         ):
             memory = MemoryVideos(videos, labels, self.class_names, subset, self.modality)
-            out.append(ClipDataset(memory.records, make_sampler(model, sampling, stride),
-                                   make_transform(model, crop, options), self.modality, memory.open_reader))  # fmt: skip
+            out.append(
+                ClipDataset(
+                    memory.records,
+                    make_sampler(model, sampling, stride),
+                    make_transform(model, crop, options),
+                    self.modality,
+                    memory.open_reader,
+                )
+            )
         return tuple(out)
 
     def validation(self, model: nn.Module, stride: int | None = None):
@@ -230,9 +269,13 @@ class SyntheticSplit:
         if self.val is None:
             raise ValueError("this split has no validation videos (load it with `load_synthetic`)")
         memory = MemoryVideos(self.val, self.val_labels, self.class_names, "val", self.modality)
-        return ClipDataset(memory.records, make_sampler(model, "center", stride),
-                           make_transform(model, "center", frame_geometry(self.frame_size)), self.modality,
-                           memory.open_reader)  # fmt: skip
+        return ClipDataset(
+            memory.records,
+            make_sampler(model, "center", stride),
+            make_transform(model, "center", frame_geometry(self.frame_size)),
+            self.modality,
+            memory.open_reader,
+        )
 
 
 # One in VALIDATION_EVERY training videos of a class (in split-file order: the 2nd, 6th, 10th, ...) is held out
@@ -277,13 +320,21 @@ def ensure_flow(root: str | Path, jobs: int = 2) -> Path:
     if manifest.is_file():
         found = json.loads(manifest.read_text())
         if found != wanted:
-            raise ValueError(f"{out} holds flow made with {found}, not {wanted}; delete it to recompute, and delete "
-                             f"the flow runs in {paths.runs_dir()} (or all of it): they were trained on the old flow "
-                             "and would be reused")  # fmt: skip
+            raise ValueError(
+                f"{out} holds flow made with {found}, not {wanted}; delete it to recompute, and delete "
+                f"the flow runs in {paths.runs_dir()} (or all of it): they were trained on the old flow "
+                "and would be reused"
+            )
         return out
-    report = extract_dataset_flow(root, out, dataset="synthetic", jobs=jobs,
-                                  options=options,
-                                  size=SYNTHETIC_FLOW["size"], bound=SYNTHETIC_FLOW["bound"])  # fmt: skip
+    report = extract_dataset_flow(
+        root,
+        out,
+        dataset="synthetic",
+        jobs=jobs,
+        options=options,
+        size=SYNTHETIC_FLOW["size"],
+        bound=SYNTHETIC_FLOW["bound"],
+    )
     if report.failed:
         warnings.warn(f"flow: {report.summary()}", SkippedVideoWarning, stacklevel=2)
     manifest.write_text(json.dumps(wanted))
@@ -303,5 +354,6 @@ def load_synthetic(root: str | Path, modality: str = "rgb", split: int = 1, size
         cache = cache_dir / f"{modality}_split{split}_{subset}_{size[0]}x{size[1]}{tag}.pt"
         parts[subset] = decode_videos(records, modality, size, pose_root_for(root), cache, flow_root)
     train, train_labels, val, val_labels = hold_out_validation(*parts["train"])
-    return SyntheticSplit(train, train_labels, *parts["test"], class_names(root, "synthetic"), modality, split, val,
-                          val_labels, root.name)  # fmt: skip
+    return SyntheticSplit(
+        train, train_labels, *parts["test"], class_names(root, "synthetic"), modality, split, val, val_labels, root.name
+    )

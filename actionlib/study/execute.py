@@ -58,8 +58,11 @@ class _CpuStreams:
         if not p.teacher:
             return None
         t = plan(p.teacher, recipe, self.cfg)
-        return {"backbone": self.network(t, recipe, split, seed), "data": self.data(t.modality, split),
-                "row": {"row": t.key, **t.options}}  # fmt: skip
+        return {
+            "backbone": self.network(t, recipe, split, seed),
+            "data": self.data(t.modality, split),
+            "row": {"row": t.key, **t.options},
+        }
 
     def scores(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> dict:
         """Test scores of stream `p` under `protocol` (its network or head trained first unless cached)."""
@@ -69,15 +72,30 @@ class _CpuStreams:
             run = network
         else:
             row = {"row": p.key, **p.options}
-            run = run_heads([row], network, data, self.cfg, self.runs_dir / f"split{split}", seeds=[seed],
-                               protocol=protocol, teacher=self.teacher(p, recipe, split, seed)).iloc[0]  # fmt: skip
+            run = run_heads(
+                [row],
+                network,
+                data,
+                self.cfg,
+                self.runs_dir / f"split{split}",
+                seeds=[seed],
+                protocol=protocol,
+                teacher=self.teacher(p, recipe, split, seed),
+            ).iloc[0]
             run_dir = run["run_dir"]
         if recipe.test_frames and row.get("frames") == 1:  # trained on one frame, tested on all (Section 3.3.1)
             row = {k: v for k, v in row.items() if k != "frames"}
         scores, labels = head_scores(run_dir, network, row, data, protocol)
-        return {"scores": scores, "labels": labels, "indices": np.arange(len(labels)), "class_names": data.class_names,
-                "run": str(run_dir), "train_top1": run["train_top1"], "seconds": run["seconds"],
-                "teacher_top1": run.get("teacher_top1", np.nan)}  # fmt: skip
+        return {
+            "scores": scores,
+            "labels": labels,
+            "indices": np.arange(len(labels)),
+            "class_names": data.class_names,
+            "run": str(run_dir),
+            "train_top1": run["train_top1"],
+            "seconds": run["seconds"],
+            "teacher_top1": run.get("teacher_top1", np.nan),
+        }
 
 
 def _files_scores(cfg, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str, runs_dir: Path) -> dict:
@@ -87,8 +105,9 @@ def _files_scores(cfg, p: Plan, recipe: Recipe, split: int, seed: int, protocol:
     return {**scores, "run": str(checkpoint.parent)}
 
 
-def run(cfg, rows, runs_dir: str | Path, seed: int = 0,
-        classes: tuple[str, tuple[str, ...]] | None = None) -> pd.DataFrame:  # fmt: skip
+def run(
+    cfg, rows, runs_dir: str | Path, seed: int = 0, classes: tuple[str, tuple[str, ...]] | None = None
+) -> pd.DataFrame:
     """Train and test every row the profile can run, on its runs (`runs_of`): one line per row, split, seed and
     protocol with Top-1/Top-3 (%) and its Wilson interval, the test videos, which of them were right (`correct`:
     "+" right, "-" wrong, in test-video order, a string no CSV reader takes for a number; the intervals and paired
@@ -123,16 +142,31 @@ def run(cfg, rows, runs_dir: str | Path, seed: int = 0,
         low, high = stats.wilson_interval(int(correct.sum()), len(correct))
         video_groups = _video_groups(np.asarray(fused["labels"]), names)
         groups = _group_accuracy(correct, video_groups)
-        records.append({
-            "table": recipe.table, "row": recipe.row, "dataset": recipe.dataset, "split": split, "seed": run_seed,
-            "protocol": protocol, "top1": report["top1"], "top1_ci_low": low, "top1_ci_high": high, "n_runs": 1,
-            "top3": report["top3"], "videos": report["videos"], "reversed_pairs": pairs.get("mean", np.nan),
-            "modality": " + ".join(p.modality for p in planned),
-            "train_top1": sets[0].get("train_top1", np.nan) if len(sets) == 1 else np.nan,
-            "teacher_top1": sets[0].get("teacher_top1", np.nan) if len(sets) == 1 else np.nan,
-            "streams": " + ".join(recipe.streams), "runs": ";".join(_where(s["run"], runs_dir) for s in sets),
-            "correct": "".join("+" if c else "-" for c in correct), "video_groups": video_groups, **groups,
-        })  # fmt: skip
+        records.append(
+            {
+                "table": recipe.table,
+                "row": recipe.row,
+                "dataset": recipe.dataset,
+                "split": split,
+                "seed": run_seed,
+                "protocol": protocol,
+                "top1": report["top1"],
+                "top1_ci_low": low,
+                "top1_ci_high": high,
+                "n_runs": 1,
+                "top3": report["top3"],
+                "videos": report["videos"],
+                "reversed_pairs": pairs.get("mean", np.nan),
+                "modality": " + ".join(p.modality for p in planned),
+                "train_top1": sets[0].get("train_top1", np.nan) if len(sets) == 1 else np.nan,
+                "teacher_top1": sets[0].get("teacher_top1", np.nan) if len(sets) == 1 else np.nan,
+                "streams": " + ".join(recipe.streams),
+                "runs": ";".join(_where(s["run"], runs_dir) for s in sets),
+                "correct": "".join("+" if c else "-" for c in correct),
+                "video_groups": video_groups,
+                **groups,
+            }
+        )
     return pd.DataFrame.from_records(records)
 
 

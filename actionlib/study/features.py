@@ -56,8 +56,14 @@ def synthetic_root(cfg, pretraining: bool = False) -> Path:
         root = repo_root() / "data" / spec.folder
     if not pretraining:
         return ensure_synthetic(root, classes, spec.videos_per_class, spec.frames, jobs=2)
-    return ensure_synthetic(root.with_name(root.name + "_pretraining"), classes, spec.pretraining_videos, spec.frames,
-                            seed=spec.pretraining_seed, jobs=2)  # fmt: skip
+    return ensure_synthetic(
+        root.with_name(root.name + "_pretraining"),
+        classes,
+        spec.pretraining_videos,
+        spec.frames,
+        seed=spec.pretraining_seed,
+        jobs=2,
+    )
 
 
 def cpu_data(cfg, modality: str | None = None, split: int = 1, pretraining: bool = False) -> SyntheticSplit:
@@ -68,23 +74,61 @@ def cpu_data(cfg, modality: str | None = None, split: int = 1, pretraining: bool
     data = load_synthetic(synthetic_root(cfg, pretraining), modality or cfg.modality, split, size)
     if not pretraining:
         return data
-    return dataclasses.replace(data, train=torch.cat([data.train, data.test]),
-                               train_labels=torch.cat([data.train_labels, data.test_labels]), test=data.val,
-                               test_labels=data.val_labels)  # fmt: skip
+    return dataclasses.replace(
+        data,
+        train=torch.cat([data.train, data.test]),
+        train_labels=torch.cat([data.train_labels, data.test_labels]),
+        test=data.val,
+        test_labels=data.val_labels,
+    )
 
 
-def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set, val_set, test_set, class_names,
-                    modality, *, epochs: int, out: str | Path, seed: int, batch_size: int, optimizer: str, lr: float,
-                    teacher: nn.Module | None = None, distill: str | None = None,
-                    distill_weight: float | None = None) -> dict:  # fmt: skip
+def _fit_and_report(
+    model_name: str,
+    model: nn.Module,
+    options: dict,
+    train_set,
+    val_set,
+    test_set,
+    class_names,
+    modality,
+    *,
+    epochs: int,
+    out: str | Path,
+    seed: int,
+    batch_size: int,
+    optimizer: str,
+    lr: float,
+    teacher: nn.Module | None = None,
+    distill: str | None = None,
+    distill_weight: float | None = None,
+) -> dict:
     """Train with `engine.fit` (resuming from `out`), keeping the epoch with the best Top-1 on `val_set`, and return
     its result row: that epoch's validation Top-1 and its test Top-1/Top-3 and pair accuracies (`test_set` is
     read once, after training)."""
-    config = TrainConfig(model=model_name, options=options, modality=modality, dataset="synthetic", epochs=epochs,
-                         batch_size=batch_size, effective_batch=batch_size, accumulation=1, optimizer=optimizer,
-                         lr=lr, seed=seed, workers=0, device="cpu", out=str(out), progress=False, tensorboard=False,
-                         resume=True, num_classes=len(class_names), class_names=list(class_names), distill=distill,
-                         distill_weight=distill_weight)  # fmt: skip
+    config = TrainConfig(
+        model=model_name,
+        options=options,
+        modality=modality,
+        dataset="synthetic",
+        epochs=epochs,
+        batch_size=batch_size,
+        effective_batch=batch_size,
+        accumulation=1,
+        optimizer=optimizer,
+        lr=lr,
+        seed=seed,
+        workers=0,
+        device="cpu",
+        out=str(out),
+        progress=False,
+        tensorboard=False,
+        resume=True,
+        num_classes=len(class_names),
+        class_names=list(class_names),
+        distill=distill,
+        distill_weight=distill_weight,
+    )
     pairs = reversed_pairs(class_names) + speed_pairs(class_names)
     started = time.perf_counter()
     result = fit(config, model, train_set, val_set, teacher=teacher, pairs=pairs)
@@ -92,8 +136,7 @@ def _fit_and_report(model_name: str, model: nn.Module, options: dict, train_set,
     epochs_log = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines() if line]
     best = next(m for m in epochs_log if m["epoch"] == result["best_epoch"])
     test = _test_report(model, out, test_set, class_names, pairs)
-    pairwise = {f"{a}/{b}": float(test.get("pairwise_accuracy", {}).get(f"{a}|{b}", float("nan")))
-                for a, b in pairs}  # fmt: skip
+    pairwise = {f"{a}/{b}": float(test.get("pairwise_accuracy", {}).get(f"{a}|{b}", float("nan"))) for a, b in pairs}
     reversed_names = [f"{a}/{b}" for a, b in reversed_pairs(class_names)]
     return {
         "top1": test["top1"],
@@ -117,9 +160,20 @@ def _test_report(model: nn.Module, out: str | Path, test_set, class_names, pairs
     return report
 
 
-def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs: int, out: str | Path,
-                   seed: int = 0, batch_size: int = 16, optimizer: str = "adamw", lr: float = 2e-3,
-                   init: str | Path | None = None, **options) -> dict:  # fmt: skip
+def train_and_test(
+    model_name: str,
+    data: SyntheticSplit,
+    *,
+    frames: int,
+    epochs: int,
+    out: str | Path,
+    seed: int = 0,
+    batch_size: int = 16,
+    optimizer: str = "adamw",
+    lr: float = 2e-3,
+    init: str | Path | None = None,
+    **options,
+) -> dict:
     """Train `model_name` (registry options in `options`) end to end on `data` and return one result row.
 
     A killed run continues from its last checkpoint in `out`. The reported epoch is the one with the best Top-1
@@ -136,9 +190,22 @@ def train_and_test(model_name: str, data: SyntheticSplit, *, frames: int, epochs
         model.load_state_dict(state)  # 3D kernels do not depend on the clip length: a 16f checkpoint fits 32f
     train_set, test_set = data.datasets(model)
     val_set = data.validation(model)
-    return _fit_and_report(model_name, model, dict(options, frames=frames), train_set, val_set, test_set, data.class_names,
-                           data.modality, epochs=epochs, out=out, seed=seed, batch_size=batch_size,
-                           optimizer=optimizer, lr=lr)  # fmt: skip
+    return _fit_and_report(
+        model_name,
+        model,
+        dict(options, frames=frames),
+        train_set,
+        val_set,
+        test_set,
+        data.class_names,
+        data.modality,
+        epochs=epochs,
+        out=out,
+        seed=seed,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        lr=lr,
+    )
 
 
 class FeatureDataset(Dataset):
@@ -195,8 +262,9 @@ def head_model(model: nn.Module) -> nn.Module:
 
 
 @torch.inference_mode()
-def extract_features(backbone: nn.Module, dataset: Dataset, seed: int = 0, batch_size: int = 32,
-                     desc: str = "features") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def extract_features(
+    backbone: nn.Module, dataset: Dataset, seed: int = 0, batch_size: int = 32, desc: str = "features"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`backbone` over every item of `dataset` (float16 maps, labels). Item i's random draws (segment offsets,
     flip) are seeded by (seed, i), so two streams extracted with the same seed see the same frames and flips."""
     backbone.eval()
@@ -218,9 +286,19 @@ def extract_features(backbone: nn.Module, dataset: Dataset, seed: int = 0, batch
     return torch.cat(maps), torch.tensor(labels)
 
 
-def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int | None = None,
-             epochs: int | None = None, lr: float = 2e-3, seed: int = 0, init: str | Path | None = None,
-             runs_dir: str | Path | None = None, **options) -> dict:  # fmt: skip
+def pretrain(
+    cfg,
+    data: SyntheticSplit,
+    model: str = "resnet18",
+    *,
+    frames: int | None = None,
+    epochs: int | None = None,
+    lr: float = 2e-3,
+    seed: int = 0,
+    init: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    **options,
+) -> dict:
     """Train `model` end to end once on `data`'s training split; later rows freeze its backbone (the CPU profiles
     pretrain those on their pretraining set, `cpu_data(..., pretraining=True)`).
 
@@ -237,19 +315,48 @@ def pretrain(cfg, data: SyntheticSplit, model: str = "resnet18", *, frames: int 
     options.setdefault("head", "avg")
     sampling = "tsn" if is_2d(model) else "clip"  # the family's sampling (`engine.inputs.make_sampler`)
     # "data": the clips' source and geometry (runs made by earlier clip code are not reused)
-    settings = {"model": model, "frames": frames, "data": ("ClipDataset", frame_geometry(data.frame_size)), "epochs": epochs, "lr": lr, "seed": seed,
-                "batch_size": cfg.batch_size, "size": int(data.train.shape[3]), "modality": data.modality,
-                "split": data.split, "init": str(init) if init else None, "source": data.source, **options}  # fmt: skip
+    settings = {
+        "model": model,
+        "frames": frames,
+        "data": ("ClipDataset", frame_geometry(data.frame_size)),
+        "epochs": epochs,
+        "lr": lr,
+        "seed": seed,
+        "batch_size": cfg.batch_size,
+        "size": int(data.train.shape[3]),
+        "modality": data.modality,
+        "split": data.split,
+        "init": str(init) if init else None,
+        "source": data.source,
+        **options,
+    }
     out = Path(runs_dir or paths.runs_dir() / "backbones") / cache_key(**settings)
     done = out / "result.json"
     if done.is_file():
         result = json.loads(done.read_text())
     else:
-        result = train_and_test(model, data, frames=frames, epochs=epochs, out=out, seed=seed,
-                                batch_size=cfg.batch_size, lr=lr, init=init, **options)  # fmt: skip
+        result = train_and_test(
+            model,
+            data,
+            frames=frames,
+            epochs=epochs,
+            out=out,
+            seed=seed,
+            batch_size=cfg.batch_size,
+            lr=lr,
+            init=init,
+            **options,
+        )
         _write_json(done, result)
-    return {**result, "checkpoint": str(out / "best.pt"), "model": model, "options": options, "frames": frames,
-            "sampling": sampling, "modality": data.modality}  # fmt: skip
+    return {
+        **result,
+        "checkpoint": str(out / "best.pt"),
+        "model": model,
+        "options": options,
+        "frames": frames,
+        "sampling": sampling,
+        "modality": data.modality,
+    }
 
 
 def _write_json(path: Path, value) -> None:
@@ -262,8 +369,13 @@ def _write_json(path: Path, value) -> None:
 def _rebuild(backbone: dict, num_classes: int, **changes) -> nn.Module:
     """The pretrained model of `backbone` (a `pretrain` row), with `changes` to its options (head, fusion...)."""
     pretrained = load_checkpoint(backbone["checkpoint"])["model"]
-    model = create(backbone["model"], num_classes=num_classes, modality=backbone["modality"],
-                   frames=backbone["frames"], **{**backbone["options"], **changes})  # fmt: skip
+    model = create(
+        backbone["model"],
+        num_classes=num_classes,
+        modality=backbone["modality"],
+        frames=backbone["frames"],
+        **{**backbone["options"], **changes},
+    )
     trunk = {k[len("backbone.") :]: v for k, v in pretrained.items() if k.startswith("backbone.")}
     model.backbone.load_state_dict(trunk)
     return model
@@ -277,8 +389,13 @@ def default_views(backbone: dict, train_views: int | None = None) -> int:
     return train_views or (1 if backbone["sampling"] == "clip" else 4)
 
 
-def frozen_features(backbone: dict, data: SyntheticSplit, train_views: int | None = None, protocol: str = "single-center",
-                    fusion: str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+def frozen_features(
+    backbone: dict,
+    data: SyntheticSplit,
+    train_views: int | None = None,
+    protocol: str = "single-center",
+    fusion: str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Feature maps of the pretrained `backbone` (a `pretrain` row): `train_views` randomly sampled and flipped
     views of every training video, and the test videos under `protocol`. Cached beside the checkpoint.
 
@@ -288,19 +405,26 @@ def frozen_features(backbone: dict, data: SyntheticSplit, train_views: int | Non
     """
     if data.subset_of is not None:
         whole, picks, relabel = data.subset_of
-        train_maps, train_labels, test_maps, test_labels = frozen_features(backbone, whole, train_views, protocol,
-                                                                           fusion)  # fmt: skip
+        train_maps, train_labels, test_maps, test_labels = frozen_features(
+            backbone, whole, train_views, protocol, fusion
+        )
         videos = len(whole.train_labels)
         rows = torch.cat([picks["train"] + v * videos for v in range(len(train_labels) // videos)])
-        return (train_maps[rows], relabel[train_labels[rows]], test_maps[picks["test"]],
-                relabel[test_labels[picks["test"]]])  # fmt: skip
+        return (
+            train_maps[rows],
+            relabel[train_labels[rows]],
+            test_maps[picks["test"]],
+            relabel[test_labels[picks["test"]]],
+        )
     folder = Path(backbone["checkpoint"]).parent / "features"
     train_views = default_views(backbone, train_views)
     model, train, test = None, None, None
     parts = {}
     source = {"fusion": fusion, "split": data.split, "source": data.source}
-    for subset, key in (("train", cache_key(views=train_views, **source)),
-                        ("test", cache_key(protocol=protocol, **source))):  # fmt: skip
+    for subset, key in (
+        ("train", cache_key(views=train_views, **source)),
+        ("test", cache_key(protocol=protocol, **source)),
+    ):
         cache = folder / f"{subset}_{key}.pt"
         if cache.is_file():
             parts[subset] = torch.load(cache, weights_only=True)
@@ -357,8 +481,13 @@ def _head_for(backbone: dict, row: dict, num_classes: int) -> nn.Module:
     options = {**backbone["options"], **{k: v for k, v in row.items() if k not in HEAD_RUN_KEYS}}
     if row.get("fusion"):
         options["fusion"] = row["fusion"]
-    model = create(backbone["model"], num_classes=num_classes, modality=backbone["modality"],
-                   frames=row.get("frames", backbone["frames"]), **options)  # fmt: skip
+    model = create(
+        backbone["model"],
+        num_classes=num_classes,
+        modality=backbone["modality"],
+        frames=row.get("frames", backbone["frames"]),
+        **options,
+    )
     return head_model(model)
 
 
@@ -374,8 +503,14 @@ def load_head(run_dir: str | Path, backbone: dict, row: dict, num_classes: int) 
 
 
 @torch.inference_mode()
-def head_scores(run_dir: str | Path, backbone: dict, row: dict, data: SyntheticSplit, protocol: str = "single-center",
-                train_views: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def head_scores(
+    run_dir: str | Path,
+    backbone: dict,
+    row: dict,
+    data: SyntheticSplit,
+    protocol: str = "single-center",
+    train_views: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Test-split logits (N, K) of a trained head (views averaged) and the labels: one stream for late fusion."""
     model = load_head(run_dir, backbone, row, len(data.class_names))
     *_, maps, labels = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
@@ -385,9 +520,21 @@ def head_scores(run_dir: str | Path, backbone: dict, row: dict, data: SyntheticS
     return model(maps), labels
 
 
-def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_dir: str | Path, seeds=None,
-              lr: float = 1e-3, epochs: int | None = None, protocol: str = "single-center", train_views: int | None = None,
-              teacher: dict | None = None, batch_size: int | None = None, reuse: bool = True) -> pd.DataFrame:  # fmt: skip
+def run_heads(
+    rows: list[dict],
+    backbone: dict,
+    data: SyntheticSplit,
+    cfg,
+    runs_dir: str | Path,
+    seeds=None,
+    lr: float = 1e-3,
+    epochs: int | None = None,
+    protocol: str = "single-center",
+    train_views: int | None = None,
+    teacher: dict | None = None,
+    batch_size: int | None = None,
+    reuse: bool = True,
+) -> pd.DataFrame:
     """Train a head per row on the frozen features of `backbone` (a `pretrain` row), for each seed.
 
     A row is `{"row": thesis row name, "head": ..., **head options}` and may set `optimizer`, `lr`, `fusion`
@@ -405,8 +552,20 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
     if any(row.get("distill") for row in rows):
         if teacher is None:
             raise ValueError("rows with `distill` need `teacher` (its stream's pretrain row and head row)")
-        teacher_run = run_heads([teacher["row"]], teacher["backbone"], teacher["data"], cfg, runs_dir, seeds[:1], lr,
-                                epochs, protocol, train_views, batch_size=batch_size, reuse=reuse)  # fmt: skip
+        teacher_run = run_heads(
+            [teacher["row"]],
+            teacher["backbone"],
+            teacher["data"],
+            cfg,
+            runs_dir,
+            seeds[:1],
+            lr,
+            epochs,
+            protocol,
+            train_views,
+            batch_size=batch_size,
+            reuse=reuse,
+        )
         teacher_model = load_head(teacher_run["run_dir"][0], teacher["backbone"], teacher["row"], num_classes)
         teacher_top1 = teacher_run["top1"][0]
         teacher_data = frozen_features(teacher["backbone"], teacher["data"], train_views, protocol)
@@ -417,9 +576,18 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
         bar.set_postfix_str(row["row"][:40])
         # defaults spelled out, so that a row naming them (e.g. optimizer="adamw") shares the run of one that does not
         settings = {"optimizer": "adamw", "lr": lr, **{k: v for k, v in row.items() if k != "row"}}
-        key = cache_key(settings=settings, seed=seed, backbone=backbone["checkpoint"], data=data.source, epochs=epochs,
-                        selection="val", protocol=protocol, views=default_views(backbone, train_views),
-                        batch=batch_size, teacher=teacher and (teacher["backbone"]["checkpoint"], teacher["row"]))  # fmt: skip
+        key = cache_key(
+            settings=settings,
+            seed=seed,
+            backbone=backbone["checkpoint"],
+            data=data.source,
+            epochs=epochs,
+            selection="val",
+            protocol=protocol,
+            views=default_views(backbone, train_views),
+            batch=batch_size,
+            teacher=teacher and (teacher["backbone"]["checkpoint"], teacher["row"]),
+        )
         run_dir = Path(runs_dir) / key
         done = run_dir / "result.json"
         if reuse and done.is_file():
@@ -434,18 +602,40 @@ def run_heads(rows: list[dict], backbone: dict, data: SyntheticSplit, cfg, runs_
             if distilled and row["distill"] not in teacher_outputs:
                 teacher_outputs[row["distill"]] = CachedTeacher.of(teacher_model, teacher_data[0], row["distill"])
             taught = teacher_outputs[row["distill"]] if distilled else None
-            train_set = FeatureDataset(_select_frames(train_maps, row), train_labels,
-                                       taught.targets if distilled else None)  # fmt: skip
+            train_set = FeatureDataset(
+                _select_frames(train_maps, row), train_labels, taught.targets if distilled else None
+            )
             test_set = FeatureDataset(_select_frames(test_maps, row), test_labels)
             val_maps, val_labels = validation_features(backbone, data, row.get("fusion"))
             val_set = FeatureDataset(_select_frames(val_maps, row), val_labels)
             result = _fit_and_report(
-                backbone["model"], model, settings, train_set, val_set, test_set,
-                data.class_names, data.modality, epochs=epochs, out=run_dir, seed=seed, batch_size=batch_size,
-                optimizer=settings["optimizer"], lr=settings["lr"], teacher=taught,
-                distill=row.get("distill"), distill_weight=row.get("distill_weight"),
-            )  # fmt: skip
+                backbone["model"],
+                model,
+                settings,
+                train_set,
+                val_set,
+                test_set,
+                data.class_names,
+                data.modality,
+                epochs=epochs,
+                out=run_dir,
+                seed=seed,
+                batch_size=batch_size,
+                optimizer=settings["optimizer"],
+                lr=settings["lr"],
+                teacher=taught,
+                distill=row.get("distill"),
+                distill_weight=row.get("distill_weight"),
+            )
             _write_json(done, result)
-        out.append({"row": row["row"], "seed": seed, "modality": data.modality, **result, "run_dir": str(run_dir),
-                    "teacher_top1": teacher_top1 if row.get("distill") else np.nan})  # fmt: skip
+        out.append(
+            {
+                "row": row["row"],
+                "seed": seed,
+                "modality": data.modality,
+                **result,
+                "run_dir": str(run_dir),
+                "teacher_top1": teacher_top1 if row.get("distill") else np.nan,
+            }
+        )
     return pd.DataFrame(out)

@@ -30,8 +30,9 @@ def run_tables(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -
     return summary(runs, rows, cfg), runs
 
 
-def run_notebook(cfg, number: str, results: str | Path, tables=None,
-                 seed: int = 0) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def run_notebook(
+    cfg, number: str, results: str | Path, tables=None, seed: int = 0
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
     """A notebook's tables (default: all of `recipes.NOTEBOOK_TABLES[number]`) run under `cfg`, each written as
     `<NN>_table<T>_<name>` (CSV, Markdown, figure) with every run in `<NN>_runs` and the thesis's claims on these
     tables tested in `<NN>_claims`: the same files under every profile. Returns ({table: its summary}, every run,
@@ -48,8 +49,9 @@ def run_notebook(cfg, number: str, results: str | Path, tables=None,
         _close(plot_table(table, f"Table {t} ({cfg.dataset}, profile {cfg.name})", figure))
         table.attrs["figure"] = str(figure)  # `show` displays it under the table
     # "Table 3.2", a label: a bare "3.2" reads as a number and prints as 3.20
-    save_table(runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{number}_runs",
-               profile=cfg)  # fmt: skip
+    save_table(
+        runs.assign(table="Table " + runs["table"]) if len(runs) else runs, results, f"{number}_runs", profile=cfg
+    )
     found = pd.DataFrame(columns=CLAIM_COLUMNS)
     if any(c.table in tables for c in CLAIMS):
         found = claims(runs, tables, control_claims(cfg, tables, seed))
@@ -79,8 +81,16 @@ class Notebook:
         show_claims(self.claims)
 
 
-def notebook(number: str, profile: str = "smoke", *, seed: int = 0, tables: str | None = None,
-             results_dir: str | None = None, splits=None, **overrides) -> Notebook:  # fmt: skip
+def notebook(
+    number: str,
+    profile: str = "smoke",
+    *,
+    seed: int = 0,
+    tables: str | None = None,
+    results_dir: str | None = None,
+    splits=None,
+    **overrides,
+) -> Notebook:
     """Set a notebook up in one call from its parameters: the profile resolved with `overrides` (None keeps the
     profile's value; `splits` as a parameter gives it, "1,3"), `tables` (a comma-separated subset of the notebook's
     thesis tables; None: all) run and written by `run_notebook` into `paths.results_dir(results_dir, profile)`."""

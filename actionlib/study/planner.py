@@ -91,8 +91,11 @@ def _init_stream(key: str, recipe: Recipe) -> str | None:
     stream = STREAMS[key]
     for other in dict.fromkeys(k for r in recipes.recipes_for(recipe.table) for k in r.streams):
         candidate = STREAMS[other]
-        if (candidate.weights == stream.weights and candidate.model == stream.model
-                and candidate.options.get("frames", 0) < stream.options.get("frames", 0)):  # fmt: skip
+        if (
+            candidate.weights == stream.weights
+            and candidate.model == stream.model
+            and candidate.options.get("frames", 0) < stream.options.get("frames", 0)
+        ):
             return other
     return None
 
@@ -105,9 +108,18 @@ def _files_plan(key: str, recipe: Recipe, cfg) -> Plan:
         stream = recipes.stand_in_stream(stream, cfg.backbone)
         changes.append(f"the {cfg.backbone!r} stand-in network, not the thesis's")
         test_frames = recipes.STAND_INS[cfg.backbone]["2d"]["frames"] if test_frames else None
-    return Plan(key, "fine-tune", stream.model, stream.modality, stream.options.get("frames", 16),
-                dict(stream.options), (*changes, FULL_SELECTION), teacher=stream.teacher, source="files",
-                test_frames=test_frames)  # fmt: skip
+    return Plan(
+        key,
+        "fine-tune",
+        stream.model,
+        stream.modality,
+        stream.options.get("frames", 16),
+        dict(stream.options),
+        (*changes, FULL_SELECTION),
+        teacher=stream.teacher,
+        source="files",
+        test_frames=test_frames,
+    )
 
 
 def plan(key: str, recipe: Recipe, cfg) -> Plan:
@@ -151,8 +163,11 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
         if recipes.TABLES[recipe.table].compares_networks:
             init = _init_stream(key, recipe)
             epochs = max(1, net["epochs"] // 2) if init else net["epochs"]
-            changes += [f"{name} trained end to end with TGAP on the synthetic training split, {epochs} epochs, "
-                        f"AdamW {net['lr']:g}", f"{clip} frames"]  # fmt: skip
+            changes += [
+                f"{name} trained end to end with TGAP on the synthetic training split, {epochs} epochs, "
+                f"AdamW {net['lr']:g}",
+                f"{clip} frames",
+            ]
             changes.append(f"started from the CPU {init} network" if init else f"from scratch, not {stream.weights}")
             options = {**net, "model": model, "frames": clip, "epochs": epochs}
             return Plan(key, "fine-tune", model, modality, clip, options, tuple(changes), init=init)
@@ -178,8 +193,16 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
     # the 2D models), at a learning rate for a head trained from its random initialisation
     optimizer = train.pop("optimizer", None) or default_optimizer(stream.model, stream.options.get("head"))
     options.update(optimizer=optimizer, lr=HEAD_LR.get(optimizer, HEAD_LR_DEFAULT), **train)
-    return Plan(key, "head", "resnet18" if is_2d(model) else "resnext3d_101", modality, clip, options, tuple(changes),
-                teacher=stream.teacher)  # fmt: skip
+    return Plan(
+        key,
+        "head",
+        "resnet18" if is_2d(model) else "resnext3d_101",
+        modality,
+        clip,
+        options,
+        tuple(changes),
+        teacher=stream.teacher,
+    )
 
 
 def plans(recipe: Recipe, cfg) -> list[Plan]:
@@ -211,8 +234,15 @@ def small_3d(cfg) -> dict:
     halving time as published, 2), trained for 3/10 of the profile's epochs (6 under smoke: a 32-frame 3D clip
     costs about 4x a 2D run's 8 frames, and the default trains three seeds of it per stream within its 30
     minutes), learning rate 1e-3."""
-    return {"model": "resnext3d_101", "blocks": (1, 1, 1, 1), "width": 16, "layer4_time_stride": 1,
-            "frames": cfg.frames_3d, "epochs": max(1, cfg.epochs * 3 // 10), "lr": 1e-3}  # fmt: skip
+    return {
+        "model": "resnext3d_101",
+        "blocks": (1, 1, 1, 1),
+        "width": 16,
+        "layer4_time_stride": 1,
+        "frames": cfg.frames_3d,
+        "epochs": max(1, cfg.epochs * 3 // 10),
+        "lr": 1e-3,
+    }
 
 
 def narrow_head_options(head: str, width: int) -> dict:

@@ -28,10 +28,34 @@ def _status(recipe: Recipe, planned: list[Plan], cfg) -> tuple[str, str]:
 
 
 # The columns of every `summary` table, whatever the profile.
-COLUMNS = ("table", "row", "ours", "dataset", "modality", "protocol", "n_runs", "videos", "top1", "top1_ci_low",
-           "top1_ci_high", "top1_std", "top3", "reversed_pairs", "top1_appearance", "top1_reversed", "top1_speed",
-           "train_top1", "thesis_dataset", "thesis_top1",
-           "thesis_rank", "our_rank", "splits", "status", "ran_as", "note")  # fmt: skip
+COLUMNS = (
+    "table",
+    "row",
+    "ours",
+    "dataset",
+    "modality",
+    "protocol",
+    "n_runs",
+    "videos",
+    "top1",
+    "top1_ci_low",
+    "top1_ci_high",
+    "top1_std",
+    "top3",
+    "reversed_pairs",
+    "top1_appearance",
+    "top1_reversed",
+    "top1_speed",
+    "train_top1",
+    "thesis_dataset",
+    "thesis_top1",
+    "thesis_rank",
+    "our_rank",
+    "splits",
+    "status",
+    "ran_as",
+    "note",
+)
 
 
 def summary(runs: pd.DataFrame, rows, cfg) -> pd.DataFrame:
@@ -51,24 +75,49 @@ def summary(runs: pd.DataFrame, rows, cfg) -> pd.DataFrame:
         planned = plans(recipe, cfg)
         status, ran_as = _status(recipe, planned, cfg)
         match = recipes.thesis_line(recipe, thesis)
-        base = {"table": recipe.table, "row": recipe.row, "ours": reference.is_ours(recipe.row),
-                "dataset": cfg.dataset if cfg.synthetic is not None else recipe.dataset,
-                "thesis_dataset": recipe.dataset, "thesis_top1": match["top1"].iloc[0] if len(match) else np.nan,
-                "protocol": recipe.protocol, "status": status, "ran_as": ran_as,
-                "note": recipes.POSE_NOTE if any(p.modality == "pose" for p in planned) else ""}  # fmt: skip
-        mine = runs[(runs["table"] == recipe.table) & (runs["row"] == recipe.row) & (runs["dataset"] == recipe.dataset)
-                    & (runs["protocol"] == recipe.protocol)] if len(runs) else runs  # fmt: skip
+        base = {
+            "table": recipe.table,
+            "row": recipe.row,
+            "ours": reference.is_ours(recipe.row),
+            "dataset": cfg.dataset if cfg.synthetic is not None else recipe.dataset,
+            "thesis_dataset": recipe.dataset,
+            "thesis_top1": match["top1"].iloc[0] if len(match) else np.nan,
+            "protocol": recipe.protocol,
+            "status": status,
+            "ran_as": ran_as,
+            "note": recipes.POSE_NOTE if any(p.modality == "pose" for p in planned) else "",
+        }
+        mine = (
+            runs[
+                (runs["table"] == recipe.table)
+                & (runs["row"] == recipe.row)
+                & (runs["dataset"] == recipe.dataset)
+                & (runs["protocol"] == recipe.protocol)
+            ]
+            if len(runs)
+            else runs
+        )
         if not len(mine):
             out.append(base)
             continue
         interval = stats.accuracy_interval(list(_correct(mine).values()))
-        out.append({**base, "modality": mine["modality"].iloc[0], "n_runs": interval["n_runs"],
-                    "videos": int(mine["videos"].iloc[0]), "top1": interval["top1"],
-                    "top1_ci_low": interval["top1_ci_low"], "top1_ci_high": interval["top1_ci_high"],
-                    "top1_std": interval["top1_std"], "top3": mine["top3"].mean(),
-                    "reversed_pairs": mine["reversed_pairs"].mean(), "train_top1": mine["train_top1"].mean(),
-                    **{f"top1_{g}": mine[f"top1_{g}"].mean() for g in CLASS_GROUPS if f"top1_{g}" in mine},
-                    "splits": ",".join(map(str, sorted(set(mine["split"]))))})  # fmt: skip
+        out.append(
+            {
+                **base,
+                "modality": mine["modality"].iloc[0],
+                "n_runs": interval["n_runs"],
+                "videos": int(mine["videos"].iloc[0]),
+                "top1": interval["top1"],
+                "top1_ci_low": interval["top1_ci_low"],
+                "top1_ci_high": interval["top1_ci_high"],
+                "top1_std": interval["top1_std"],
+                "top3": mine["top3"].mean(),
+                "reversed_pairs": mine["reversed_pairs"].mean(),
+                "train_top1": mine["train_top1"].mean(),
+                **{f"top1_{g}": mine[f"top1_{g}"].mean() for g in CLASS_GROUPS if f"top1_{g}" in mine},
+                "splits": ",".join(map(str, sorted(set(mine["split"])))),
+            }
+        )
     table = pd.DataFrame.from_records(out)
     for name, part in table.groupby("table", sort=False):
         reference.require_thesis_values(name, part["row"], part["thesis_top1"])
@@ -112,8 +161,23 @@ def save_table(df: pd.DataFrame, results: str | Path, name: str, floatfmt: str =
     return csv
 
 
-SHOWN = ["row", "modality", "protocol", "thesis_top1", "top1", "top1_ci_low", "top1_ci_high", "top1_std", "n_runs",
-         "thesis_rank", "our_rank", "top3", "reversed_pairs", "status", "ran_as"]  # fmt: skip
+SHOWN = [
+    "row",
+    "modality",
+    "protocol",
+    "thesis_top1",
+    "top1",
+    "top1_ci_low",
+    "top1_ci_high",
+    "top1_std",
+    "n_runs",
+    "thesis_rank",
+    "our_rank",
+    "top3",
+    "reversed_pairs",
+    "status",
+    "ran_as",
+]
 
 
 def show(table: pd.DataFrame, columns=SHOWN, figure: bool = True) -> None:
@@ -146,8 +210,17 @@ def show(table: pd.DataFrame, columns=SHOWN, figure: bool = True) -> None:
         display(Image(filename=table.attrs["figure"]))
 
 
-CLAIM_SHOWN = ["claim", "classes", "thesis_difference", "difference", "ci_low", "ci_high", "n_runs", "n_videos",
-               "verdict"]  # fmt: skip
+CLAIM_SHOWN = [
+    "claim",
+    "classes",
+    "thesis_difference",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "n_runs",
+    "n_videos",
+    "verdict",
+]
 
 
 def show_claims(found: pd.DataFrame) -> None:
@@ -157,8 +230,15 @@ def show_claims(found: pd.DataFrame) -> None:
     if not len(found):
         display(Markdown("*No claim of these tables ran under this profile.*"))
         return
-    shown = found[CLAIM_SHOWN].rename(columns={"thesis_difference": "thesis A - B", "difference": "ours A - B",
-                                              "ci_low": "95 % from", "ci_high": "to", "n_runs": "runs"})  # fmt: skip
+    shown = found[CLAIM_SHOWN].rename(
+        columns={
+            "thesis_difference": "thesis A - B",
+            "difference": "ours A - B",
+            "ci_low": "95 % from",
+            "ci_high": "to",
+            "n_runs": "runs",
+        }
+    )
     display(shown.style.hide(axis="index").format(precision=1, na_rep=""))
     if found["difference"].notna().any():  # the figure run_notebook saved as NN_claims.png
         fig = plot_claims(found, "The thesis's claims: ours against the thesis's difference")
@@ -216,10 +296,15 @@ def readme_claims(tables_dir: str | Path) -> str:
     def cell(line) -> str:
         return f"{line.difference:+.1f} [{line.ci_low:+.1f}, {line.ci_high:+.1f}]"
 
-    main = ["| claim (A against B) | table | thesis A - B | ours A - B [95 % interval] | verdict | "
-            "appearance classes only | verdict |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-    sets = ["| claim (A against B) | table | control dataset | ours A - B [95 % interval] | videos | verdict |",
-            "|---|---|---|---|---|---|"]  # fmt: skip
+    main = [
+        "| claim (A against B) | table | thesis A - B | ours A - B [95 % interval] | verdict | "
+        "appearance classes only | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    sets = [
+        "| claim (A against B) | table | control dataset | ours A - B [95 % interval] | videos | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
     for csv in sorted(Path(tables_dir).glob("[0-9][0-9]_claims.csv")):
         found = pd.read_csv(csv, keep_default_na=False, na_values=[""])
         for claim, lines in found.groupby("claim", sort=False):
@@ -227,11 +312,14 @@ def readme_claims(tables_dir: str | Path) -> str:
             table = first.table.removeprefix("Table ")
             control = lines[lines["classes"] == f"{CONTROL_CLASSES} only"]
             other = f"{cell(control.iloc[0])} | {control.iloc[0].verdict}" if len(control) else " | "
-            main.append(f"| {claim} | {table} | {first.thesis_difference:+.2f} | {cell(first)} | {first.verdict} | "
-                        f"{other} |")  # fmt: skip
+            main.append(
+                f"| {claim} | {table} | {first.thesis_difference:+.2f} | {cell(first)} | {first.verdict} | {other} |"
+            )
             for line in lines[lines["classes"].str.startswith("control set: ")].itertuples():
-                sets.append(f"| {claim} | {table} | {line.classes.removeprefix('control set: ')} | {cell(line)} | "
-                            f"{line.n_videos} | {line.verdict} |")  # fmt: skip
+                sets.append(
+                    f"| {claim} | {table} | {line.classes.removeprefix('control set: ')} | {cell(line)} | "
+                    f"{line.n_videos} | {line.verdict} |"
+                )
     return "\n".join(main) + ("\n\n" + "\n".join(sets) if len(sets) > 2 else "") + "\n"
 
 
@@ -256,7 +344,7 @@ def ordering_note(table: pd.DataFrame, name: str) -> str:
         f"{best['top1_ci_high']:.0f}, {int(best['n_runs'])} run(s)); the thesis's best of these rows: {same}. "
         f"{len(tied)} of the other {len(ran) - 1} rows have intervals that overlap it: "
         + ("the ordering is not established here." if len(tied) else "it is ahead of all of them here.")
-    )  # fmt: skip
+    )
 
 
 def with_complexity(table: pd.DataFrame, results: str | Path | None = None) -> pd.DataFrame:
@@ -292,8 +380,11 @@ def per_split(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     thesis = thesis[thesis["split"].astype(str) != "avg3"].assign(split=lambda d: d["split"].astype(int))
     thesis = thesis.rename(columns={"top1": "thesis_top1"})[["row", "split", "thesis_top1"]]
     mine = runs[runs["table"] == table] if len(runs) else runs
-    ours = mine.groupby(["row", "split"], as_index=False)["top1"].mean() if len(mine) else pd.DataFrame(
-        columns=["row", "split", "top1"])  # fmt: skip
+    ours = (
+        mine.groupby(["row", "split"], as_index=False)["top1"].mean()
+        if len(mine)
+        else pd.DataFrame(columns=["row", "split", "top1"])
+    )
     return thesis.merge(ours, on=["row", "split"], how="left")
 
 
@@ -309,8 +400,14 @@ def plot_table(table: pd.DataFrame, title: str, path: str | Path | None = None):
     groups = [g for g in CLASS_GROUPS if f"top1_{g}" in shown and shown[f"top1_{g}"].notna().any()]
     panels = 1 + bool(pairs) + bool(groups)
     sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(1, panels, figsize=(4 + 4 * panels, 0.45 * max(len(table), 3) + 2.2), squeeze=False,
-                             sharey=True, gridspec_kw={"width_ratios": [1.4] + [1] * (panels - 1)})  # fmt: skip
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        figsize=(4 + 4 * panels, 0.45 * max(len(table), 3) + 2.2),
+        squeeze=False,
+        sharey=True,
+        gridspec_kw={"width_ratios": [1.4] + [1] * (panels - 1)},
+    )
     ax = axes[0, 0]
     y = np.arange(len(table))
     ax.barh(y - 0.2, table["thesis_top1"], height=0.4, color="tab:gray", label="thesis (HMDB51)")
@@ -322,8 +419,12 @@ def plot_table(table: pd.DataFrame, title: str, path: str | Path | None = None):
     labels = table["row"] if table["protocol"].nunique() <= 1 else table["row"] + " (" + table["protocol"] + ")"
     ax.set(yticks=y, yticklabels=labels, xlim=(0, 100), xlabel="Top-1 (%)")
     ax.invert_yaxis()
-    below = {"loc": "upper left", "bbox_to_anchor": (0, -0.06 - 1.2 / (len(table) + 4)), "fontsize": 8,
-             "frameon": False}  # under the x-axis label, off the bars  # fmt: skip
+    below = {
+        "loc": "upper left",
+        "bbox_to_anchor": (0, -0.06 - 1.2 / (len(table) + 4)),
+        "fontsize": 8,
+        "frameon": False,
+    }  # under the x-axis label, off the bars
     ax.legend(ncol=2, **below)
     panel = 1
     if pairs:
@@ -356,12 +457,21 @@ def plot_claims(found: pd.DataFrame, title: str, path: str | Path | None = None)
     ours = found["difference"].to_numpy(dtype=float)
     errors = np.vstack([ours - found["ci_low"].to_numpy(dtype=float), found["ci_high"].to_numpy(dtype=float) - ours])
     for i, color in enumerate(colors):  # errorbar takes one colour per call
-        ax.errorbar(ours[i], y[i], xerr=np.nan_to_num(errors[:, i : i + 1]), fmt="none", ecolor=color, elinewidth=2,
-                    capsize=3)  # fmt: skip
-    ax.scatter(ours, y, c=list(colors), zorder=3, label="ours, 95 % interval (green agrees, red disagrees, "
-               "grey within noise)")  # fmt: skip
-    ax.scatter(found["thesis_difference"], y, marker="D", facecolor="white", edgecolor="black", zorder=4,
-               label="thesis (HMDB51)")  # fmt: skip
+        ax.errorbar(
+            ours[i], y[i], xerr=np.nan_to_num(errors[:, i : i + 1]), fmt="none", ecolor=color, elinewidth=2, capsize=3
+        )
+    ax.scatter(
+        ours, y, c=list(colors), zorder=3, label="ours, 95 % interval (green agrees, red disagrees, grey within noise)"
+    )
+    ax.scatter(
+        found["thesis_difference"],
+        y,
+        marker="D",
+        facecolor="white",
+        edgecolor="black",
+        zorder=4,
+        label="thesis (HMDB51)",
+    )
     ax.axvline(0, color="black", lw=1)
     labels = found["claim"] + " (" + found["table"].astype(str) + ")"
     if "classes" in found:  # a control line: the same claim on one class group's videos

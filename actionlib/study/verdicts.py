@@ -49,8 +49,11 @@ def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = Non
     if cfg.synthetic is None or not chosen:  # the dataset's files have no class groups
         return pd.DataFrame(columns=CLAIM_COLUMNS)
     runs_dir, root = Path(runs_dir or runs_dir_for(cfg)).resolve(), synthetic_root(cfg)
-    rows = [r for r in recipes.recipes_for(tables) if any(r.table == c.table and r.row in (c.row_a, c.row_b)
-                                                          for c in chosen)]  # fmt: skip
+    rows = [
+        r
+        for r in recipes.recipes_for(tables)
+        if any(r.table == c.table and r.row in (c.row_a, c.row_b) for c in chosen)
+    ]
     names = class_names(root, "synthetic")
     lines = []
     for name, groups in CONTROL_SETS.items():
@@ -83,8 +86,9 @@ def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFram
     if group is not None:  # the videos of one class group (the same positions in every run of a split)
         vectors = [v[_letters(g) == ord(group[0])] for v, g in zip(vectors, long["video_groups"], strict=True)]
     long = long.assign(run=long["split"].astype(str) + "/" + long["seed"].astype(str), correct=vectors)
-    found = stats.claims_table([(n, a, b, ta, tb) for n, _, _, a, b, ta, tb in chosen], long, row_column="key",
-                               run_column="run")  # fmt: skip
+    found = stats.claims_table(
+        [(n, a, b, ta, tb) for n, _, _, a, b, ta, tb in chosen], long, row_column="key", run_column="run"
+    )
     found.insert(1, "table", [f"Table {t}" for _, t, *_ in chosen])
     found["row_a"] = found["row_a"].str.split(" | ", regex=False).str[1]
     found["row_b"] = found["row_b"].str.split(" | ", regex=False).str[1]
@@ -104,5 +108,21 @@ def _thesis_values(claim: recipes.Claim) -> tuple[list[str], list[float]]:
     return keys, values
 
 
-CLAIM_COLUMNS = ["claim", "table", "row_a", "row_b", "protocols", "classes", "thesis_a", "thesis_b", "thesis_difference",
-                 "difference", "ci_low", "ci_high", "n_runs", "n_videos", "mcnemar_p", "verdict"]  # fmt: skip
+CLAIM_COLUMNS = [
+    "claim",
+    "table",
+    "row_a",
+    "row_b",
+    "protocols",
+    "classes",
+    "thesis_a",
+    "thesis_b",
+    "thesis_difference",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "n_runs",
+    "n_videos",
+    "mcnemar_p",
+    "verdict",
+]
