@@ -22,8 +22,6 @@ HEAD_OPTIONS = ("head", "fusion", "layers", "heads", "cls", "normalize_input")
 # Learning rates of heads trained from their random initialisation on frozen features (the thesis's 1e-4 for the
 # adaptive optimizers is for fine-tuning a pretrained network; SGD keeps 1e-2).
 HEAD_LR = {"sgd": 1e-2}
-
-
 HEAD_LR_DEFAULT = 1e-3
 
 
@@ -46,8 +44,6 @@ class Plan:
 
 
 PRETRAINED = "pretrained on a disjoint synthetic set (other videos of the same classes), frozen"
-
-
 CPU_3D = {"resnext3d_101": "ResNeXt", "resnet3d_101": "ResNet"}
 
 
@@ -67,8 +63,6 @@ NOT_ON_CPU = {
 
 # How the CPU profiles choose the epoch they keep (the full profile keeps the authors' rule: the best test Top-1).
 SELECTION = "best epoch chosen on training videos held out for validation, not on the test split"
-
-
 FULL_SELECTION = "best epoch chosen on the test list, the authors' rule (HMDB51 has no validation split; Section 3.2.5)"
 
 
