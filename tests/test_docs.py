@@ -125,7 +125,7 @@ def test_committed_executed_notebooks_clean_up():
 
 
 def test_reproduce_skips_the_site_with_one_note_without_the_docs_extra(tmp_path, monkeypatch):
-    monkeypatch.setattr(reproduce.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(reproduce.rendering.importlib.util, "find_spec", lambda name: None)
     assert reproduce.build_site(tmp_path) == (
         'site: not built (needs the docs extra: pip install -e ".[docs]", then make docs)'
     )

@@ -94,7 +94,7 @@ def test_check_reruns_into_its_own_folders_and_leaves_the_committed_results_alon
         _results(Path(results), [70.0, 50.0, 90.0], "disagrees")
         return [{"notebook": "01_x", "status": "passed", "duration_s": 1.0}]
 
-    monkeypatch.setattr(reproduce, "run", fake_run)
+    monkeypatch.setattr(reproduce.checking, "run", fake_run)  # the run() that check() calls
     code, log = _cli(tmp_path / "notebooks", committed, "--check")
     assert code == 1, log  # the verdict changed
     assert seen["profile"] == "smoke" and Path(seen["runs"]).parent == Path(seen["results"]).parent

@@ -152,7 +152,7 @@ def _no_kernels(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("a kernel was started")
 
-    monkeypatch.setattr(reproduce, "_execute_all", fail)
+    monkeypatch.setattr(reproduce.execution, "_execute_all", fail)  # where run() looks it up
 
 
 @pytest.mark.parametrize(

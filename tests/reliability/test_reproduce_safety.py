@@ -152,7 +152,7 @@ def test_a_bad_value_for_a_none_default_is_refused_before_any_kernel(tmp_path, m
     def no_kernel(*args, **kwargs):
         raise AssertionError("a kernel was started")
 
-    monkeypatch.setattr(reproduce, "_execute_all", no_kernel)
+    monkeypatch.setattr(reproduce.execution, "_execute_all", no_kernel)
     notebooks = _write(tmp_path / "notebooks", **{"01_nones": NONE_DEFAULTS, "02_nones": NONE_DEFAULTS})
     code, log = _cli(notebooks, tmp_path / "results", "-p", param)
     errors = [line for line in log.splitlines() if line.startswith("error:")]
@@ -163,7 +163,7 @@ def test_a_bad_value_for_a_none_default_is_refused_before_any_kernel(tmp_path, m
 
 def test_good_values_for_none_defaults_pass(tmp_path, monkeypatch):
     ran = []
-    monkeypatch.setattr(reproduce, "_execute_all", lambda tasks, jobs, tqdm: ran.extend(tasks) or [])
+    monkeypatch.setattr(reproduce.execution, "_execute_all", lambda tasks, jobs, tqdm: ran.extend(tasks) or [])
     notebooks = _write(tmp_path / "notebooks", **{"01_nones": NONE_DEFAULTS})
     params = {"splits": "1,3", "data_root": str(tmp_path), "epochs": 2, "frames": 8, "head": "bert"}
     reproduce.run(params=params, notebooks_dir=notebooks, results=tmp_path / "results")

@@ -1,0 +1,8 @@
+"""`python -m actionlib.reproduce`: the same as `actionlib reproduce`."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
