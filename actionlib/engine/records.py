@@ -6,13 +6,14 @@
   started the run and `invocations`: every command that ran it (the start, then each `--resume`), with its time;
 - `last.pt` / `best.pt`: checkpoints (see `checkpointing.py`);
 - `tb/`: TensorBoard scalars when tensorboard is installed;
-- `run.lock`: present while a process writes the folder (its pid and host), so two runs never
+- `run.lock`: present while a process writes the folder (its pid, host and start time), so two runs never
   write one folder at once.
 Only rank 0 writes.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -305,38 +306,90 @@ def _alive(pid: int) -> bool:
 
 
 class RunLock:
-    """`run.lock` in a run folder, created with O_EXCL and holding the writer's pid and host.
+    """`run.lock` in a run folder, holding the writer's pid, host and start time.
 
-    A lock whose process is dead on this host (a killed run) is stale and taken over; a live one,
-    or one from another host (whose pid cannot be checked), makes `acquire` fail naming its pid.
+    The lock is written to a temporary beside it and hard-linked into place: the link fails while a lock exists,
+    so exactly one writer wins, and no writer ever sees a lock without its owner. A lock whose process is dead on
+    this host (a killed run) is stale and taken over; a live one, or one from another host (whose pid cannot be
+    checked), makes `acquire` fail naming its pid. A lock with no readable owner (empty: an older version killed
+    between creating and filling it, or a full disk) is stale once UNREADABLE_STALE_S old; a younger one may be
+    being filled in by such a version, and counts as held.
     """
+
+    UNREADABLE_STALE_S = 10.0
 
     def __init__(self, out_dir: str | Path):
         self.path = Path(out_dir) / LOCK_NAME
-        self.owner = {"pid": os.getpid(), "host": socket.gethostname()}
+        self.owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         self.held = False
 
     def acquire(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(5):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                other = self._read()
-                if not self._stale(other):
-                    raise RunFolderError(self._busy_message(other)) from None
-                # Remove the stale lock only if it still names the dead process (another writer may have taken it).
-                if self._read() == other:
-                    self.path.unlink(missing_ok=True)
-                    print(f"{self.path}: taking over the lock of process {other.get('pid')}, which is gone")
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.owner, f)
-                f.flush()
-                os.fsync(f.fileno())
-            self.held = True
-            return self
+            if self._create():
+                self.held = True
+                return self
+            other = self._read()
+            if not self._stale(other):
+                raise RunFolderError(self._busy_message(other))
+            # Remove the stale lock only if it is still the one judged stale (another writer may have taken it).
+            again, age = self._read(), self._age()
+            if other and again == other:
+                self.path.unlink(missing_ok=True)
+                print(f"{self.path}: taking over the lock of process {other['pid']}, which is gone")
+            elif other is None and again is None and age is not None and age > self.UNREADABLE_STALE_S:
+                self.path.unlink(missing_ok=True)
+                print(f"{self.path}: taking over a lock that names no owner, {age:.0f} s old (its writer is gone)")
         raise RunFolderError(self._busy_message(self._read()))
+
+    def _create(self) -> bool:
+        """Put the lock in place with its content in one step; False when a lock exists already."""
+        from .checkpointing import temporary_path
+
+        tmp = temporary_path(self.path)
+        try:
+            try:
+                self._write_owner(open(tmp, "w"))
+            except OSError as err:
+                raise self._failure(err) from err
+            try:
+                os.link(tmp, self.path)
+            except (FileExistsError, FileNotFoundError):  # not found: the holder removed its stale temporaries
+                return False
+            except OSError as err:
+                if err.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):  # a file system without hard links
+                    return self._create_in_place()
+                raise self._failure(err) from err
+            return True
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _create_in_place(self) -> bool:
+        """Where there are no hard links: create with O_EXCL, then fill in (others see it empty meanwhile)."""
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as err:
+            raise self._failure(err) from err
+        try:
+            self._write_owner(os.fdopen(fd, "w"))
+        except OSError as err:
+            self.path.unlink(missing_ok=True)
+            raise self._failure(err) from err
+        return True
+
+    def _write_owner(self, file) -> None:
+        with file:
+            json.dump(self.owner, file)
+            file.flush()
+            os.fsync(file.fileno())
+
+    def _failure(self, err: OSError) -> RunFolderError:
+        """A lock that cannot be written (full disk, permissions), as one line naming the lock."""
+        from ..command_line import error_line
+
+        return RunFolderError(error_line(OSError(err.errno, err.strerror, str(self.path))))
 
     def release(self) -> None:
         if self.held and self._read() == self.owner:
@@ -344,31 +397,40 @@ class RunLock:
         self.held = False
 
     def _read(self) -> dict | None:
+        """The lock's owner; {} when there is no lock, None when it names no owner (empty, torn, unreadable)."""
         try:
             value = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {}
         except (OSError, ValueError):
             return None
-        return value if isinstance(value, dict) else None
+        return value if isinstance(value, dict) and isinstance(value.get("pid"), int) else None
+
+    def _age(self) -> float | None:
+        """Seconds since the lock was written; None when it is gone."""
+        try:
+            return time.time() - self.path.stat().st_mtime
+        except OSError:
+            return None
 
     def _stale(self, other: dict | None) -> bool:
         if other == {}:  # removed meanwhile
             return True
-        if other is None:  # unreadable: its writer died between creating and filling it, or is filling it now
-            try:
-                return time.time() - self.path.stat().st_mtime > 10
-            except FileNotFoundError:
-                return True
-        pid, host = other.get("pid"), other.get("host")
-        if host != self.owner["host"] or not isinstance(pid, int):
+        if other is None:
+            age = self._age()
+            return age is None or age > self.UNREADABLE_STALE_S
+        if other.get("host") != self.owner["host"]:
             return False
-        return pid != os.getpid() and not _alive(pid)
+        return other["pid"] != os.getpid() and not _alive(other["pid"])
 
     def _busy_message(self, other: dict | None) -> str:
         folder = self.path.parent
         if not other:
-            return f"{folder} is being written by another process ({self.path} exists); remove it if no run is writing"
+            age = self._age()
+            return (
+                f"{folder} is being written by another process ({self.path} exists, {age or 0:.0f} s old, "
+                f"with no owner yet): try again in a few seconds, or remove it if no run is writing"
+            )
         return (
             f"{folder} is being written by process {other.get('pid')} on {other.get('host')}: wait for it to finish, "
             f"or remove {self.path} if that process is gone"
