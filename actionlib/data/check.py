@@ -1,8 +1,8 @@
 """`actionlib check-data`: is a dataset root complete and readable before hours of training depend on it?
 
 :func:`check_dataset` compares the split files with the files on disk and decodes every video once, reporting
-per-class and per-split counts, split entries with no file, files listed in no split, unreadable files,
-truncated files (fewer frames decode than the container claims, or decoding fails part-way) and videos with
+per-class and per-split counts, split entries with no file, files listed in no split, videos listed for both
+training and testing in one split (a leak that inflates test accuracy), unreadable files, truncated files (fewer frames decode than the container claims, or decoding fails part-way) and videos with
 fewer frames than a clip needs. The report renders as text and has an `ok` flag; the command exits non-zero
 when anything is wrong.
 """
@@ -22,6 +22,7 @@ from ..command_line import add_root_argument, printable, refuse_url, root_from
 from .datasets import (
     DATASETS,
     SPLITS,
+    SplitEntry,
     _check_dataset,
     _check_root,
     _hmdb_split_files,
@@ -97,6 +98,8 @@ class DataReport:
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     truncated: list[tuple[Path, str]] = field(default_factory=list)
     malformed: list[tuple[Path, int, str]] = field(default_factory=list)  # (split file, line number, text)
+    # (split, "<class>/<file>", (train split file, line number), (test split file, line number))
+    leaked: list[tuple[int, str, tuple[Path, int], tuple[Path, int]]] = field(default_factory=list)
     too_short: list[tuple[Path, int]] = field(default_factory=list)
     frame_counts: dict[Path, int] = field(default_factory=dict)
 
@@ -105,6 +108,7 @@ class DataReport:
         return {
             "malformed split lines": self.malformed,
             "missing split files": self.missing_split_files,
+            "videos in both train and test of a split": self.leaked,
             "split entries with no file": self.missing,
             "files in no split": self.unlisted,
             "unreadable": self.unreadable,
@@ -151,6 +155,12 @@ def _describe(item, root: Path) -> str:
         path = Path(path)
         return printable(path.relative_to(root) if path.is_relative_to(root) else path)
 
+    if isinstance(item, tuple) and len(item) == 4:  # (split, "<class>/<file>", (file, line), (file, line))
+        split, relative, (train, train_line), (test, test_line) = item
+        return (
+            f"split {split}: {printable(relative)}: train in {show(train)}:{train_line}, "
+            f"test in {show(test)}:{test_line}"
+        )
     if isinstance(item, tuple) and len(item) == 3:  # (split file, line number, text)
         path, number, text = item
         return f"{show(path)}:{number}: {printable(text)}"
@@ -211,6 +221,7 @@ def check_dataset(
     for split in _present_splits(folder, dataset):
         report.per_split[split] = Counter()
         entries = split_entries(root, dataset, split, folder, report.missing_split_files, report.malformed)
+        first: dict[str, dict[str, SplitEntry]] = {}  # video -> subset -> its first line there
         for entry in entries:
             report.per_split[split][entry.subset] += 1
             report.per_class.setdefault(entry.class_name, Counter())[f"split{split}/{entry.subset}"] += 1
@@ -219,6 +230,11 @@ def check_dataset(
                 report.missing.append((split, entry.relative))
             else:
                 listed.add(path)
+            first.setdefault(_fold(entry.relative), {}).setdefault(entry.subset, entry)
+        for subsets in first.values():
+            if "train" in subsets and "test" in subsets:
+                train, test = subsets["train"], subsets["test"]
+                report.leaked.append((split, train.relative, (train.file, train.line), (test.file, test.line)))
     if report.per_split:
         report.unlisted = [p for p in on_disk if p not in listed]
     else:

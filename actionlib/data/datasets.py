@@ -60,14 +60,21 @@ class SkippedVideoWarning(UserWarning):
     """A video could not be read and was left out of a batch."""
 
 
+class SplitFileError(ValueError):
+    """A split file, or one of its lines, that cannot be used; the message names the file and line."""
+
+
 @dataclass
 class SplitEntry:
-    """One line of a split file: `relative` is `<class>/<file name>` as the file names it."""
+    """One line of a split file: `relative` is `<class>/<file name>` as the file names it; `file` and `line` say
+    where it is written, for messages."""
 
     class_name: str
     name: str
     subset: str
     split: int
+    file: Path | None = None
+    line: int = 0
 
     @property
     def relative(self) -> str:
@@ -128,11 +135,30 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
-def _malformed(path: Path, number: int, line: str, expected: str, malformed: list | None) -> None:
+def _malformed(path: Path, number: int, line: str, problem: str, malformed: list | None) -> None:
     """Collect a malformed split line in `malformed` (check-data lists them all), or raise naming it."""
     if malformed is None:
-        raise ValueError(f"{path}:{number}: bad line {line!r}; expected '{expected}'")
+        raise SplitFileError(f"{path}:{number}: {problem}")
     malformed.append((path, number, line))
+
+
+_ABSOLUTE = re.compile(r"^([\\/]|[A-Za-z]:[\\/])")
+
+
+def _leaves_root(relative: str) -> str | None:
+    """Why a path written in a split file would reach outside the dataset root (absolute, or through `..`), or
+    None. The path as written is judged, not where it resolves: symlinks placed in the tree are the user's choice
+    and are followed. Both separators count, so a Windows-style line cannot slip through either."""
+    if _ABSOLUTE.match(relative):
+        return "an absolute path"
+    if ".." in re.split(r"[\\/]", relative):
+        return "a '..' component"
+    return None
+
+
+def _not_a_class(name: str) -> bool:
+    """A class name is one folder of the root: not empty, `.` or `..`, no separator."""
+    return name in ("", ".", "..") or bool(re.search(r"[\\/]", name))
 
 
 def find_split_dir(root: str | Path, dataset: str, split_dir: str | Path | None = None) -> Path:
@@ -160,6 +186,11 @@ def _hmdb_split_files(split_dir: Path) -> dict[int, dict[str, Path]]:
     for path in split_dir.iterdir():
         match = _HMDB_SPLIT_FILE.match(path.name)
         if match and path.is_file():
+            if _not_a_class(match["cls"]):
+                raise SplitFileError(
+                    f"{path}: its class {match['cls']!r} is not a folder of the dataset root; name split files "
+                    "<class>_test_split<k>.txt after a class folder"
+                )
             found.setdefault(int(match["split"]), {})[match["cls"]] = path
     return found
 
@@ -168,8 +199,9 @@ def _ucf_classes(split_dir: Path) -> list[str]:
     classes: dict[int, str] = {}
     for line_number, line in _read_lines(split_dir / "classInd.txt"):
         number, _, name = line.partition(" ")
-        if not number.isdigit() or not name.strip():
-            _malformed(split_dir / "classInd.txt", line_number, line, "<number> <ClassName>", None)
+        if not number.isdigit() or _not_a_class(name.strip()):
+            expected = "expected '<number> <ClassName>', the class being a folder name (not '.', '..' or a path)"
+            _malformed(split_dir / "classInd.txt", line_number, line, f"bad line {line!r}; {expected}", None)
         classes[int(number)] = name.strip()
     return [classes[k] for k in sorted(classes)]
 
@@ -219,9 +251,16 @@ def split_entries(
         for number, line in _read_lines(path):
             parts = line.rsplit(None, 1)
             if len(parts) != 2 or parts[1] not in _HMDB_CODES:
-                _malformed(path, number, line, "<video file> <0|1|2>", malformed)
+                _malformed(path, number, line, f"bad line {line!r}; expected '<video file> <0|1|2>'", malformed)
                 continue
-            entries.append(SplitEntry(class_name, parts[0], _HMDB_CODES[parts[1]], split))
+            outside = _leaves_root(parts[0])
+            if outside:
+                problem = (
+                    f"{line!r} names a video outside {class_name}/ ({outside}); list the file names in {class_name}/"
+                )
+                _malformed(path, number, line, problem, malformed)
+                continue
+            entries.append(SplitEntry(class_name, parts[0], _HMDB_CODES[parts[1]], split, path, number))
     return entries
 
 
@@ -239,9 +278,17 @@ def _ucf_entries(
             relative = (match[1] if match else line).replace("\\", "/")
             class_name, slash, name = relative.partition("/")
             if not slash:
-                _malformed(path, number, line, "<Class>/<video file>", malformed)
+                _malformed(path, number, line, f"bad line {line!r}; expected '<Class>/<video file>'", malformed)
                 continue
-            entries.append(SplitEntry(class_name, name, subset, split))
+            outside = _leaves_root(relative) or (f"{class_name!r} is no class" if _not_a_class(class_name) else None)
+            if outside:
+                problem = (
+                    f"{line!r} names a video outside its class folder ({outside}); expected '<Class>/<video file>' "
+                    "with the folder of the video's class"
+                )
+                _malformed(path, number, line, problem, malformed)
+                continue
+            entries.append(SplitEntry(class_name, name, subset, split, path, number))
     return entries
 
 
@@ -303,7 +350,10 @@ def read_split(
             continue
         label = labels.get(entry.class_name, labels.get(entry.class_name.lower()))
         if label is None:
-            raise ValueError(f"{entry.relative}: class {entry.class_name!r} is not among the {len(classes)} classes")
+            raise SplitFileError(
+                f"{entry.file}:{entry.line}: {entry.relative}: class {entry.class_name!r} is not among the "
+                f"{len(classes)} classes"
+            )
         record = VideoRecord(entry.name, classes[label], label, _resolve(root / entry.class_name / entry.name), subset)
         for modality, frames_root in frame_roots.items():
             record.sources[modality] = _frame_folder(frames_root, entry.class_name, record.stem)
