@@ -20,13 +20,15 @@ its status says it failed. `results/README.md` indexes all notebooks with the ta
 
 Parameters (`-p NAME=VALUE`) are checked before any kernel starts: the name must be in the notebook's parameters
 cell (papermill.inspect_notebook), the value must have the default's type (for a None default: the type its
-annotation or `# type:` comment names), `profile` must be a profile of actionlib.profiles, a parameter commented
-`# allowed: a, b, c` must be one of those values, `splits` and the profile's fields must be valid for
-actionlib.profiles, and a `_root`/`_dir` input must be an existing folder. A profile that reads the dataset's
-files (`full`, `tiny`) then checks that the datasets, split files and checkpoints that the notebook's rows read exist (actionlib.recipes.needs).
+annotation or `# type:` comment names; an int or ints given to a str parameter become its text, `-p splits=1,3`
+is "1,3"), None only where the default is None or the type Optional, `profile` must be a profile of
+actionlib.profiles, a parameter commented `# allowed: a, b, c` must be one of those values, `splits` and the
+profile's fields must be valid for actionlib.profiles, `device` must exist on this machine, and a `_root`/`_dir`
+input must be an existing folder. A profile that reads the dataset's files (`full`, `tiny`) then checks that the
+datasets, split files and checkpoints that the notebook's rows read exist (actionlib.recipes.needs).
 
 Ctrl-C cancels the notebooks not started, kills the running kernels and everything they started, rewrites the
-index from the notebooks that finished and exits with 130.
+index from the notebooks that finished and exits with 130, counting the notebooks whose status this run wrote.
 
 The package, one module per job: `parameters` (what is checked before any kernel starts), `execution` (run(): the
 notebooks in worker processes, Ctrl-C, timeouts, statuses), `rendering` (cleaned executed notebooks, files installed

@@ -23,7 +23,15 @@ from tqdm import tqdm
 
 from .. import profiles
 from ..paths import PUBLISHED_PROFILE, RESULTS_ENV, repo_root, results_dir
-from .parameters import _PATH_SUFFIXES, MissingInputsError, ParameterError, _preflight, check_parameters, find_notebooks
+from .parameters import (
+    _PATH_SUFFIXES,
+    MissingInputsError,
+    ParameterError,
+    _preflight,
+    as_declared,
+    check_parameters,
+    find_notebooks,
+)
 from .rendering import _install, _one_line, _relative, _write_atomic, build_site, clean_notebook, write_index
 
 KERNEL_ENV = "ACTIONLIB_KERNEL"
@@ -154,8 +162,25 @@ def _execute(task: dict) -> dict:
             "written": written,
             "failed_copy": _relative(failed_executed, results) if error and page else None,
         }
-        _write_atomic(results / "executed" / f"{name}.json", json.dumps(status, indent=1, default=str) + "\n")
+        text = json.dumps(status, indent=1, default=str) + "\n"
+        _write_atomic(results / "executed" / f"{name}.json", text)
+        _write_atomic(_status_copy(task), text)  # this run's own record of it (see _finished)
     return status
+
+
+def _status_copy(task: dict) -> Path:
+    return Path(task["build"]) / f"{task['name']}.status.json"
+
+
+def _finished(tasks: list[dict], reported: list[dict]) -> list[dict]:
+    """The statuses of the notebooks that finished in this run, in task order: those whose results came back, and
+    those whose worker wrote its status before a Ctrl-C stopped this process from receiving it (the index shows
+    them)."""
+    by_name = {s["notebook"]: s for s in reported}
+    for task in tasks:
+        if task["name"] not in by_name and _status_copy(task).is_file():
+            by_name[task["name"]] = json.loads(_status_copy(task).read_text(encoding="utf-8"))
+    return [by_name[t["name"]] for t in tasks if t["name"] in by_name]
 
 
 def run(
@@ -185,9 +210,6 @@ def run(
     if profile not in profiles.PROFILES:
         raise ParameterError(f"profile {profile!r} is not allowed; allowed: {', '.join(profiles.PROFILES)}")
     results = Path(results).resolve() if results not in (None, "") else results_dir(profile=profile, publish=True)
-    for key, value in params.items():
-        if key.endswith(_PATH_SUFFIXES) and isinstance(value, str) and value:
-            params[key] = str(Path(value).expanduser().resolve())
     sources = find_notebooks(notebooks_dir, only)
     if timeout is None:
         timeout = profiles.PROFILES[profile].cell_timeout
@@ -202,7 +224,10 @@ def run(
             nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
             jupytext.write(nb, ipynb)
             declared = pm.inspect_notebook(str(ipynb))
-            passed = {"profile": profile, **params}
+            passed = as_declared(declared, {"profile": profile, **params})
+            for key, value in passed.items():
+                if key.endswith(_PATH_SUFFIXES) and isinstance(value, str) and value:
+                    passed[key] = str(Path(value).expanduser().resolve())
             for problem in check_parameters(source.stem, declared, passed):
                 problems.setdefault(problem, []).append(source.stem)
             found[source.stem] = (declared, passed)
@@ -237,6 +262,9 @@ def run(
                 )
         try:
             statuses = _execute_all(tasks, jobs, tqdm)
+        except Interrupted as stop:
+            finished = _finished(tasks, stop.finished)
+            raise Interrupted(finished, len(tasks) - len(finished)) from None
         finally:  # also after Ctrl-C (Interrupted): the index then shows the notebooks that finished
             with _sigint_ignored():
                 write_index(results, notebooks_dir)

@@ -119,14 +119,62 @@ def _declared_type(declared: dict) -> str | None:
     return name if name in _TYPE_EXAMPLES else None
 
 
+def _takes_none(declared: dict) -> bool:
+    """Whether the notebook's code is written for None: its default is None (or not a literal) or its type is
+    Optional (papermill names an unannotated parameter's type "None")."""
+    type_name = str(declared.get("inferred_type_name") or "None").strip()
+    optional = type_name.startswith("Optional[") or "None" in re.split(r"[\[\],|\s]+", type_name)
+    return _default(declared) is None or (type_name != "None" and optional)
+
+
+def _str_typed(declared: dict) -> bool:
+    default = _default(declared)
+    return isinstance(default, str) or (default is None and _declared_type(declared) == "str")
+
+
+def as_declared(declared: dict, params: dict) -> dict:
+    """`params` with an int, or ints, given to a str parameter turned into the text the notebook parses: the
+    command line reads `-p splits=1` as 1 and `-p splits=1,3` as (1, 3)."""
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    converted = dict(params)
+    for name, value in params.items():
+        if name not in declared or not _str_typed(declared[name]):
+            continue
+        if is_int(value):
+            converted[name] = str(value)
+        elif isinstance(value, (tuple, list)) and value and all(is_int(v) for v in value):
+            converted[name] = ",".join(map(str, value))
+    return converted
+
+
+def _device_problem(device: str) -> str | None:
+    """Why this machine cannot run on `device` (cuda, cuda:N); the kernels run here. Imports torch: only called
+    for a cuda device."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    available = ", ".join(["cpu", *(["cuda"] if count else []), *(f"cuda:{i}" for i in range(count))])
+    index = device.removeprefix("cuda").removeprefix(":")
+    if device != "cuda" and not (device.startswith("cuda:") and index.isdigit()):
+        return f"{device!r}: expects cpu, cuda or cuda:N; available: {available}"
+    if not count or (index and int(index) >= count):
+        return f"{device!r}: this machine has no such device; available: {available}"
+    return None
+
+
 def _value_problem(name: str, value, declared: dict, profile) -> str | None:
     """Why the notebook would refuse `name=value`; a None default is checked by its type comment and by name."""
-    if value is None:
+    if value is None and _takes_none(declared):
         return None  # keeps the notebook's (or the profile's) own value
     allowed = _allowed(declared.get("help", ""))
     if allowed is not None:
         return None if value in allowed else f"{value!r} is not allowed; allowed: {', '.join(map(repr, allowed))}"
     default, declared_type = _default(declared), _declared_type(declared)
+    if value is None:
+        return f"None: expects {type(default).__name__} like its default {default!r}; leave -p {name} out to keep it"
     if default is None and declared_type:
         if _type_problem(value, _TYPE_EXAMPLES[declared_type]):
             return f"{value!r}: expects {declared_type}"
@@ -142,6 +190,8 @@ def _value_problem(name: str, value, declared: dict, profile) -> str | None:
             profiles.resolve(profile, **{name: value})
         except (ValueError, TypeError) as err:
             return re.sub(rf"^profile '[^']*': invalid {re.escape(name)}=", "", str(err))
+    if name == "device" and isinstance(value, str) and value.startswith("cuda"):
+        return _device_problem(value)
     if name.endswith(("_root", "_dir")) and name not in _OUTPUT_DIRS:
         if not isinstance(value, str):
             return f"{value!r}: expects a folder name"

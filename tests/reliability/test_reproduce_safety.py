@@ -82,6 +82,42 @@ raise SystemExit("must never run")
 """
 )
 
+# The parameters cell of the study's notebooks: annotations and `# type: Optional[...]` comments.
+TYPED = (
+    HEADER
+    + """
+# %% tags=["parameters"]
+profile: str = "smoke"
+seed: int = 0
+epochs = None  # type: Optional[int] None: the profile's
+splits = None  # type: Optional[str] comma-separated subset of 1,2,3; None: the profile's
+device = None  # type: Optional[str] None: the profile's
+
+# %%
+raise SystemExit("must never run")
+"""
+)
+
+# Passes once the test creates $GO; it says on $MARKER that it is running.
+PASSES_ON_GO = (
+    HEADER
+    + """
+# %% tags=["parameters"]
+profile = "smoke"
+
+# %%
+import os
+import time
+from pathlib import Path
+
+Path(os.environ["MARKER"]).write_text("running")
+while not Path(os.environ["GO"]).exists():
+    time.sleep(0.1)
+"""
+)
+
+NEVER_ENDS = HEADER + '\n# %% tags=["parameters"]\nprofile = "smoke"\n\n# %%\nimport time\n\ntime.sleep(300)\n'
+
 
 def _write(folder: Path, **notebooks: str) -> Path:
     folder.mkdir(parents=True)
@@ -168,6 +204,105 @@ def test_good_values_for_none_defaults_pass(tmp_path, monkeypatch):
     params = {"splits": "1,3", "data_root": str(tmp_path), "epochs": 2, "frames": 8, "head": "bert"}
     reproduce.run(params=params, notebooks_dir=notebooks, results=tmp_path / "results")
     assert [t["parameters"] for t in ran] == [{"profile": "smoke", **params}]
+
+
+def test_ctrl_c_counts_a_notebook_whose_status_was_written_but_not_yet_received(tmp_path):
+    """The main process is stopped (SIGSTOP) while 01 passes, so the Ctrl-C reaches it before 01's result does."""
+    notebooks = _write(tmp_path / "notebooks", **{"01_go": PASSES_ON_GO, "02_never": NEVER_ENDS})
+    results, marker, go = tmp_path / "results", tmp_path / "marker", tmp_path / "go"
+    command = [sys.executable, "-m", "actionlib.reproduce", "--profile", "test"]
+    command += ["--notebooks", str(notebooks), "--results", str(results)]
+    proc = subprocess.Popen(command, env={**os.environ, "MARKER": str(marker), "GO": str(go)}, start_new_session=True,
+                            preexec_fn=_default_sigint,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    status = results / "executed" / "01_go.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None and marker.is_file(), "notebook 01 did not start"
+        os.kill(proc.pid, signal.SIGSTOP)  # its worker and kernel go on
+        go.touch()
+        deadline = time.monotonic() + 120
+        while not status.is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status.is_file(), "notebook 01 did not finish"
+        os.killpg(proc.pid, signal.SIGINT)  # pending until it runs again
+        os.kill(proc.pid, signal.SIGCONT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, output  # 02 never ends: only Ctrl-C ends the batch
+    assert "interrupted: 1 notebook finished, 1 cancelled" in output and "Traceback" not in output
+    index = (results / "README.md").read_text()
+    assert "| [01_go](#01_go) | passed |" in index and "| [02_never](#02_never) | not run |" in index
+
+
+def _refused(tmp_path, monkeypatch, *args: str) -> str:
+    """The one error line of a refused command (no kernel may start)."""
+
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(reproduce.execution, "_execute_all", no_kernel)
+    notebooks = _write(tmp_path / "notebooks", **{"01_typed": TYPED})
+    code, log = _cli(notebooks, tmp_path / "results", *args)
+    errors = [line for line in log.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in log, log
+    assert errors[0].endswith("(01_typed; no notebook was started)")
+    assert not (tmp_path / "results" / "executed").exists()
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        ("seed=None", "error: seed: None: expects int like its default 0; leave -p seed out to keep it"),
+        ("splits=4", "error: splits: '4': unknown value(s) 4; allowed: 1, 2, 3"),  # 4 as text, then checked
+        ("splits=1,4", "error: splits: '1,4': unknown value(s) 4; allowed: 1, 2, 3"),
+        ("device=cuda:x", "error: device: 'cuda:x': expects cpu, cuda or cuda:N; available: cpu"),
+        pytest.param(
+            "device=cuda",
+            "error: device: 'cuda': this machine has no such device; available: cpu (",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA"),
+        ),
+    ],
+)
+def test_values_the_notebook_or_this_machine_cannot_take_are_refused(tmp_path, monkeypatch, param, expected):
+    assert _refused(tmp_path, monkeypatch, "-p", param).startswith(expected)
+
+
+def test_a_missing_cuda_device_names_what_this_machine_has(tmp_path, monkeypatch):
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    available = ", ".join(["cpu", *(["cuda"] if count else []), *(f"cuda:{i}" for i in range(count))])
+    device = f"cuda:{max(7, count)}"  # past this machine's last
+    line = _refused(tmp_path, monkeypatch, "--profile", "smoke", "-p", f"device={device}")
+    assert line.startswith(f"error: device: '{device}': this machine has no such device; available: {available} (")
+
+
+def test_command_line_spellings_reach_the_notebook_as_it_expects(tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setattr(reproduce.execution, "_execute_all", lambda tasks, jobs, tqdm: ran.extend(tasks) or [])
+    notebooks = _write(tmp_path / "notebooks", **{"01_typed": TYPED})
+    for args in (["splits=1", "epochs=None"], ["splits=1,3", "device=cpu"]):
+        code, log = _cli(notebooks, tmp_path / "results", *(a for arg in args for a in ("-p", arg)))
+        assert code == 0 and "error" not in log, log
+    assert [t["parameters"] for t in ran] == [
+        {"profile": "smoke", "splits": "1", "epochs": None},  # the notebook parses splits as text
+        {"profile": "smoke", "splits": "1,3", "device": "cpu"},
+    ]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_device_this_machine_has_passes(tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setattr(reproduce.execution, "_execute_all", lambda tasks, jobs, tqdm: ran.extend(tasks) or [])
+    notebooks = _write(tmp_path / "notebooks", **{"01_typed": TYPED})
+    last = f"cuda:{torch.cuda.device_count() - 1}"
+    for device in ("cuda", last):
+        reproduce.run(params={"device": device}, notebooks_dir=notebooks, results=tmp_path / "results")
+    assert [t["parameters"]["device"] for t in ran] == ["cuda", last]
 
 
 def _snapshot(results: Path) -> dict[str, bytes]:
