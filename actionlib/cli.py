@@ -27,28 +27,81 @@ def _complexity_inputs(spec: str, only: str | None) -> str:
     return f"sha256 {digest.hexdigest()}\nonly {only or 'all'}\ntorch {torch.__version__}\n"
 
 
+# complexity's options that only mean something with --model, and those that only mean something without it: an
+# option that would be ignored is refused (`--clip` alone would start minutes of counting every thesis row).
+MODEL_ONLY = ("clip", "modality", "num_classes", "head", "reduction", "fusion", "frames", "size", "option")
+SPEC_ONLY = ("spec", "out", "only", "force")
+
+
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def _check_complexity_options(args) -> None:
+    options = SPEC_ONLY if args.model else MODEL_ONLY
+    given = [name for name in options if getattr(args, name) not in (None, [], False)]
+    if given and not args.model:
+        raise ValueError(
+            f"{_flag(given[0])} needs --model: without it complexity counts the thesis's rows (--spec); "
+            "pass --model NAME to count one model"
+        )
+    if given:
+        raise ValueError(
+            f"{_flag(given[0])} has no effect with --model (it is for the count of the thesis's rows): drop one of them"
+        )
+
+
+def _clip(text: str, channels: int) -> tuple[int, ...]:
+    """--clip as (C, T, H, W): positive whole numbers, and the model's own channel count."""
+    parts = text.lower().split("x")
+    if len(parts) not in (3, 4) or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(
+            f"--clip {text}: give TxHxW or CxTxHxW in positive whole numbers, e.g. 16x112x112 or 3x16x112x112"
+        )
+    clip = tuple(int(part) for part in parts)
+    if len(clip) == 3:
+        return (channels, *clip)
+    if clip[0] != channels:
+        raise ValueError(f"--clip {text}: the model takes {channels} channels, not {clip[0]}: give TxHxW")
+    return clip
+
+
 def cmd_complexity(args) -> int:
+    _check_complexity_options(args)  # before the imports: a refusal comes in a moment
     from .thesis import complexity_table, write_table
 
     if args.model:
-        from .complexity import clip_shape, measure
+        from .complexity import measure
         from .models import create
 
         options = parse_pairs(args.option)
         for key in ("head", "reduction", "fusion", "frames", "size"):
             if getattr(args, key) is not None:
                 options[key] = getattr(args, key)
-        model = create(args.model, num_classes=args.num_classes, modality=args.modality, **options)
-        clip = clip_shape(args.clip, model.default_clip[0]) if args.clip else model.default_clip
-        c = measure(model, clip)
+        modality, num_classes = args.modality or "rgb", 51 if args.num_classes is None else args.num_classes
+        if num_classes < 1:
+            raise ValueError(f"--num-classes must be at least 1 (got {num_classes})")
+        model = create(args.model, num_classes=num_classes, modality=modality, **options)
+        clip = _clip(args.clip, model.default_clip[0]) if args.clip else model.default_clip
+        try:
+            c = measure(model, clip)
+        except RuntimeError as err:
+            if not args.clip:
+                raise
+            # a clip too small for a kernel or a pooling window: the model's own words, then the fix
+            raise ValueError(
+                f"--clip {args.clip}: {args.model} cannot take a clip of this size ({str(err).splitlines()[0]}): "
+                f"give a larger clip, e.g. its default {'x'.join(map(str, model.default_clip[1:]))}"
+            ) from err
         unit = "per frame" if getattr(model, "per_frame_ops", False) else "per clip"
-        print(f"model          {args.model} {options} modality={args.modality} classes={args.num_classes}")
+        print(f"model          {args.model} {options} modality={modality} classes={num_classes}")
         print(f"clip           {'x'.join(map(str, clip))} (CxTxHxW)")
         print(f"parameters     {c.params:,} ({c.params_m:.2f} M; trainable {c.trainable_params:,})")
         print(f"operations     {c.ops_g:.4f} G ({unit}, the thesis's GMac convention)")
         print(f"multiply-adds  {c.multiply_adds_g:.4f} G ({unit}, conv/linear/matmul/RNN)")
         return 0
 
+    args.spec = args.spec or str(reference.COMPLEXITY)
     start = time.perf_counter()
     inputs = _complexity_inputs(args.spec, args.only)
     stamp = Path(args.out).with_suffix(".inputs") if args.out else None
@@ -117,7 +170,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--spec",
-        default=str(reference.COMPLEXITY),
         help="spec CSV of thesis rows (default: the thesis's rows shipped in actionlib/reference/complexity.csv)",
     )
     p.add_argument("--out", help="write the table here (CSV, plus a .md beside it)")
@@ -125,8 +177,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="count again even if --out is up to date")
     p.add_argument("--model", help="count one registered model instead of the spec (see `actionlib models`)")
     p.add_argument("--clip", help="input clip TxHxW or CxTxHxW (default: the model's own)")
-    p.add_argument("--modality", default="rgb", choices=["rgb", "flow", "pose"], help="input modality")
-    p.add_argument("--num-classes", type=int, default=51, help="classifier width (51: HMDB51)")
+    p.add_argument("--modality", choices=["rgb", "flow", "pose"], help="input modality (default: rgb)")
+    p.add_argument("--num-classes", type=int, help="classifier width (default: 51, HMDB51's)")
     p.add_argument("--head", help="late temporal head (avg/tgap, concat, lstm, convgru, bert, ...)")
     p.add_argument("--reduction", help="feature reduction: frmb or frab")
     p.add_argument("--fusion", help="2D feature fusion (dual/triple/quadruplet) or SlowFast BERT fusion (early/late)")

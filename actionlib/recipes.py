@@ -954,7 +954,12 @@ def cmd_recipes(args) -> int:
     import shlex
 
     from . import paths, profiles
+    from .command_line import printable
 
+    if args.overwrite and not args.slurm:
+        raise ValueError("--overwrite needs --slurm DIR: it lets recipes replace the scripts in DIR")
+    if args.json and args.slurm:
+        raise ValueError("--slurm has no effect with --json: pass one of them")
     tables = recipes_for_notebook_or_tables(args.notebook, args.tables)
     cfg = profiles.resolve("full", data_root=args.data_root, weights_dir=args.weights_dir)
     if args.json:
@@ -971,7 +976,7 @@ def cmd_recipes(args) -> int:
             jobs += [(key, recipe.dataset, split, seed) for split in splits_of(recipe, cfg) for seed in cfg.seeds]
     slurm = Path(args.slurm) if args.slurm else None
     submit = ["#!/bin/bash", "# Submits every run; students wait for their teacher (afterok).", "set -euo pipefail"]
-    total = 0.0
+    scripts, lines, total = {}, [], 0.0
     for key, dataset, split, seed in dict.fromkeys(jobs):
         name = run_name(key, dataset, split, seed)
         out = runs_dir / name
@@ -982,18 +987,29 @@ def cmd_recipes(args) -> int:
         cost = f"; about {hours:.1f} GPU-hours on {device} (make gpu-check)" if hours is not None else ""
         total += hours or 0.0
         command = train_command(cfg, key, dataset, split, seed, runs_dir, args.gpus)
-        print(f"# {key} ({dataset}, split {split}, seed {seed}): {state}{cost}")
-        print(command)
+        lines += [f"# {key} ({dataset}, split {split}, seed {seed}): {state}{cost}", command]
         if slurm is not None:
-            slurm.mkdir(parents=True, exist_ok=True)
-            (slurm / f"{name}.sbatch").write_text(slurm_script(command, name, args.gpus, hours, slurm))
+            scripts[slurm / f"{name}.sbatch"] = slurm_script(command, name, args.gpus, hours, slurm)
             teacher = STREAMS[key].teacher  # run names are shell identifiers: stream keys are [a-z0-9_]
             after = f" --dependency=afterok:${{job_{run_name(teacher, dataset, split, seed)}}}" if teacher else ""
             submit.append(f"job_{name}=$(sbatch --parsable{after} {shlex.quote(str(slurm / f'{name}.sbatch'))})")
+    if slurm is not None:
+        scripts[slurm / "submit.sh"] = "\n".join(submit) + "\n"
+        # a script of the user's (or one edited since) is never replaced unasked; an identical one may be
+        for path, text in scripts.items():
+            if not args.overwrite and path.exists() and (not path.is_file() or path.read_bytes() != text.encode()):
+                raise ValueError(
+                    f"{printable(path)}: exists and differs from the script recipes would write: pass --overwrite "
+                    "to replace it, or choose another --slurm folder"
+                )
+    if lines:
+        print("\n".join(lines))
     if estimates:
         print(f"# total: about {total:.0f} GPU-hours for {len(dict.fromkeys(jobs))} runs (make gpu-check's rates)")
     if slurm is not None:
-        (slurm / "submit.sh").write_text("\n".join(submit) + "\n")
+        slurm.mkdir(parents=True, exist_ok=True)
+        for path, text in scripts.items():
+            path.write_text(text)
         print(f"# wrote {len(dict.fromkeys(jobs))} sbatch scripts and {slurm / 'submit.sh'} (bash it to submit all)")
     return 0
 
@@ -1021,6 +1037,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--gpus", type=int, default=1, help="processes per run (torchrun --nproc_per_node)")
     p.add_argument("--slurm", metavar="DIR", help="also write one SLURM sbatch script per run into DIR, and "
                    "DIR/submit.sh, which submits them all with teachers before their students")  # fmt: skip
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="with --slurm: replace scripts in DIR that differ from the ones written now (without it they are "
+        "refused, so a script of your own or one you edited is never lost)",
+    )
     p.add_argument(
         "--json",
         action="store_true",

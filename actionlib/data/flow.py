@@ -25,7 +25,9 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..command_line import add_root_argument, root_from
+from ..command_line import add_root_argument, printable, root_from
 from .datasets import DATASETS
 from .video import VIDEO_EXTENSIONS, VideoDecodeError, VideoReader
 
@@ -340,6 +342,10 @@ class ExtractionReport:
 
 
 def _limit_worker_threads() -> None:
+    # Ctrl-C reaches every process of the terminal's job: a worker leaves at once and quietly (a KeyboardInterrupt
+    # there prints a traceback per worker); the main process reports the interruption, and the worker's unfinished
+    # temporary folder is removed by the next run. Until here the worker ignored SIGINT (`_start_workers`).
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
     # One process per core does the parallelism; OpenCV's own threads would only oversubscribe the cores.
     try:
         import cv2
@@ -347,6 +353,20 @@ def _limit_worker_threads() -> None:
         cv2.setNumThreads(1)
     except ImportError:
         pass
+
+
+@contextmanager
+def _start_workers() -> Iterator[None]:
+    """Ignore SIGINT while the pool starts its workers: they inherit it ignored, so a Ctrl-C while one is still
+    importing prints no traceback; `_limit_worker_threads` then makes SIGINT end it quietly."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_one(function: Callable, video: Path, out_dir: Path, kwargs: dict) -> tuple[Path, str | None]:
@@ -417,7 +437,10 @@ def run_over_videos(
             workers = min(jobs, len(todo))
             pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_worker_threads)
             try:
-                futures = {pool.submit(_run_one, function, video, out_dir, kwargs): video for video, out_dir in todo}
+                with _start_workers():  # a spawning pool starts its workers in `submit`
+                    futures = {
+                        pool.submit(_run_one, function, video, out_dir, kwargs): video for video, out_dir in todo
+                    }
                 for future in as_completed(futures):
                     try:
                         record(*future.result())
@@ -483,17 +506,25 @@ def cmd_flow(args: argparse.Namespace) -> int:
         raise ValueError("--nscales, --warps, --inner-iterations and --outer-iterations must be at least 1")
     if not 0 <= args.jpeg_quality <= 100:
         raise ValueError(f"--jpeg-quality must be within 0..100, got {args.jpeg_quality}")
-    report = extract_dataset_flow(
-        Path(root_from(args)),
-        args.out,
-        dataset=args.dataset,
-        jobs=args.jobs,
-        options=options,
-        size=args.size,
-        bound=args.bound,
-        jpeg_quality=args.jpeg_quality,
-        progress=not args.quiet,
-    )
+    try:
+        report = extract_dataset_flow(
+            Path(root_from(args)),
+            args.out,
+            dataset=args.dataset,
+            jobs=args.jobs,
+            options=options,
+            size=args.size,
+            bound=args.bound,
+            jpeg_quality=args.jpeg_quality,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:  # every finished video is already in place: say so, and how to go on
+        print(
+            f"interrupted: the videos finished so far are kept in {printable(args.out)}; the same command "
+            "continues with the others (finished videos are skipped)",
+            file=sys.stderr,
+        )
+        return 130
     return print_report(report, args.out)
 
 

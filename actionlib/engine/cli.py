@@ -36,32 +36,40 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _friendly(command):
-    """Turn the failures a user can fix into one clear line and exit code 1."""
+def _friendly(interrupted: str):
+    """Turn the failures a user can fix into one clear line and exit code 1, and Ctrl-C into the line
+    `interrupted` (what was kept, how to go on) and exit code 130, as `actionlib reproduce` does."""
 
-    @functools.wraps(command)
-    def wrapper(args):
-        import torch
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapper(args):
+            try:
+                import torch
 
-        from .records import RunFolderError
-        from .train import NonFiniteLossError
+                from .records import RunFolderError
+                from .train import NonFiniteLossError
 
-        try:
-            return command(args)
-        except torch.OutOfMemoryError as err:
-            batch = getattr(args, "batch_size", None)
-            print(
-                f"error: out of GPU memory ({str(err).splitlines()[0]}). Lower --batch-size"
-                f"{f' (now {batch})' if batch else ''} and raise --accumulation so batch x accumulation stays 128, "
-                "or use fewer/smaller clips.",
-                file=sys.stderr,
-            )
-            return 1
-        except (NonFiniteLossError, RunFolderError) as err:
-            print(f"error: {error_line(err)}", file=sys.stderr)
-            return 1
+                try:
+                    return command(args)
+                except torch.OutOfMemoryError as err:
+                    batch = getattr(args, "batch_size", None)
+                    print(
+                        f"error: out of GPU memory ({str(err).splitlines()[0]}). Lower --batch-size"
+                        f"{f' (now {batch})' if batch else ''} and raise --accumulation so batch x accumulation "
+                        "stays 128, or use fewer/smaller clips.",
+                        file=sys.stderr,
+                    )
+                    return 1
+                except (NonFiniteLossError, RunFolderError) as err:
+                    print(f"error: {error_line(err)}", file=sys.stderr)
+                    return 1
+            except KeyboardInterrupt:
+                print(f"interrupted: {interrupted}", file=sys.stderr)
+                return 130
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 def _add_data_arguments(p: argparse.ArgumentParser, for_training: bool):
@@ -445,7 +453,10 @@ def _resume_config(args, out: Path):
     return saved
 
 
-@_friendly
+@_friendly(
+    "the run folder keeps its last checkpoint (the last finished epoch, or a later --checkpoint-every step); "
+    "the same command with --resume continues the run"
+)
 def cmd_train(args) -> int:
     from actionlib.models.registry import check_options
 
@@ -500,22 +511,21 @@ def cmd_train(args) -> int:
 
 
 def _print_report(report: dict) -> None:
+    # names (of files, runs and classes) come from files and folders: escaped, so they cannot fake or hide a line
     print(
-        f"{report.get('name', report.get('checkpoint'))} [{report.get('protocol')}]: "
+        f"{printable(report.get('name', report.get('checkpoint')))} [{report.get('protocol')}]: "
         f"top-1 {report['top1']:.2f}  top-3 {report['top3']:.2f}  ({report['videos']} videos, "
         f"{report.get('skipped', 0)} skipped)"
     )
     pairs = report.get("pairwise_accuracy")
     if pairs:
-        print("  time-reversed pairs: " + ", ".join(f"{k} {v:.1f}" for k, v in pairs.items()))
+        print("  time-reversed pairs: " + ", ".join(f"{printable(k)} {v:.1f}" for k, v in pairs.items()))
 
 
 def _scores_report(path: str, scores: dict) -> dict:
     """The report of one saved scores file: what `evaluate` printed when it wrote the file."""
     from .evaluate import summarize
 
-    if len(scores["labels"]) == 0:
-        raise ValueError(f"{printable(path)}: the scores file holds no videos")
     names = scores.get("class_names")
     report = summarize(scores["scores"], scores["labels"], scores["scores"].shape[1], names)
     meta = scores.get("meta") or {}
@@ -523,7 +533,7 @@ def _scores_report(path: str, scores: dict) -> dict:
     return report
 
 
-@_friendly
+@_friendly("no report was written (scores files already written to --out are complete)")
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_checkpoint, summarize
     from .fusion import fuse_sets, load_scores, save_scores
@@ -593,12 +603,21 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-@_friendly
+def _short_video_note(frames: int, sampler) -> str:
+    """Why a prediction on a video shorter than the clip deserves less trust: its frames were repeated."""
+    video = f"the video has {frames} frame{'' if frames == 1 else 's'}"
+    if sampler.segments:
+        return f"{video}; the {sampler.length} segments repeat them"
+    spacing = f" ({sampler.stride} frames apart, spanning {sampler.window})" if sampler.stride > 1 else ""
+    return f"{video}; the {sampler.length}-frame clip{spacing} repeats them"
+
+
+@_friendly("nothing was classified")
 def cmd_predict(args) -> int:
     import torch
     from torch.utils.data import DataLoader
 
-    from actionlib.data.video import not_a_video
+    from actionlib.data.video import not_a_video, stream_index
 
     from .checkpointing import load_model
     from .evaluate import predict_scores
@@ -643,7 +662,11 @@ def cmd_predict(args) -> int:
             {"class": names[i], "probability": float(p), "logit": float(scores[i])}
             for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
         ]
-        results.append({"video": video, "predictions": predictions})
+        result = {"video": video, "predictions": predictions}
+        frames = stream_index(video).num_frames
+        if frames < dataset.sampler.window:  # the clip loops the video's frames: say so beside the confident top-k
+            result["note"] = _short_video_note(frames, dataset.sampler)
+        results.append(result)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -652,6 +675,8 @@ def cmd_predict(args) -> int:
                 print(f"{printable(r['video'])}: {r['error']}")
                 continue
             print(printable(r["video"]))
+            if "note" in r:
+                print(f"  note: {r['note']}")
             for pred in r["predictions"]:
-                print(f"  {pred['probability']:7.2%}  {pred['class']}")
+                print(f"  {pred['probability']:7.2%}  {printable(pred['class'])}")
     return 0 if all("error" not in r for r in results) else 1

@@ -56,14 +56,71 @@ def save_scores(path: str | Path, out: dict, class_names=None, meta: dict | None
 
 
 def load_scores(path: str | Path) -> dict:
-    """Read a `save_scores` file with `weights_only=True`: a scores file that would run code is refused."""
+    """Read a `save_scores` file with `weights_only=True`: a scores file that would run code is refused, and so is
+    one whose entries are not what `save_scores` writes (they would fail deep in the metrics, or, holding NaN,
+    quietly rank classes by noise)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"scores file not found: {path}")
     scores = safe_load(path, "scores file")
     if not isinstance(scores, dict) or not {"scores", "labels", "indices"} <= set(scores):
         raise ValueError(f"{path} is not a scores file (no 'scores'/'labels'/'indices' entries)")
+    problem = scores_problem(scores)
+    if problem:
+        raise ValueError(f"{path}: not a scores file as `actionlib evaluate --out` writes it: {problem}")
+    values = scores["scores"]
+    if len(values) == 0:
+        raise ValueError(f"{path}: the scores file holds no videos")
+    finite = torch.isfinite(values).all(dim=1)
+    if not bool(finite.all()):
+        raise ValueError(
+            f"{path}: the scores of {int((~finite).sum())} of {len(values)} videos hold NaN or infinite values, which "
+            "rank classes by noise: evaluate a checkpoint whose scores are finite (one from before training diverged)"
+        )
     return scores
+
+
+def _integers(value) -> bool:
+    return (
+        isinstance(value, torch.Tensor)
+        and value.dim() == 1
+        and not (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool)
+    )
+
+
+def scores_problem(scores: dict) -> str | None:
+    """What is wrong with the entries of a score set, or None: (N, K) float scores, N labels in 0..K-1, N distinct
+    video indices, K class names if any."""
+    values, labels, indices = scores["scores"], scores["labels"], scores["indices"]
+    if not isinstance(values, torch.Tensor) or values.dim() != 2 or not values.is_floating_point():
+        shape = (
+            f"a {values.dim()}-D {values.dtype} tensor" if isinstance(values, torch.Tensor) else type(values).__name__
+        )
+        return f"'scores' must be a 2-D float tensor (videos x classes), got {shape}"
+    n, k = values.shape
+    if n == 0:
+        return None  # the caller says that it holds no videos
+    if k == 0:
+        return "'scores' has no classes"
+    for name, value in (("labels", labels), ("indices", indices)):
+        if not _integers(value) or len(value) != n:
+            got = (
+                f"shape {tuple(value.shape)} {value.dtype}" if isinstance(value, torch.Tensor) else type(value).__name__
+            )
+            return f"'{name}' must be a 1-D integer tensor of one entry per video ({n}), got {got}"
+    if bool(((labels < 0) | (labels >= k)).any()):
+        return f"'labels' must be class numbers 0..{k - 1}, got {int(labels.min())}..{int(labels.max())}"
+    if len(set(indices.tolist())) != n:
+        return "'indices' name a video more than once"
+    names = scores.get("class_names")
+    if names is not None and (not isinstance(names, (list, tuple)) or not all(isinstance(x, str) for x in names)):
+        return f"'class_names' must be a list of strings, got {type(names).__name__}"
+    if names is not None and len(names) != k:
+        return f"'class_names' names {len(names)} classes, the scores have {k}"
+    meta = scores.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        return f"'meta' must be a dict, got {type(meta).__name__}"
+    return None
 
 
 def align(score_sets: list[dict]) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
