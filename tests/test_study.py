@@ -286,3 +286,19 @@ def test_a_row_gives_the_same_number_under_any_profile_name(tmp_path, monkeypatc
     second = study.run(every_table, row, study.runs_dir_for(every_table))
     assert first["runs"].tolist() == second["runs"].tolist()  # the run folder, found again
     pd.testing.assert_frame_equal(first, second)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"seed": "abc"}, "parameter seed: 'abc' is not a whole number"),
+        ({"epochs": 0}, "invalid epochs=0"),
+        ({"splits": "1,4"}, "parameter splits: unknown value(s) 4"),
+        ({"tables": "3.3,9.9"}, "parameter tables: unknown value(s) 9.9"),
+    ],
+)
+def test_a_notebooks_parameters_are_checked_before_any_run(monkeypatch, parameters, message):
+    monkeypatch.setattr(study.notebooks, "run_notebook", lambda *a, **k: pytest.fail("ran with a bad parameter"))
+    with pytest.raises(ValueError) as err:
+        study.notebook("01", "test", **parameters)
+    assert message in str(err.value) and "\n" not in str(err.value)

@@ -93,8 +93,11 @@ def notebook(
 ) -> Notebook:
     """Set a notebook up in one call from its parameters: the profile resolved with `overrides` (None keeps the
     profile's value; `splits` as a parameter gives it, "1,3"), `tables` (a comma-separated subset of the notebook's
-    thesis tables; None: all) run and written by `run_notebook` into `paths.results_dir(results_dir, profile)`."""
-
+    thesis tables; None: all) run and written by `run_notebook` into `paths.results_dir(results_dir, profile)`.
+    Every parameter is checked here, before any run, so that a wrong one (plain papermill checks only its name)
+    fails with one message naming it."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"parameter seed: {seed!r} is not a whole number >= 0 (papermill: -p seed 3)")
     cfg = profiles.resolve(profile, splits=profiles.parse_splits(splits), **overrides)
     chosen = None
     if tables is not None:
