@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import errno
 import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def parse_value(text: str):
@@ -93,3 +97,17 @@ def root_from(args) -> str:
     if len(given) == 2 and given[0] != given[1]:
         raise ValueError(f"two dataset roots, {given[1]} and --root {given[0]}: pass one")
     return given[0]
+
+
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ctrl-C ignored inside the block (only the main thread may change signal handlers; elsewhere a no-op): a
+    clean-up that must not be cut short, or worker processes started meanwhile, which inherit it ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -27,7 +27,6 @@ import os
 import shutil
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..command_line import add_root_argument, printable, root_from
+from ..command_line import add_root_argument, printable, root_from, sigint_ignored
 from .datasets import DATASETS
 from .video import VIDEO_EXTENSIONS, VideoDecodeError, VideoReader
 
@@ -344,7 +343,8 @@ class ExtractionReport:
 def _limit_worker_threads() -> None:
     # Ctrl-C reaches every process of the terminal's job: a worker leaves at once and quietly (a KeyboardInterrupt
     # there prints a traceback per worker); the main process reports the interruption, and the worker's unfinished
-    # temporary folder is removed by the next run. Until here the worker ignored SIGINT (`_start_workers`).
+    # temporary folder is removed by the next run. Until here the worker ignored SIGINT (started under
+    # `command_line.sigint_ignored`).
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
     # One process per core does the parallelism; OpenCV's own threads would only oversubscribe the cores.
     try:
@@ -353,20 +353,6 @@ def _limit_worker_threads() -> None:
         cv2.setNumThreads(1)
     except ImportError:
         pass
-
-
-@contextmanager
-def _start_workers() -> Iterator[None]:
-    """Ignore SIGINT while the pool starts its workers: they inherit it ignored, so a Ctrl-C while one is still
-    importing prints no traceback; `_limit_worker_threads` then makes SIGINT end it quietly."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _run_one(function: Callable, video: Path, out_dir: Path, kwargs: dict) -> tuple[Path, str | None]:
@@ -437,7 +423,7 @@ def run_over_videos(
             workers = min(jobs, len(todo))
             pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_worker_threads)
             try:
-                with _start_workers():  # a spawning pool starts its workers in `submit`
+                with sigint_ignored():  # a spawning pool starts its workers in `submit`: they inherit it ignored
                     futures = {
                         pool.submit(_run_one, function, video, out_dir, kwargs): video for video, out_dir in todo
                     }

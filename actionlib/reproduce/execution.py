@@ -13,7 +13,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -22,6 +21,7 @@ import psutil
 from tqdm import tqdm
 
 from .. import profiles
+from ..command_line import sigint_ignored
 from ..paths import PUBLISHED_PROFILE, RESULTS_ENV, repo_root, results_dir
 from .parameters import (
     _PATH_SUFFIXES,
@@ -266,7 +266,7 @@ def run(
             finished = _finished(tasks, stop.finished)
             raise Interrupted(finished, len(tasks) - len(finished)) from None
         finally:  # also after Ctrl-C (Interrupted): the index then shows the notebooks that finished
-            with _sigint_ignored():
+            with sigint_ignored():  # a second Ctrl-C must not cut the clean-up short
                 write_index(results, notebooks_dir)
         print(build_site(results))
     except KeyboardInterrupt as stop:
@@ -276,19 +276,6 @@ def run(
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return statuses
-
-
-@contextlib.contextmanager
-def _sigint_ignored():
-    """A second Ctrl-C must not cut the clean-up short (only the main thread may change signal handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -333,7 +320,7 @@ def _execute_all(tasks: list[dict], jobs: int, tqdm) -> list[dict]:
                 bar.update()
                 statuses.append(status)
         except KeyboardInterrupt:
-            with _sigint_ignored():
+            with sigint_ignored():  # a second Ctrl-C must not cut the clean-up short
                 _stop_workers(pool)
             raise Interrupted(statuses, len(tasks) - len(statuses)) from None
     order = [t["name"] for t in tasks]
