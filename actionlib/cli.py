@@ -51,27 +51,12 @@ def _check_complexity_options(args) -> None:
         )
 
 
-def _clip(text: str, channels: int) -> tuple[int, ...]:
-    """--clip as (C, T, H, W): positive whole numbers, and the model's own channel count."""
-    parts = text.lower().split("x")
-    if len(parts) not in (3, 4) or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
-        raise ValueError(
-            f"--clip {text}: give TxHxW or CxTxHxW in positive whole numbers, e.g. 16x112x112 or 3x16x112x112"
-        )
-    clip = tuple(int(part) for part in parts)
-    if len(clip) == 3:
-        return (channels, *clip)
-    if clip[0] != channels:
-        raise ValueError(f"--clip {text}: the model takes {channels} channels, not {clip[0]}: give TxHxW")
-    return clip
-
-
 def cmd_complexity(args) -> int:
     _check_complexity_options(args)  # before the imports: a refusal comes in a moment
     from .thesis import complexity_table, write_table
 
     if args.model:
-        from .complexity import measure
+        from .complexity import clip_shape, measure
         from .models import create
 
         options = parse_pairs(args.option)
@@ -82,7 +67,10 @@ def cmd_complexity(args) -> int:
         if num_classes < 1:
             raise ValueError(f"--num-classes must be at least 1 (got {num_classes})")
         model = create(args.model, num_classes=num_classes, modality=modality, **options)
-        clip = _clip(args.clip, model.default_clip[0]) if args.clip else model.default_clip
+        try:
+            clip = clip_shape(args.clip, model.default_clip[0]) if args.clip else model.default_clip
+        except ValueError as err:
+            raise ValueError(f"--clip {args.clip}: {err}") from err
         try:
             c = measure(model, clip)
         except RuntimeError as err:

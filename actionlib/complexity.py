@@ -207,13 +207,16 @@ def measure(model: nn.Module, clip: tuple[int, ...] | torch.Tensor | list) -> Co
 
 
 def clip_shape(text: str, channels: int) -> tuple[int, int, int, int]:
-    """'64x112x112' (T x H x W) or '3x64x112x112' (C x T x H x W) -> (C, T, H, W)."""
-    try:
-        dims = tuple(int(d) for d in text.lower().split("x"))
-    except ValueError:
-        dims = ()
+    """'64x112x112' (T x H x W) or '3x64x112x112' (C x T x H x W) -> (C, T, H, W): positive whole numbers, and the
+    model's own channel count (a clip a model cannot take fails here, not deep in a convolution)."""
+    parts = text.lower().split("x")
+    if len(parts) not in (3, 4) or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(
+            f"give TxHxW or CxTxHxW in positive whole numbers, e.g. 16x112x112 or 3x16x112x112 (got {text!r})"
+        )
+    dims = tuple(int(part) for part in parts)
     if len(dims) == 3:
         return (channels, *dims)
-    if len(dims) == 4:
-        return dims
-    raise ValueError(f"clip must look like TxHxW or CxTxHxW (e.g. 64x112x112), got {text!r}")
+    if dims[0] != channels:
+        raise ValueError(f"the model takes {channels} channels, not {dims[0]}: give TxHxW")
+    return dims
