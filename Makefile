@@ -4,15 +4,25 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: install reproduce test test-fast lint format complexity bench bench-models gpu-check clean docs lab browser
+.PHONY: install reproduce replicate test test-fast lint format complexity bench bench-models gpu-check clean docs lab browser
 
 install: $(STAMP)
+
+# TORCH=cpu: torch and torchvision from PyTorch's CPU wheel index, at the same pins (no CUDA libraries), as the
+# Dockerfile's default image does; empty (the default): PyPI's wheels, which bring the CUDA libraries. It applies
+# when .venv is made: on a new clone, or after `make clean`.
+TORCH ?=
+ifneq ($(filter-out cpu,$(TORCH)),)
+$(error TORCH=$(TORCH): the choices are TORCH=cpu and none (PyPI's wheels))
+endif
+TORCH_INDEX = $(if $(filter cpu,$(TORCH)),https://download.pytorch.org/whl/cpu)
 
 # Idempotent: re-runs pip only when pyproject.toml changes. torch/torchvision are pinned in
 # pyproject.toml (torch==2.14.1, torchvision==0.29.1).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet --index-url $(TORCH_INDEX) torch==2.14.1 torchvision==0.29.1)
 	$(PY) -m pip install --quiet -e ".[notebooks,dev]"
 	touch $(STAMP)
 
@@ -24,7 +34,15 @@ reproduce: install complexity
 	$(PY) -m actionlib reproduce --profile $(PROFILE)
 
 complexity: install
-	$(PY) -m actionlib complexity --out results/tables/complexity.csv
+	$(PY) -m actionlib complexity --csv results/tables/complexity.csv
+
+# Replication: the default profile rerun from scratch on new seeds (SEED, SEED+1, ...) into scratch/check/<time>/,
+# its verdicts against the committed ones copied to results/tables/replication.csv (the check exits 1 when a
+# verdict changed: that is a result, not a failure, here).
+SEED ?= 100
+replicate: install
+	-$(PY) -m actionlib reproduce --profile $(PROFILE) --check -p seed=$(SEED)
+	cp "$$(ls -d scratch/check/*/ | tail -n 1)replication.csv" results/tables/replication.csv
 
 test: install browser
 	$(PY) -m ruff check actionlib tests benchmarks notebooks

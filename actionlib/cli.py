@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from . import reference
-from .command_line import error_line, parse_pairs
+from .command_line import error_message, parse_command, parse_pairs
 
 
 def _complexity_inputs(spec: str, only: str | None) -> str:
@@ -30,7 +30,7 @@ def _complexity_inputs(spec: str, only: str | None) -> str:
 # complexity's options that only mean something with --model, and those that only mean something without it: an
 # option that would be ignored is refused (`--clip` alone would start minutes of counting every thesis row).
 MODEL_ONLY = ("clip", "modality", "num_classes", "head", "reduction", "fusion", "frames", "size", "option")
-SPEC_ONLY = ("spec", "out", "only", "force")
+SPEC_ONLY = ("spec", "csv", "out", "only", "force")
 
 
 def _flag(name: str) -> str:
@@ -89,19 +89,22 @@ def cmd_complexity(args) -> int:
         print(f"multiply-adds  {c.multiply_adds_g:.4f} G ({unit}, conv/linear/matmul/RNN)")
         return 0
 
+    if args.csv and args.out:
+        raise ValueError("--out is the old name of --csv: pass one of them")
+    csv = args.csv or args.out
     args.spec = args.spec or str(reference.COMPLEXITY)
     start = time.perf_counter()
     inputs = _complexity_inputs(args.spec, args.only)
-    stamp = Path(args.out).with_suffix(".inputs") if args.out else None
-    if stamp and not args.force and Path(args.out).is_file() and stamp.is_file() and stamp.read_text() == inputs:
-        print(f"{args.out} is up to date: the models, the counting code, the spec and torch are unchanged "
+    stamp = Path(csv).with_suffix(".inputs") if csv else None
+    if stamp and not args.force and Path(csv).is_file() and stamp.is_file() and stamp.read_text() == inputs:
+        print(f"{csv} is up to date: the models, the counting code, the spec and torch are unchanged "
               "(--force counts again)")  # fmt: skip
         return 0
-    df = complexity_table(args.spec, ids=args.only.split(",") if args.only else None)
-    if args.out:
-        write_table(df, args.out)
+    df = complexity_table(args.spec, ids=args.only.split(",") if args.only else None, progress=not args.quiet)
+    if csv:
+        write_table(df, csv)
         stamp.write_text(inputs)
-        print(f"wrote {args.out} and {args.out.rsplit('.', 1)[0]}.md")
+        print(f"wrote {csv} and {csv.rsplit('.', 1)[0]}.md")
     with_note = df[~df["match"]]
     for _, row in with_note.iterrows():
         print(
@@ -113,20 +116,21 @@ def cmd_complexity(args) -> int:
     return 0
 
 
-# The verbs that live beside the code they drive: command -> (module, its function adding the parsers, help).
-# Only the module of the command being run is imported, so `actionlib --help` and a mistyped command answer without
-# importing torch (5-6 s of CPU before, about 0.1 s now); tests/test_cli.py checks these help lines against the
-# modules' own.
+# command -> (the module adding its parser, the function that adds it, its help line). Only the module of the
+# command being run is imported, so `actionlib --help` and a mistyped command answer without importing torch (5-6 s
+# of CPU before, about 0.1 s now). The parsers come from modules that import neither torch nor pandas (the data
+# commands' own modules; actionlib.parsers for the commands whose packages import them), so each command's --help
+# takes under 0.5 s of CPU too; tests/test_cli.py checks these help lines against the modules' own.
 LAZY_COMMANDS = {
-    "train": ("actionlib.engine.cli", "add_parsers", "train a model (the thesis's recipe; torchrun for several GPUs/processes)"),
-    "evaluate": ("actionlib.engine.cli", "add_parsers", "test trained runs (Appendix C.2 protocols), fuse streams, ensemble runs"),
-    "predict": ("actionlib.engine.cli", "add_parsers", "classify video files with a trained run"),
+    "train": ("actionlib.parsers", "add_engine_parsers", "train a model (the thesis's recipe; torchrun for several GPUs/processes)"),
+    "evaluate": ("actionlib.parsers", "add_engine_parsers", "test trained runs (Appendix C.2 protocols), fuse streams, ensemble runs"),
+    "predict": ("actionlib.parsers", "add_engine_parsers", "classify video files with a trained run"),
     "synth": ("actionlib.data.synthetic", "add_parser", "generate the synthetic action dataset (HMDB51 layout)"),
     "check-data": ("actionlib.data.check", "add_parser", "check a dataset root against its split files and decode every video"),
     "flow": ("actionlib.data.flow", "add_parser", "extract TV-L1 optical flow as JPEG folders (flow_x_00001.jpg, flow_y_00001.jpg, ...)"),
     "pose": ("actionlib.data.pose_extract", "add_parser", "estimate human pose (MediaPipe) and render skeleton frames like OpenPose's (img_00001.jpg, ...)"),
-    "reproduce": ("actionlib.reproduce", "add_parser", "run the numbered notebooks and regenerate results/"),
-    "recipes": ("actionlib.recipes", "add_parser", "print the full profile's training runs as `actionlib train` / torchrun commands"),
+    "reproduce": ("actionlib.parsers", "add_reproduce_parser", "run the numbered notebooks and regenerate results/"),
+    "recipes": ("actionlib.parsers", "add_recipes_parser", "print the full profile's training runs as `actionlib train` / torchrun commands"),
 }  # fmt: skip
 
 
@@ -143,6 +147,11 @@ def version() -> str:
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser of every command; of the lazily imported ones (LAZY_COMMANDS), only the one named in `argv` is
     built in full (all of them when `argv` is None), the others are listed with their help line."""
+    return _build(argv)[0]
+
+
+def _build(argv: list[str] | None) -> tuple[argparse.ArgumentParser, dict]:
+    """build_parser's parser, and its commands (name -> parser)."""
     import importlib
 
     parser = argparse.ArgumentParser(prog="actionlib", description=__doc__)
@@ -160,9 +169,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--spec",
         help="spec CSV of thesis rows (default: the thesis's rows shipped in actionlib/reference/complexity.csv)",
     )
-    p.add_argument("--out", help="write the table here (CSV, plus a .md beside it)")
+    p.add_argument("--csv", help="write the table here (CSV, plus a .md beside it; old name: --out)")
+    p.add_argument("--out", help=argparse.SUPPRESS)  # --csv's old name: a refusal names the spelling given
     p.add_argument("--only", help="comma-separated spec ids to count (default: all)")
-    p.add_argument("--force", action="store_true", help="count again even if --out is up to date")
+    p.add_argument("--force", action="store_true", help="count again even if --csv is up to date")
+    p.add_argument("--quiet", "--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--model", help="count one registered model instead of the spec (see `actionlib models`)")
     p.add_argument("--clip", help="input clip TxHxW or CxTxHxW (default: the model's own)")
     p.add_argument("--modality", choices=["rgb", "flow", "pose"], help="input modality (default: rgb)")
@@ -179,13 +190,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     command = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
-    wanted = {m: adder for name, (m, adder, _) in LAZY_COMMANDS.items() if argv is None or name == command}
-    for module, adder in wanted.items():  # a module may add several commands (train, evaluate, predict)
+    wanted = dict.fromkeys(
+        (m, adder) for name, (m, adder, _) in LAZY_COMMANDS.items() if argv is None or name == command
+    )
+    for module, adder in wanted:  # an adder may add several commands (train, evaluate, predict)
         getattr(importlib.import_module(module), adder)(sub)
     for name, (_, _, help_line) in LAZY_COMMANDS.items():
         if name not in sub.choices:
             sub.add_parser(name, help=help_line, add_help=False)
-    return parser
+    return parser, sub.choices
 
 
 def cmd_models(args) -> int:
@@ -197,21 +210,22 @@ def cmd_models(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command. A mistake the user can fix ends in one `error: <what>: <why>` line on stderr and exit
-    code 2 (the engine's run-folder and divergence errors: 1).
+    """Run one command. A mistake the user can fix ends in one `error: <what>: <why>` line on stderr (a list of
+    missing things: that line, then one line per item) and exit code 2 (the engine's run-folder and divergence
+    errors: 1).
 
     What counts as such a mistake: ValueError (bad values, files that are not what they should be, the library's
     way to report bad input) and OSError (missing files, permissions, full or read-only disks). Anything else is
     a bug and keeps its traceback; so does every error when ACTIONLIB_TRACEBACK=1 is set.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
+    args = parse_command(*_build(argv), argv)
     try:
         return args.func(args)
     except (ValueError, OSError) as err:
         if os.environ.get("ACTIONLIB_TRACEBACK"):
             raise
-        print(f"error: {error_line(err)}", file=sys.stderr)
+        print(f"error: {error_message(err)}", file=sys.stderr)
         return 2
 
 

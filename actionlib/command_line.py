@@ -6,7 +6,9 @@ modules can use these helpers without importing the command-line entry point bac
 
 from __future__ import annotations
 
+import argparse
 import errno
+import importlib
 import re
 import signal
 import threading
@@ -48,6 +50,7 @@ _OS_ERRORS = {
     errno.EROFS: "read-only file system: choose a location on a writable file system",
     errno.ENOSPC: "no space left on device: free some space or write somewhere else",
     errno.EDQUOT: "disk quota exceeded: free some space or write somewhere else",
+    errno.EFBIG: "file too large: a file-size limit was reached (see `ulimit -f`): raise it or write somewhere else",
     errno.ENOTDIR: "a part of the path is a file, not a folder",
     errno.EISDIR: "is a folder, not a file",
 }
@@ -79,6 +82,44 @@ def error_line(err: BaseException) -> str:
     text = str(err).strip() or type(err).__name__
     # A message that lists details on indented lines (a checkpoint that does not fit) becomes one line.
     return printable(re.sub(r"\s*\n\s+", "; ", text))
+
+
+def error_message(err: BaseException) -> str:
+    """What follows `error: `: `error_line`, except for a message that lists items on lines of their own ("- item",
+    as the full profile's missing inputs): its first line says what is wrong, then one item per line."""
+    lines = str(err).strip().splitlines()
+    if len(lines) > 1 and all(line.strip().startswith("- ") for line in lines[1:]):
+        return "\n".join([printable(lines[0]), *(f"  {printable(line.strip())}" for line in lines[1:])])
+    return error_line(err)
+
+
+def deferred(module: str, name: str):
+    """The command function `module.name`, imported when the command runs: a parser can name it without importing
+    the command's code (torch, pandas), so that `--help` answers in a moment."""
+
+    def command(args):
+        return getattr(importlib.import_module(module), name)(args)
+
+    command.__name__ = command.__qualname__ = name
+    return command
+
+
+def add_renamed(parser, name: str, old: str, **kwargs) -> argparse.Action:
+    """Option `name`, still taken under its old spelling `old`, which the help no longer shows: command lines
+    written with the old name keep working, and a name in the help has one meaning in every command."""
+    action = parser.add_argument(name, old, **kwargs)
+    action.option_strings.remove(old)  # the parser still maps `old` to the action; help, usage and errors say `name`
+    return action
+
+
+def parse_command(parser: argparse.ArgumentParser, commands: dict, argv: list[str]) -> argparse.Namespace:
+    """`parser.parse_args(argv)`, except that an argument the subcommand does not know is reported with that
+    subcommand's usage (argparse reports it with the top-level usage, which lists none of the command's options).
+    `commands`: the subparsers' `choices` (command name -> its parser)."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def add_root_argument(parser, help: str) -> None:

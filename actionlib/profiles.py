@@ -45,7 +45,7 @@ class SyntheticSet:
 # What a profile's backbones are (`study.plan`):
 # - "published": the thesis's networks from their public initialisation, fine-tuned end to end on the dataset's
 #   files (`weights_dir` holds the checkpoints);
-# - "tiny": the same runs with a tiny network of each kind (`recipes.STAND_INS`), from checkpoints in the public
+# - "tiny": the same runs with a tiny network of each kind (`study.planner.STAND_INS`), from checkpoints in the public
 #   layout that the study writes itself;
 # - "small": the CPU networks (a narrow ResNet18 of `width` channels, the CPU 3D network of `frames_3d` frames),
 #   pretrained on the generated `synthetic` set's pretraining set and frozen; each row's head trains on their
@@ -73,13 +73,17 @@ class Profile:
     width: int = 64  # first-stage channels of 2D ResNets: 64 as published; narrow on CPU (trained from scratch)
     modality: str = "rgb"  # the frame stream used where a table's rows are RGB (see README: CPU profile)
     workers: int = 4  # DataLoader worker processes of the full profile's training and testing (0: in-process)
-    # runs (splits x seeds) of a row that a thesis claim compares (`recipes.CLAIMS`): more seeds when its splits are fewer
+    # runs (splits x seeds) of a row that a thesis claim compares (`recipes.CLAIMS`): more seeds when its splits are
+    # fewer
     claim_repeats: int = 1
     tables: tuple[str, ...] | None = None  # the thesis tables this profile runs (None: all); the others say why not
     backbone: str = "published"  # one of BACKBONES
     synthetic: SyntheticSet | None = None  # the generated dataset the rows run on (None: the dataset's files)
     frames_3d: int = 32  # clip length of the CPU 3D network (backbone "small")
     head_batch: int | None = None  # batch of heads trained on cached features (None: `batch_size`)
+    # learning rates every head on cached features is trained with, the one kept chosen on the validation videos as
+    # its epoch is (None: the plan's one rate): every arm of a claim gets the same tuning budget
+    head_lrs: tuple[float, ...] | None = None
     # the batch each optimizer step averages (None: the engine's, the thesis's 128 or Rep-Flow's 24, reached by
     # accumulation whatever fits per step)
     effective_batch: int | None = None
@@ -133,13 +137,15 @@ PROFILES: dict[str, Profile] = {
         cell_timeout=3600,  # one cell runs all of a notebook's rows
         width=16,
         modality="pose",
-        claim_repeats=3,
+        claim_repeats=5,
         tables=SMOKE_TABLES,
         backbone="small",
         synthetic=SyntheticSet(),
         # heads on cached features: a quarter of the optimizer steps of batch 16 and ~30 % less time (measured on
         # four heads, two seeds each: Top-1 within the seed spread of batch 16)
         head_batch=64,
+        # one grid for every head, wide enough for SGD from a random initialisation and AdamW alike
+        head_lrs=(1e-3, 3e-3, 1e-2, 3e-2),
     ),
     "cpu": None,  # filled below: smoke with every table
     "full": Profile(
@@ -209,6 +215,9 @@ def resolve(profile: str | Profile, **overrides) -> Profile:
         value = getattr(resolved, key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             problems.append(f"{key}={value!r} (None or a positive integer)")
+    lrs = resolved.head_lrs
+    if lrs is not None and (not lrs or not all(isinstance(r, float) and r > 0 for r in lrs)):
+        problems.append(f"head_lrs={lrs!r} (None or positive learning rates)")
     if resolved.backbone not in BACKBONES:
         problems.append(f"backbone={resolved.backbone!r} (allowed: {', '.join(BACKBONES)})")
     elif (resolved.backbone == "small") != (resolved.synthetic is not None):

@@ -91,6 +91,41 @@ def compare_verdicts(reference: Path, fresh: Path) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=VERDICT_COLUMNS)
 
 
+def run_seeds(results: Path) -> str:
+    """The seeds the runs of a results folder used ("100-104", or a comma list), from its `NN_runs.csv`."""
+    seeds = set()
+    for csv in Path(results, "tables").glob("[0-9][0-9]_runs.csv"):
+        runs = pd.read_csv(csv)
+        if "seed" in runs:
+            seeds |= {int(s) for s in runs["seed"].dropna()}
+    ordered = sorted(seeds)
+    if ordered and ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
+        return f"{ordered[0]}-{ordered[-1]}"
+    return ",".join(map(str, ordered))
+
+
+REPLICATION_COLUMNS = ["claim", "classes", "committed_verdict", "fresh_verdict", "fresh_difference", "holds",
+                       "committed_seeds", "fresh_seeds"]  # fmt: skip
+
+
+def replication(verdicts: pd.DataFrame, reference: Path, fresh: Path) -> pd.DataFrame:
+    """The committed verdicts against a rerun's (`compare_verdicts`), with the seeds each used: on new seeds, a
+    replication (the same seeds again on the same processor only shows determinism)."""
+    return pd.DataFrame(
+        {
+            "claim": verdicts["claim"],
+            "classes": verdicts["classes"],
+            "committed_verdict": verdicts["verdict"],
+            "fresh_verdict": verdicts["fresh_verdict"],
+            "fresh_difference": verdicts["fresh_difference"],
+            "holds": verdicts["holds"],
+            "committed_seeds": run_seeds(reference),
+            "fresh_seeds": run_seeds(fresh),
+        },
+        columns=REPLICATION_COLUMNS,
+    )
+
+
 def _classes(classes) -> str:
     return "" if classes is None or pd.isna(classes) or classes == "all" else f" ({classes})"
 

@@ -23,8 +23,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paths import DATASET_DIRS
-
 
 @dataclass(frozen=True)
 class Stream:
@@ -543,63 +541,6 @@ def thesis_line(recipe: Recipe, thesis: pd.DataFrame | None = None) -> pd.DataFr
     return match
 
 
-def describe(recipe: Recipe, cfg=None) -> dict:
-    """One thesis row as the full profile runs it: its test protocol, fusion, thesis value, complexity row and
-    every stream's model, clip, crop, initialisation, optimizer, learning rate, effective batch and teacher
-    (the engine's resolved values, not the recipe's shorthand). `actionlib recipes --json` prints these."""
-    from . import profiles
-    from .data.transforms import default_geometry
-    from .engine.evaluate import PROTOCOLS
-    from .engine.train import resolve
-
-    cfg = cfg or profiles.resolve("full")
-    clips, crops = PROTOCOLS[recipe.protocol]
-    line = thesis_line(recipe)
-    thesis = line.iloc[0] if len(line) else None
-    streams = []
-    for key in recipe.streams:
-        stream = STREAMS[key]
-        config = resolve(_train_config(cfg, key, stream, recipe.dataset, 1, 0, Path("runs"), None))
-        crop, frame_size = default_geometry(stream.model)
-        streams.append({
-            "key": key,
-            "model": stream.model,
-            "options": {k: v for k, v in stream.options.items() if k not in ("frames", "size")},
-            "modality": stream.modality,
-            "frames": stream.options["frames"],
-            "stride": config.stride,
-            "size": stream.options.get("size", crop),
-            "frame_size": list(stream.frame_size or frame_size),
-            "init": stream.weights,
-            "optimizer": config.optimizer,
-            "lr": config.lr,
-            "batch": config.effective_batch,
-            "epochs": config.epochs,
-            "selection": "best Top-1 over epochs on the test list (the authors' validation; Section 3.2.5)",
-            "teacher": stream.teacher,
-            "distill": stream.train.get("distill"),
-            "distill_weight": stream.train.get("distill_weight"),
-        })  # fmt: skip
-    return {
-        "table": recipe.table,
-        "row": recipe.row,
-        "dataset": recipe.dataset,
-        "splits": "1, 2, 3 (mean)" if recipe.three_splits else "1",
-        "test": {
-            "protocol": recipe.protocol,
-            "clips": clips,
-            "crops": crops,
-            "frames": recipe.test_frames or (streams[0]["frames"] if streams else None),
-        },  # fmt: skip
-        "fusion": "sum of L2-normalised logits" if len(streams) > 1 else None,
-        "thesis_top1": float(thesis["top1"]) if thesis is not None else None,  # None: a row of ours
-        "thesis_also_printed": (thesis["also_printed"] or None) if thesis is not None else None,
-        "complexity": complexity_id(recipe),
-        "status": f"not run: {recipe.unsupported}" if recipe.unsupported else "run",
-        "streams": streams,
-    }
-
-
 def recipes_for(tables, dataset: str | None = None) -> list[Recipe]:
     """The recipes of the given thesis tables (e.g. ["4.3", "4.4"]), in table order; `dataset` filters 4.7."""
     tables = [tables] if isinstance(tables, str) else list(tables)
@@ -652,169 +593,10 @@ def run_name(key: str, dataset: str, split: int, seed: int) -> str:
     return f"{key}_{dataset}_s{split}_seed{seed}"
 
 
-# ------------------------------------------------------------------------------------------------ running
-# A stand-in replaces every stream's network by a small one of the same kind (2D or 3D), initialised from
-# checkpoints it writes in the public layout: the whole protocol (layouts, splits, checkpoint loading, training,
-# resuming, test protocols, fusion, distillation, tables) then runs in seconds per row on a CPU. The `tiny`
-# profile (`profiles.Profile.backbone`) uses it; its numbers are not the thesis's.
-STAND_INS = {
-    "tiny": {
-        "2d": {"model": "resnet18", "options": {"width": 8, "size": 32}, "frames": 4},
-        "3d": {"model": "resnext3d_101", "options": {"blocks": (1, 1, 1, 1), "width": 16, "size": 32}, "frames": 8},
-    }
-}
-_KEPT_2D = ("head", "fusion", "layers", "heads", "cls")  # options a narrow ResNet18 accepts unchanged
-_KEPT_3D = ("head", "layers", "heads", "cls")  # FRMB/FRAB need the 101-layer network; `fusion` is SlowFast's
-
-
-def stand_in_stream(stream: Stream, stand_in: str) -> Stream:
-    """`stream` on the stand-in network (see STAND_INS): same modality, head, optimizer and teacher."""
-    if stand_in not in STAND_INS:
-        raise ValueError(f"unknown stand_in {stand_in!r}; allowed: {', '.join(STAND_INS)} or None")
-    is_2d = stream.model.startswith("resnet") and stream.model[6:].isdigit()
-    spec = STAND_INS[stand_in]["2d" if is_2d else "3d"]
-    kept = {k: v for k, v in stream.options.items() if k in (_KEPT_2D if is_2d else _KEPT_3D)}
-    frames = 1 if stream.options.get("frames") == 1 else spec["frames"]
-    train = {k: v for k, v in stream.train.items() if k != "stride"}
-    return Stream(spec["model"], stream.modality, {**spec["options"], **kept, "frames": frames}, stream.weights,
-                  train, stream.teacher)  # fmt: skip
-
-
-def write_stand_in_weights(weights_dir: str | Path, recipes, stand_in: str = "tiny") -> list[Path]:
-    """Checkpoints in the public layout (a `state_dict` of backbone keys with a `module.` prefix, as Hara's and
-    MARS's files) for the stand-in networks, under the file names `recipes` read: the stand-in run goes through
-    the loading code without the real downloads."""
-    import torch
-
-    from .models import create
-
-    written = []
-    for key in stream_keys(recipes):
-        stream = stand_in_stream(STREAMS[key], stand_in)
-        path = Path(weights_dir) / stream.weights if stream.weights else None
-        if path is None or path.is_file():
-            continue
-        options = {k: v for k, v in stream.options.items() if k in ("width", "blocks", "size", "frames")}
-        backbone = create(stream.model, num_classes=400, **options).backbone.state_dict()
-        state = {f"module.{k}": v for k, v in backbone.items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"state_dict": state}, path)
-        written.append(path)
-    return written
-
-
+# ------------------------------------------------------------------------------------------------ layout
 def frame_root(data_root: str | Path, dataset: str, modality: str) -> Path:
     """Where a non-RGB modality's frame folders are expected (module docstring)."""
     return Path(data_root) / f"{dataset}_{modality}"
-
-
-def _profile_stream(cfg, key: str) -> Stream:
-    """Stream `key` on the profile's backbone: as published, or on a tiny network of its kind (`STAND_INS`)."""
-    return STREAMS[key] if cfg.backbone not in STAND_INS else stand_in_stream(STREAMS[key], cfg.backbone)
-
-
-def _train_config(cfg, key: str, stream: Stream, dataset: str, split: int, seed: int, runs_dir: Path, teacher):
-    from .engine.train import TrainConfig
-
-    root = Path(cfg.data_root) / DATASET_DIRS[dataset]
-    frame_roots = {m: str(frame_root(cfg.data_root, dataset, m)) for m in ("flow", "pose")}
-    frame_roots = {m: p for m, p in frame_roots.items() if m == stream.modality or (teacher and m == "flow")}
-    name = run_name(key, dataset, split, seed)
-    return TrainConfig(
-        model=stream.model,
-        options=dict(stream.options),
-        modality=stream.modality,
-        pretrained=str(Path(cfg.weights_dir) / stream.weights) if stream.weights else None,
-        dataset=dataset,
-        root=str(root),
-        split=split,
-        frame_roots=frame_roots,
-        data_options={"resize": list(stream.frame_size)} if stream.frame_size else {},
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        effective_batch=cfg.effective_batch,
-        seed=seed,
-        workers=cfg.workers,
-        device=cfg.device,
-        out=str(runs_dir / name),
-        name=name,
-        resume=True,
-        teacher=teacher,
-        **stream.train,
-    )
-
-
-def train_stream(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: str | Path) -> Path:
-    """The stream's best.pt on the profile's backbone, training it first if its run has not finished (resuming from
-    last.pt)."""
-    from .engine.records import read_metrics
-    from .engine.train import run
-
-    stream = _profile_stream(cfg, key)
-    runs_dir = Path(runs_dir)
-    teacher = None
-    if stream.teacher:
-        teacher = str(train_stream(cfg, stream.teacher, dataset, split, seed, runs_dir))
-    config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher)
-    out = Path(config.out)
-    best = out / "best.pt"
-    # metrics.jsonl gets an epoch's line only after that epoch's last.pt is written: reading it tells whether the
-    # run finished without loading a checkpoint of hundreds of MB
-    epochs_done = (
-        1 + max((m["epoch"] for m in read_metrics(out)), default=-1) if (out / "metrics.jsonl").is_file() else 0
-    )
-    if best.is_file() and epochs_done >= cfg.epochs:
-        return best
-    run(config)
-    return best
-
-
-def train_command(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: str | Path, gpus: int = 1) -> str:
-    """The `actionlib train` command line of one stream's run (torchrun with `gpus` > 1). A run finished this way
-    in `runs_dir` is picked up by the notebooks instead of being trained again."""
-    import shlex
-
-    stream = _profile_stream(cfg, key)
-    runs_dir = Path(runs_dir)
-    teacher = None
-    if stream.teacher:
-        teacher = str(runs_dir / run_name(stream.teacher, dataset, split, seed) / "best.pt")
-    config = _train_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher)
-    launcher = ["torchrun", f"--nproc_per_node={gpus}", "-m", "actionlib"] if gpus > 1 else ["actionlib"]
-    args = ["train", "--model", config.model, "--modality", config.modality, "--dataset", dataset, "--root",
-            config.root, "--split", split, "--seed", seed, "--epochs", config.epochs, "--batch-size",
-            config.batch_size, "--workers", config.workers, "--out", config.out, "--resume"]  # fmt: skip
-    for option, value in config.options.items():
-        args += ["--option", f"{option}={value}"]
-    for modality, root in config.frame_roots.items():
-        args += [f"--{modality}-frames", root]
-    if stream.frame_size:
-        args += ["--data-option", "resize={}x{}".format(*stream.frame_size)]
-    named = {"pretrained": config.pretrained, "optimizer": config.optimizer, "lr": config.lr,
-             "stride": config.stride, "distill": config.distill,
-             "distill_weight": config.distill_weight, "teacher": config.teacher,
-             "effective_batch": config.effective_batch}  # fmt: skip
-    for name, value in named.items():
-        if value is not None:
-            args += [f"--{name.replace('_', '-')}", value]
-    return shlex.join(launcher + [str(a) for a in args])
-
-
-def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False, frames: int | None = None) -> dict:
-    """Test scores of a trained stream under `protocol` (on `frames` frames if given), computed once and kept
-    beside its checkpoint."""
-    from .engine.evaluate import evaluate_checkpoint
-    from .engine.fusion import load_scores, save_scores
-
-    path = checkpoint.parent / f"scores_{checkpoint.stem}_{protocol}{f'_{frames}f' if frames else ''}.pt"
-    if path.is_file() and path.stat().st_mtime >= checkpoint.stat().st_mtime:
-        return load_scores(path)
-    _, out, config = evaluate_checkpoint(
-        checkpoint, protocol, batch_size=cfg.batch_size, workers=cfg.workers, device=cfg.device, progress=progress,
-        frames=frames,
-    )  # fmt: skip
-    save_scores(path, out, config["class_names"], {"checkpoint": str(checkpoint), "protocol": protocol})
-    return {**out, "class_names": list(config["class_names"])}
 
 
 # Pose frames here come from MediaPipe, which finds one person per frame; the thesis rendered OpenPose's skeletons
@@ -955,11 +737,18 @@ def cmd_recipes(args) -> int:
 
     from . import paths, profiles
     from .command_line import printable
+    from .study.training import describe, train_command
 
     if args.overwrite and not args.slurm:
         raise ValueError("--overwrite needs --slurm DIR: it lets recipes replace the scripts in DIR")
-    if args.json and args.slurm:
-        raise ValueError("--slurm has no effect with --json: pass one of them")
+    for option, value in (("--slurm", args.slurm), ("--gpus", args.gpus), ("--runs", args.runs)):
+        if args.json and value is not None:
+            raise ValueError(f"{option} has no effect with --json: pass one of them")
+    if args.notebook and args.tables:
+        raise ValueError("--tables has no effect with --notebook (the notebook's tables are printed): pass one of them")
+    if args.gpus is not None and args.gpus < 1:
+        raise ValueError(f"--gpus must be at least 1 (got {args.gpus})")
+    gpus = args.gpus or 1
     tables = recipes_for_notebook_or_tables(args.notebook, args.tables)
     cfg = profiles.resolve("full", data_root=args.data_root, weights_dir=args.weights_dir)
     if args.json:
@@ -986,10 +775,10 @@ def cmd_recipes(args) -> int:
         hours, device = estimates.get((key, dataset), (None, None))
         cost = f"; about {hours:.1f} GPU-hours on {device} (make gpu-check)" if hours is not None else ""
         total += hours or 0.0
-        command = train_command(cfg, key, dataset, split, seed, runs_dir, args.gpus)
+        command = train_command(cfg, key, dataset, split, seed, runs_dir, gpus)
         lines += [f"# {key} ({dataset}, split {split}, seed {seed}): {state}{cost}", command]
         if slurm is not None:
-            scripts[slurm / f"{name}.sbatch"] = slurm_script(command, name, args.gpus, hours, slurm)
+            scripts[slurm / f"{name}.sbatch"] = slurm_script(command, name, gpus, hours, slurm)
             teacher = STREAMS[key].teacher  # run names are shell identifiers: stream keys are [a-z0-9_]
             after = f" --dependency=afterok:${{job_{run_name(teacher, dataset, split, seed)}}}" if teacher else ""
             submit.append(f"job_{name}=$(sbatch --parsable{after} {shlex.quote(str(slurm / f'{name}.sbatch'))})")
@@ -1025,31 +814,7 @@ def recipes_for_notebook_or_tables(notebook: str | None, tables: str | None) -> 
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "recipes",
-        help="print the full profile's training runs as `actionlib train` / torchrun commands",
-        description="The thesis protocol run by run: one `actionlib train` command per stream, split and seed "
-        "(teachers first), with the state of its run folder. Run them on as many GPUs as you have (--gpus N: "
-        "torchrun); the notebooks under `--profile full` then reuse the finished runs and only test and tabulate.",
-    )
-    p.add_argument("--notebook", help="the runs of one notebook (01-08)")
-    p.add_argument("--tables", help="comma-separated thesis tables, e.g. 4.3,4.4 (default: all)")
-    p.add_argument("--gpus", type=int, default=1, help="processes per run (torchrun --nproc_per_node)")
-    p.add_argument("--slurm", metavar="DIR", help="also write one SLURM sbatch script per run into DIR, and "
-                   "DIR/submit.sh, which submits them all with teachers before their students")  # fmt: skip
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="with --slurm: replace scripts in DIR that differ from the ones written now (without it they are "
-        "refused, so a script of your own or one you edited is never lost)",
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print every row as it will run (streams, clips, crops, "
-        "initialisation, optimizer, test protocol, fusion, thesis value) as JSON instead of commands",
-    )
-    p.add_argument("--data-root", help="default: $ACTIONLIB_DATA or data/")
-    p.add_argument("--weights-dir", help="default: $ACTIONLIB_WEIGHTS or weights/")
-    p.add_argument("--runs", help="run folders (default: $ACTIONLIB_RUNS/full or runs/full, as the notebooks)")
-    p.set_defaults(func=cmd_recipes)
+    """Add `recipes`; its parser is actionlib.parsers', which `actionlib recipes --help` builds without pandas."""
+    from .parsers import add_recipes_parser
+
+    add_recipes_parser(subparsers).set_defaults(func=cmd_recipes)

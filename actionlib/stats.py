@@ -29,15 +29,17 @@ import pandas as pd
 __all__ = [
     "accuracy_interval",
     "claims_table",
+    "holm",
     "mcnemar_exact",
     "paired_difference",
+    "seed_interval",
     "summarize_runs",
     "thesis_direction",
     "verdict",
     "wilson_interval",
 ]
 
-VERDICTS = ("agrees", "disagrees", "within noise", "differs (thesis: equal)")
+VERDICTS = ("agrees", "disagrees", "within noise", "cannot resolve", "differs (thesis: equal)")
 
 
 # ---------------------------------------------------------------------------------------------------- inputs
@@ -162,35 +164,120 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
     return min(1.0, 2 * tail / 2**m)
 
 
+def _populations(runs: dict, populations) -> dict:
+    """Each run's test-video set: `populations[label]` (runs with the same key were tested on the same videos, in
+    the same order); None: each run its own set (videos drawn independently per run)."""
+    if populations is None:
+        return {label: ("run", label) for label in runs}
+    missing = [label for label in runs if label not in populations]
+    if missing:
+        raise ValueError(f"populations: no test-video set given for run(s) {missing}")
+    return {label: ("set", populations[label]) for label in runs}
+
+
+def t_quantile(probability: float, df: int) -> float:
+    """Student's t quantile (no SciPy here): bisection on the CDF, integrated with Simpson's rule (error < 1e-8)."""
+    if df < 1 or not 0 < probability < 1:
+        raise ValueError(f"need df >= 1 and 0 < probability < 1, got df={df}, probability={probability}")
+    if probability < 0.5:
+        return -t_quantile(1 - probability, df)
+    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+
+    def cdf(x: float) -> float:
+        grid = np.linspace(0.0, x, 4001)
+        density = np.exp(log_norm - (df + 1) / 2 * np.log1p(grid**2 / df))
+        h = grid[1] - grid[0]
+        return 0.5 + h / 3 * (density[0] + density[-1] + 4 * density[1:-1:2].sum() + 2 * density[2:-1:2].sum())
+
+    low, high = 0.0, 1.0
+    while cdf(high) < probability:
+        low, high = high, high * 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if cdf(middle) < probability else (low, middle)
+    return (low + high) / 2
+
+
+def seed_interval(values, confidence: float = 0.95) -> tuple[float, float]:
+    """A t interval with the run as the unit (per-run values, e.g. each run's A - B): the second view beside the
+    bootstrap when runs are few. NaN for one run."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return math.nan, math.nan
+    half = t_quantile((1 + confidence) / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+# The difference a claim's test would detect 80 % of the time at the 5 % level (two-sided): (z_0.975 + z_0.8) x the
+# bootstrap's standard error.
+POWER = 0.8
+
+
+def minimum_detectable(standard_error: float, confidence: float = 0.95, power: float = POWER) -> float:
+    normal = NormalDist()
+    return (normal.inv_cdf((1 + confidence) / 2) + normal.inv_cdf(power)) * standard_error
+
+
 def paired_difference(correct_a_by_run, correct_b_by_run, confidence: float = 0.95, resamples: int = 2000,
-                      seed: int = 0) -> dict:  # fmt: skip
-    """Mean difference A - B in Top-1 (percentage points) over runs, with its paired hierarchical-bootstrap interval.
+                      seed: int = 0, populations=None) -> dict:  # fmt: skip
+    """Mean difference A - B in Top-1 (percentage points) over runs, with its paired bootstrap interval.
 
     A and B must be tested on the same videos in each run; runs pair by position (lists) or by key (dicts). Each
-    resample draws runs, then videos, and uses the same draw for A and B, so what the two rows share (the videos'
-    difficulty, the run's backbone) cancels. Also `mcnemar_p`, the exact McNemar test on the disagreements pooled
-    over runs (`a_only` videos only A gets right, `b_only` only B): it treats a video seen in several runs as
-    several videos and ignores the spread between runs, so it is an extra column; the verdict reads the interval.
+    resample draws the runs with replacement and the test videos with replacement, and uses the same draw for A and
+    B, so what the two rows share (the videos' difficulty, the run's backbone) cancels. `populations` ({run: key})
+    says which runs were tested on the same videos: those share one draw of videos per resample (a crossed design:
+    drawing them independently per run would make the interval too narrow); None draws each run's videos on their
+    own.
+
+    Also: `p_value`, the two-sided bootstrap p-value of A - B = 0 (add-one, so never 0); `seed_ci_low`/
+    `seed_ci_high`, a t interval over the runs' differences (`seed_interval`); `mde`, the smallest difference this
+    design detects with 80 % power (`minimum_detectable`); `mcnemar_p`, the exact McNemar test on the
+    disagreements pooled over runs (`a_only` videos only A gets right, `b_only` only B), which ignores the spread
+    between runs: an extra column, the verdict reads the interval.
     """
     runs_a, runs_b = _runs(correct_a_by_run, "correct_a_by_run"), _runs(correct_b_by_run, "correct_b_by_run")
     unmatched = [r for r in runs_a if r not in runs_b] + [r for r in runs_b if r not in runs_a]
     if unmatched:
         raise ValueError(f"A and B must have the same runs; run(s) {unmatched} in only one of them")
-    pairs = [_paired(label, runs_a[label], runs_b[label]) for label in runs_a]
+    labels = list(runs_a)
+    pairs = [_paired(label, runs_a[label], runs_b[label]) for label in labels]
+    sets = _populations(runs_a, populations)
     n = np.array([a.size for a, _ in pairs])
+    for label in labels:
+        same = [n[i] for i, other in enumerate(labels) if sets[other] == sets[label]]
+        if len(set(same)) > 1:
+            raise ValueError(f"run {label!r}: runs said to share test videos have {sorted(set(same))} videos")
     a_only = np.array([((a == 1) & (b == 0)).sum() for a, b in pairs])
     b_only = np.array([((a == 0) & (b == 1)).sum() for a, b in pairs])
     rng = np.random.default_rng(seed)
-    picked = rng.integers(0, len(n), size=(resamples, len(n)))
-    size, p_a, p_b = n[picked], a_only[picked] / n[picked], b_only[picked] / n[picked]
-    drawn_a = rng.binomial(size, p_a)  # the multinomial draw of (a_only, b_only, agree), one count at a time
-    rest = np.where(p_a < 1, p_b / np.where(p_a < 1, 1 - p_a, 1), 0.0)
-    drawn_b = rng.binomial(size - drawn_a, np.clip(rest, 0.0, 1.0))
-    low, high = _interval(100 * ((drawn_a - drawn_b) / size).mean(axis=1), confidence)
+    picked = rng.integers(0, len(labels), size=(resamples, len(labels)))
+    if populations is None:  # each drawn run draws its own videos: counts (module docstring)
+        size, p_a, p_b = n[picked], a_only[picked] / n[picked], b_only[picked] / n[picked]
+        drawn_a = rng.binomial(size, p_a)  # the multinomial draw of (a_only, b_only, agree), one count at a time
+        rest = np.where(p_a < 1, p_b / np.where(p_a < 1, 1 - p_a, 1), 0.0)
+        drawn_b = rng.binomial(size - drawn_a, np.clip(rest, 0.0, 1.0))
+        replicates = 100 * ((drawn_a - drawn_b) / size).mean(axis=1)
+    else:  # one draw of each set's videos per resample, shared by every run tested on it and by A and B
+        weights = {}
+        for label, (a, _) in zip(labels, pairs, strict=True):
+            if sets[label] not in weights:
+                weights[sets[label]] = rng.multinomial(a.size, np.full(a.size, 1 / a.size), size=resamples)
+        per_run = np.stack(
+            [weights[sets[label]] @ (a - b) / a.size for label, (a, b) in zip(labels, pairs, strict=True)], axis=1
+        )  # (resamples, runs): each run's A - B on the drawn videos
+        replicates = 100 * np.take_along_axis(per_run, picked, axis=1).mean(axis=1)
+    low, high = _interval(replicates, confidence)
+    below, above = int((replicates <= 0).sum()), int((replicates >= 0).sum())
+    differences = 100 * (a_only - b_only) / n
+    seed_low, seed_high = seed_interval(differences, confidence)
     return {
-        "difference": float(np.mean(100 * (a_only - b_only) / n)),
+        "difference": float(differences.mean()),
         "ci_low": low,
         "ci_high": high,
+        "seed_ci_low": seed_low,
+        "seed_ci_high": seed_high,
+        "mde": float(minimum_detectable(replicates.std(ddof=1), confidence)),
+        "p_value": min(1.0, (2 * min(below, above) + 1) / (resamples + 1)),
         "n_runs": len(n),
         "n_videos": _n_videos(n),
         "a_only": int(a_only.sum()),
@@ -204,22 +291,36 @@ def thesis_direction(thesis_a: float, thesis_b: float) -> int:
     return int(np.sign(thesis_a - thesis_b))
 
 
-def verdict(low: float, high: float, thesis_direction: int) -> str:
+def verdict(low: float, high: float, thesis_direction: int, thesis_difference: float | None = None) -> str:
     """What our interval of A - B says of the thesis's claim.
 
-    "agrees" / "disagrees": the interval excludes zero on the thesis's side / the other side; "within noise": it
-    contains zero. When the thesis reports A and B equal (direction 0), an interval excluding zero gives "differs
-    (thesis: equal)" rather than a yes/no: we found a difference the thesis did not.
+    "agrees" / "disagrees": the interval excludes zero on the thesis's side / the other side. An interval that
+    contains zero says "cannot resolve" when it is wider than the thesis's effect (its half-width above
+    |`thesis_difference`|: even a result equal to the thesis's would not have excluded zero), else "within noise"
+    (the experiment could have seen the thesis's effect and did not). When the thesis reports A and B equal
+    (direction 0), an interval excluding zero gives "differs (thesis: equal)" rather than a yes/no: we found a
+    difference the thesis did not.
     """
     if thesis_direction not in (-1, 0, 1):
         raise ValueError(f"thesis_direction must be -1, 0 or +1, got {thesis_direction}")
     if math.isnan(low) or math.isnan(high) or low > high:
         raise ValueError(f"not an interval: [{low}, {high}]")
     if low <= 0 <= high:
-        return "within noise"
+        effect = abs(thesis_difference) if thesis_difference is not None else math.nan
+        return "cannot resolve" if thesis_direction and (high - low) / 2 > effect else "within noise"
     if thesis_direction == 0:
         return "differs (thesis: equal)"
     return "agrees" if (1 if low > 0 else -1) == thesis_direction else "disagrees"
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (each compared at the family's 5 % level)."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order]))
+    out = np.empty_like(p)
+    out[order] = adjusted
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- tables
@@ -242,14 +343,16 @@ def summarize_runs(df: pd.DataFrame, by, correct_column: str = "correct", confid
 
 def claims_table(claims, df: pd.DataFrame, row_column: str = "row", run_column: str = "seed",
                  correct_column: str = "correct", confidence: float = 0.95, resamples: int = 2000,
-                 seed: int = 0) -> pd.DataFrame:  # fmt: skip
+                 seed: int = 0, population_column: str | None = None) -> pd.DataFrame:  # fmt: skip
     """The thesis's claims `(name, row_a, row_b, thesis_a, thesis_b)` tested on a long table (as `summarize_runs`).
 
     Runs of the two rows pair by `run_column` (seed or split); a run one row lacks is an error naming it.
+    `population_column` (e.g. the split) names each run's test videos: runs with the same value were tested on the
+    same videos, and the bootstrap draws them once for all (`paired_difference`'s `populations`).
     """
     lines = []
     for name, row_a, row_b, thesis_a, thesis_b in claims:
-        sides = []
+        sides, populations = [], {}
         for row in (row_a, row_b):
             part = df[df[row_column] == row]
             if part.empty:
@@ -257,24 +360,28 @@ def claims_table(claims, df: pd.DataFrame, row_column: str = "row", run_column: 
             if part[run_column].duplicated().any():
                 raise ValueError(f"claim {name!r}: row {row!r} has several lines for one {run_column}")
             sides.append(dict(zip(part[run_column], part[correct_column], strict=True)))
+            if population_column is not None:
+                populations.update(zip(part[run_column], part[population_column], strict=True))
         runs_a, runs_b = sides
         unmatched = sorted(set(runs_a) ^ set(runs_b), key=str)
         if unmatched:
             raise ValueError(f"claim {name!r}: {run_column} {unmatched} run for only one of {row_a!r}, {row_b!r}")
         try:
-            result = paired_difference(runs_a, {r: runs_b[r] for r in runs_a}, confidence, resamples, seed)
+            result = paired_difference(runs_a, {r: runs_b[r] for r in runs_a}, confidence, resamples, seed,
+                                       populations if population_column is not None else None)  # fmt: skip
         except ValueError as error:
             raise ValueError(f"claim {name!r}: {error}") from error
         direction = thesis_direction(thesis_a, thesis_b)
         lines.append({
             "claim": name, "row_a": row_a, "row_b": row_b, "thesis_a": thesis_a, "thesis_b": thesis_b,
-            "thesis_difference": thesis_a - thesis_b, "difference": result["difference"],
-            "ci_low": result["ci_low"], "ci_high": result["ci_high"], "n_runs": result["n_runs"],
-            "n_videos": result["n_videos"], "mcnemar_p": result["mcnemar_p"],
-            "verdict": verdict(result["ci_low"], result["ci_high"], direction),
+            "thesis_difference": thesis_a - thesis_b,
+            **{k: result[k] for k in ("difference", "ci_low", "ci_high", "seed_ci_low", "seed_ci_high", "mde",
+                                      "n_runs", "n_videos", "p_value", "mcnemar_p")},
+            "verdict": verdict(result["ci_low"], result["ci_high"], direction, thesis_a - thesis_b),
         })  # fmt: skip
     return pd.DataFrame(lines, columns=CLAIM_COLUMNS)
 
 
 CLAIM_COLUMNS = ["claim", "row_a", "row_b", "thesis_a", "thesis_b", "thesis_difference", "difference", "ci_low",
-                 "ci_high", "n_runs", "n_videos", "mcnemar_p", "verdict"]  # fmt: skip
+                 "ci_high", "seed_ci_low", "seed_ci_high", "mde", "n_runs", "n_videos", "p_value", "mcnemar_p",
+                 "verdict"]  # fmt: skip

@@ -1,7 +1,7 @@
 """The thesis's table rows as model configurations, and their comparison with our counts.
 
-Every '# Parameters' / '# Operations' row of the thesis is one `Row`: one configuration (two for
-two-stream rows) of `actionlib.models.create` and the clip it was counted on.
+Every '# Parameters' / '# Operations' row of the thesis (`reference/complexity.csv`: its id and the clip it was
+counted on) counts the networks of the thesis rows that report it: their streams in `recipes.STREAMS`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .complexity import Complexity, clip_shape, measure
+from .recipes import RECIPES, STREAMS, complexity_id
 
 
 @dataclass(frozen=True)
@@ -24,74 +25,19 @@ class Config:
     modality: str = "rgb"
 
 
-def _c(model, modality="rgb", **options) -> Config:
-    return Config(model, options, modality)
+def _configs_by_id() -> dict[str, list[Config]]:
+    """id -> the configurations a complexity row counts (two for two-stream rows): the streams of the thesis rows
+    counted as it (`recipes.complexity_id`), so that a network is written once, in `recipes.STREAMS`."""
+    rows: dict[str, list[Config]] = {}
+    for recipe in RECIPES:
+        row_id = complexity_id(recipe)
+        if row_id is not None and row_id not in rows:
+            streams = [STREAMS[key] for key in recipe.streams]
+            rows[row_id] = [Config(s.model, dict(s.options), s.modality) for s in streams]
+    return rows
 
 
-R18 = "resnet18"
-RX = "resnext3d_101"
-RX_BERT = dict(head="bert", reduction="frmb")
-
-# id -> the configurations whose counts the row reports (two for two-stream rows).
-ROWS: dict[str, list[Config]] = {
-    "t3.3/no_pooling": [_c(R18, frames=1)],
-    "t3.3/avg": [_c(R18, head="avg")],
-    "t3.3/nl_avg": [_c(R18, head="nl_avg")],
-    "t3.3/concat": [_c(R18, head="concat")],
-    "t3.3/nl_concat": [_c(R18, head="nl_concat")],
-    "t3.3/lstm": [_c(R18, head="lstm")],
-    "t3.3/convgru": [_c(R18, head="convgru")],
-    "t3.3/bert": [_c(R18, head="bert")],
-    "t3.5/r18": [_c(R18, head="concat", fusion="triple")],
-    "t3.5/r34": [_c("resnet34", head="concat", fusion="triple")],
-    "t3.5/r50": [_c("resnet50", head="concat", fusion="triple")],
-    "t3.5/r101": [_c("resnet101", head="concat", fusion="triple")],
-    "t3.8/r101_16f": [_c("resnet3d_101", frames=16)],
-    "t3.8/rx101_16f": [_c(RX, frames=16)],
-    "t3.8/r101_64f": [_c("resnet3d_101", frames=64)],
-    "t3.8/rx101_64f": [_c(RX, frames=64)],
-    "t3.8/rx101_64f_224": [_c(RX, frames=64, size=224)],
-    "t3.10/mfnet_16f": [_c("mfnet3d", frames=16)],
-    "t3.10/repflow50_32f": [_c("repflow_50", frames=32)],
-    "t3.10/tsm50_8f": [_c("tsm_r50", frames=8)],
-    "t3.10/r50_32x2f": [_c("i3d_r50", frames=32)],
-    "t3.10/r50nl_32x2f": [_c("i3d_r50", frames=32, nonlocal_blocks=True)],
-    "t3.10/r50_64f": [_c("i3d_r50", frames=64)],
-    "t3.10/r50nl_64f": [_c("i3d_r50", frames=64, nonlocal_blocks=True)],
-    "t3.10/i3d_64f": [_c("i3d", frames=64)],
-    "t3.10/slowfast50_64f": [_c("slowfast_r50", frames=64)],
-    "t3.10/r2plus1d34_32f": [_c("r2plus1d_34", frames=32)],
-    "t4.1/avg": [_c(RX)],
-    "t4.1/avg_frmb": [_c(RX, head="avg", reduction="frmb")],
-    "t4.1/concat_frmb": [_c(RX, head="concat", reduction="frmb")],
-    "t4.1/lstm_frmb": [_c(RX, head="lstm", reduction="frmb")],
-    "t4.1/concat_fc_frmb": [_c(RX, head="concat_fc", reduction="frmb")],
-    "t4.1/nl_concat_fc_frmb": [_c(RX, head="nl_concat_fc", reduction="frmb")],
-    "t4.1/bert_frmb": [_c(RX, **RX_BERT)],
-    "t4.3/rgb": [_c(RX)],
-    "t4.3/rgb_bert": [_c(RX, **RX_BERT)],
-    "t4.3/flow": [_c(RX, "flow")],
-    "t4.3/flow_bert": [_c(RX, "flow", **RX_BERT)],
-    "t4.3/both": [_c(RX), _c(RX, "flow")],
-    "t4.3/both_bert": [_c(RX, **RX_BERT), _c(RX, "flow", **RX_BERT)],
-    "t4.4/rgb": [_c("i3d")],
-    "t4.4/rgb_bert_frab": [_c("i3d", head="bert", reduction="frab")],
-    "t4.4/rgb_bert": [_c("i3d", head="bert")],
-    "t4.4/flow": [_c("i3d", "flow")],
-    "t4.4/flow_bert_frab": [_c("i3d", "flow", head="bert", reduction="frab")],
-    "t4.4/flow_bert": [_c("i3d", "flow", head="bert")],
-    "t4.4/both": [_c("i3d"), _c("i3d", "flow")],
-    "t4.4/both_bert_frab": [
-        _c("i3d", head="bert", reduction="frab"),
-        _c("i3d", "flow", head="bert", reduction="frab"),
-    ],
-    "t4.4/both_bert": [_c("i3d", head="bert"), _c("i3d", "flow", head="bert")],
-    "t4.5/slowfast": [_c("slowfast_r50")],
-    "t4.5/slowfast_bert_early": [_c("slowfast_r50", head="bert", fusion="early", reduction="frab")],
-    "t4.5/slowfast_bert_late": [_c("slowfast_r50", head="bert", fusion="late", reduction="frab")],
-    "t4.6/r2plus1d34": [_c("r2plus1d_34", frames=32)],
-    "t4.6/r2plus1d34_bert": [_c("r2plus1d_34", frames=32, head="bert")],
-}
+ROWS: dict[str, list[Config]] = _configs_by_id()
 
 # Why a row cannot equal the thesis (notes, section 5). Shown only when the row differs.
 KNOWN_DIFFERENCES = {

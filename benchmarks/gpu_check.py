@@ -113,7 +113,7 @@ INT_COLUMNS = ["batch", "accumulation", "workers", "repeats"]
 HOURS_COLUMNS = ["table", "datasets", "streams", "runs", "gpu_hours", "gpu_hours_best", "gpu_hours_fp32", "estimated_runs", "note"]  # fmt: skip
 
 QUICK = {"frames": 8, "size": 32, "batch": 2, "warmup": 1, "repeats": 1, "videos": 4, "video_frames": 16}
-# Quick mode: narrow stand-in widths where the registry has them (recipes.STAND_INS); R(2+1)D, which has no narrow
+# Quick mode: narrow stand-in widths where the registry has them (study.planner.STAND_INS); R(2+1)D, which has no narrow
 # variant and the slowest CPU step, on a smaller clip still. SlowFast needs a multiple of 8 frames.
 QUICK_OPTIONS = {
     "resnext3d_101": {"blocks": (1, 1, 1, 1), "width": 16},
@@ -394,7 +394,7 @@ def spec_clips() -> dict[str, str]:
 
 def arch_options(arch_id: str, quick: bool) -> tuple[str, str, dict]:
     """(model, modality, options) of an architecture: the thesis row's configuration at its clip. Quick mode
-    takes the stand-in widths and a tiny clip; like `recipes.stand_in_stream` it keeps a BERT head but drops
+    takes the stand-in widths and a tiny clip; like `study.planner.stand_in_stream` it keeps a BERT head but drops
     ResNeXt's FRMB reduction, which exists for the 101-layer network only."""
     (config,) = ROWS[arch_id]
     frames, height, _ = (int(v) for v in spec_clips()[arch_id].split("x"))

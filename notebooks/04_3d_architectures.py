@@ -37,8 +37,7 @@ results_dir = None  # type: Optional[str] None: scratch/results/<profile>, or $A
 # %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
-from IPython.display import Markdown, display
+from IPython.display import Image, Markdown, display
 
 from actionlib import study
 
@@ -48,16 +47,17 @@ NOTEBOOK = "04"
 # ## Table 3.10 and Table C.2
 
 # %%
-nb = study.notebook(
-    NOTEBOOK,
-    profile,
-    seed=seed,
-    data_root=data_root,
-    weights_dir=weights_dir,
-    splits=splits,
-    device=device,
-    results_dir=results_dir,
-)
+with study.report.training_log(NOTEBOOK, results_dir, profile):  # the epochs' lines: <results>/logs/
+    nb = study.notebook(
+        NOTEBOOK,
+        profile,
+        seed=seed,
+        data_root=data_root,
+        weights_dir=weights_dir,
+        splits=splits,
+        device=device,
+        results_dir=results_dir,
+    )
 by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 study.show(by_table["3.10"])
 study.show(by_table["C.2"])
@@ -73,19 +73,13 @@ counts["counts_equal"] = np.isclose(counts["params_m"].round(2), counts["thesis_
 counts = counts[["row", "thesis_top1", "top1", "params_m", "thesis_params_m", "ops_g", "thesis_ops_g",
                  "counts_equal", "complexity_id", "status"]]  # fmt: skip
 study.save_table(counts, results, f"{NOTEBOOK}_table3.10_counts", profile=cfg)
-study.show(counts, counts.columns, figure=False)  # the figure is the scatter below
+study.show(counts, ["params_m", "ops_g", "counts_equal"], figure=False, fold=False)  # the figure: below
 
 # %%
-sns.set_theme(style="whitegrid")
-fig, ax = plt.subplots(figsize=(8, 5))
-sns.scatterplot(data=counts, x="ops_g", y="thesis_top1", size="params_m", sizes=(40, 400), legend="brief", ax=ax)
-for _, r in counts.iterrows():
-    ax.annotate(r["row"].split(" 224")[0].split(" 112")[0], (r["ops_g"], r["thesis_top1"]), fontsize=7,
-                xytext=(4, 3), textcoords="offset points")  # fmt: skip
-ax.set(xscale="log", xlabel="operations per clip (G, counted here)", ylabel="thesis Top-1 on HMDB51 split 1 (%)",
-       title="Table 3.10: accuracy (thesis) against cost (counted here)")  # fmt: skip
-fig.tight_layout()
-fig.savefig(results / "figures" / f"{NOTEBOOK}_table3.10_accuracy_vs_ops.png", dpi=120)
+figure = results / "figures" / f"{NOTEBOOK}_table3.10_accuracy_vs_ops.png"
+title = "Table 3.10: accuracy (thesis, HMDB51 split 1) against cost (counted here)"
+plt.close(study.report.plot_cost(counts, title, figure))
+display(Image(filename=figure))
 
 # %% [markdown]
 # ## Observations (computed)

@@ -47,19 +47,20 @@ NOTEBOOK = "08"
 # ## Table 4.7: state of the art (three-split means)
 
 # %%
-nb = study.notebook(
-    NOTEBOOK,
-    profile,
-    seed=seed,
-    splits=splits,
-    data_root=data_root,
-    weights_dir=weights_dir,
-    device=device,
-    results_dir=results_dir,
-)
+with study.report.training_log(NOTEBOOK, results_dir, profile):  # the epochs' lines: <results>/logs/
+    nb = study.notebook(
+        NOTEBOOK,
+        profile,
+        seed=seed,
+        splits=splits,
+        data_root=data_root,
+        weights_dir=weights_dir,
+        device=device,
+        results_dir=results_dir,
+    )
 by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 sota = study.with_complexity(by_table["4.7"])
-study.show(sota, [*study.SHOWN, "params_m", "ops_g"])
+study.show(sota, ["params_m", "ops_g"])
 
 # %% [markdown]
 # ## Tables C.3 and C.4: each split
@@ -69,7 +70,7 @@ study.show(by_table["C.3"])
 study.show(by_table["C.4"])
 splits_table = study.per_split(runs, "C.3")
 study.save_table(splits_table, results, f"{NOTEBOOK}_tableC.3_per_split", profile=cfg)
-study.show(splits_table, splits_table.columns)
+study.show(splits_table, ["split"], figure=False)
 
 # %% [markdown]
 # ## Observations (computed)

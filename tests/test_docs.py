@@ -16,7 +16,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from actionlib import reproduce
+from actionlib import reproduce, study
+
+from .test_report import displayed, summary_fixture
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "results"
@@ -24,6 +26,8 @@ BUILDER = REPO / "docs" / "site" / "build.py"
 # What no page may show: a machine's folders, a tqdm bar's rate or its block characters.
 MACHINE_PATH = re.compile(r"/work/|/root/|/tmp/|/home/")
 PROGRESS_BAR = re.compile(r"it/s\]|[\u2588-\u258f]")
+# A training run's log line, which belongs in the page's log file.
+LOG_LINE = re.compile(r"epoch \d+: train loss|--resume: no checkpoint")
 ROOTS = {"/home/alice/actionlib": "<repo>", "/home/alice": "~", "/tmp": "<tmp>"}
 
 
@@ -155,6 +159,45 @@ def test_site_folds_code_but_parameters_and_tagged_cells():
     ]
 
 
+def test_pages_lose_papermills_cell_the_training_log_and_empty_headings():
+    build = _site_builder()
+    log_lines = (
+        "epoch 0: train loss 2.0000 top1 9.00 | val loss 2.1000 top1 8.00 top3 20.00 | lr 1.00e-03 | best 8.00\n"
+        "--resume: no checkpoint at /home/alice/actionlib/runs/heads/a/last.pt; starting a new run\n"
+    )
+    cells = [
+        new_markdown_cell("# 01: A notebook\n\nText."),
+        new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
+        new_code_cell('# Parameters\nprofile = "smoke"\n', metadata={"tags": ["injected-parameters"]}),
+        new_code_cell("nb = study.notebook()", outputs=[_stream("stdout", log_lines + "a caption\n")]),
+        new_markdown_cell("## Checks"),
+        new_code_cell("assert True", metadata={"tags": ["remove-input"]}),
+    ]
+    log = []
+    nb = build.prepare_notebook(new_notebook(cells=cells), log)
+    assert [c.source for c in nb.cells if c.cell_type == "markdown"] == ["# 01: A notebook\n\nText."]
+    assert "remove-cell" in nb.cells[2].metadata["tags"]
+    assert [o.text for o in nb.cells[3].outputs] == ["a caption\n"]
+    assert log[0].startswith("epoch 0: train loss") and log[1].startswith("--resume: no checkpoint at <repo>/runs/")
+    links = build.page_links("01_a", {"ipynb": "01_a.ipynb", "py": "notebooks/01_a.py"}, {"profile": "smoke"})
+    assert links == (
+        "Executed notebook {download}`01_a.ipynb <../downloads/01_a.ipynb>` · source "
+        '{download}`notebooks/01_a.py <../downloads/01_a.py>` · run with `profile="smoke"`'
+    )
+
+
+def test_all_tables_page_is_an_index_of_the_files_without_nan(tmp_path):
+    build = _site_builder()
+    study.save_table(summary_fixture(), tmp_path, "01_table3.3_pooling", profile="smoke")
+    study.save_table(summary_fixture("3.4", ran=0, not_run=4), tmp_path, "01_table3.4_fusion", profile="smoke")
+    notebook = tmp_path / "01_a.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# 01: A notebook")]), notebook)
+    page = build.all_tables_page(tmp_path, [notebook])
+    assert "## 01: A notebook" in page and "[its page](notebooks/01_a.ipynb)" in page
+    assert "| 01_table3.3_pooling | 12 | 4 | smoke | " in page and "| 01_table3.4_fusion | 4 | 0 | smoke | " in page
+    assert '<a href="tables/01_table3.3_pooling.csv">CSV</a>' in page and not re.search(r"\bnan\b", page)
+
+
 def test_headline_table_is_short_and_rounded(tmp_path):
     build = _site_builder()
     csv = tmp_path / "t.csv"
@@ -170,8 +213,9 @@ def test_headline_table_is_short_and_rounded(tmp_path):
     ]
 
 
-def _chrome(monkeypatch):
-    """Headless Chromium through Debian's chromedriver; the performance log records every request."""
+def _chrome(monkeypatch, width: int = 1400):
+    """Headless Chromium through Debian's chromedriver, `width` pixels wide; the performance log records every
+    request."""
     for module in ("sphinx", "myst_nb", "sphinx_book_theme", "selenium"):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed: pip install -e '.[dev,docs]'")
@@ -189,11 +233,86 @@ def _chrome(monkeypatch):
         "--no-sandbox",
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
+        f"--window-size={width},1000",
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     return webdriver.Chrome(service=Service(chromedriver), options=options)
+
+
+def _fixture_results(folder: Path) -> Path:
+    """A results folder with one executed notebook as `actionlib reproduce` writes it: papermill's parameters
+    cell, a training log on stdout, a table that ran (wide: every summary column, long names and statuses) and one
+    that did not, each shown by `study.show`, and a "Checks" heading over a hidden cell."""
+    ran, nothing = summary_fixture(), summary_fixture("3.4", ran=0, not_run=4)
+    for table, name in ((ran, "01_table3.3_pooling"), (nothing, "01_table3.4_fusion")):
+        study.save_table(table, folder, name, profile="smoke")
+        figure = folder / "figures" / f"{name}.png"
+        fig = study.plot_table(table, name, figure)
+        if fig is not None:
+            study.report._close(fig)
+        table.attrs["figure"] = str(figure)
+    log = "".join(
+        f"epoch {i}: train loss 2.0000 top1 9.00 | val loss 2.1000 top1 8.00 top3 20.00 | lr 1.00e-03 | best 8.00\n"
+        for i in range(40)
+    )
+    cells = [
+        new_markdown_cell("# 01: Late temporal pooling (fixture)\n\nText."),
+        new_code_cell('profile: str = "smoke"', metadata={"tags": ["parameters"]}),
+        new_code_cell('# Parameters\nprofile = "smoke"\n', metadata={"tags": ["injected-parameters"]}),
+        new_markdown_cell("## Table 3.3"),
+        new_code_cell("study.show(by_table['3.3'])", outputs=[_stream("stdout", log), *displayed(study.show, ran)]),
+        new_markdown_cell("## Table 3.4"),
+        new_code_cell("study.show(by_table['3.4'])", outputs=displayed(study.show, nothing)),
+        new_markdown_cell("## Checks"),
+        new_code_cell("assert True", metadata={"tags": ["remove-input"]}),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["papermill"] = {"parameters": {"profile": "smoke"}, "input_path": "notebooks/01_2d_temporal_pooling.py"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (folder / "executed").mkdir()
+    nbformat.write(nb, folder / "executed" / "01_2d_temporal_pooling.ipynb")
+    return folder
+
+
+def test_notebook_pages_read_well_at_1280_px(tmp_path, monkeypatch):
+    """A page of a fixture notebook in Chromium 1280 px wide: its tables fit the text column, no training log
+    and no papermill cell on it, its notebook, source and log a click away; the tables' index has no `nan`."""
+    driver = _chrome(monkeypatch, width=1280)
+    try:
+        results, site = _fixture_results(tmp_path / "results"), tmp_path / "site"
+        subprocess.run(
+            [sys.executable, str(BUILDER), "--results", str(results), "--out", str(site), "--quiet"], check=True
+        )
+        driver.get((site / "notebooks" / "01_2d_temporal_pooling.html").as_uri())
+        tables = driver.execute_script(
+            "const column = document.querySelector('article').getBoundingClientRect().right;"
+            "return [...document.querySelectorAll('article table')].map(t => {"
+            "  const box = t.parentElement; return [t.getBoundingClientRect().right <= column + 1,"
+            "  box.scrollWidth <= box.clientWidth + 1, t.querySelectorAll('tbody tr').length]; })"
+        )
+        assert tables == [[True, True, 4]]  # the rows that ran; the rows that did not are one line
+        body = driver.execute_script("return document.body.innerText")
+        assert not LOG_LINE.search(body) and "# Parameters" not in body and "Checks" not in body
+        assert "Table 3.4: 4 rows not run under the smoke profile" in body and not re.search(r"\bnan\b", body)
+        assert driver.execute_script("return document.querySelectorAll('.tag_injected-parameters').length") == 0
+        links = driver.execute_script("return [...document.querySelectorAll('article a[href]')].map(a => a.href)")
+        files = [Path(h.removeprefix("file://").split("#")[0]) for h in links if h.startswith("file:")]
+        for suffix in (".ipynb", ".py", ".log", ".csv"):
+            found = [f for f in files if f.suffix == suffix]
+            assert found and all(f.is_file() for f in found), (suffix, links)
+        assert "epoch 39: train loss" in next(f for f in files if f.suffix == ".log").read_text()
+        assert driver.execute_script("return document.querySelectorAll('article .cell_output a > img').length") == 1
+
+        driver.get((site / "tables.html").as_uri())
+        body = driver.execute_script("return document.body.innerText")
+        assert "01_table3.3_pooling" in body and not re.search(r"\bnan\b", body, re.I)
+        hrefs = driver.execute_script(
+            "return [...document.querySelectorAll('article a[href$=\".csv\"]')].map(a => a.href)"
+        )
+        assert len(hrefs) == 2 and all(Path(h.removeprefix("file://")).is_file() for h in hrefs)
+    finally:
+        driver.quit()
 
 
 def _first_heading(path: Path) -> str:
@@ -223,6 +342,10 @@ def test_site_in_chromium(tmp_path, monkeypatch):
             text = re.sub(r"<[^>]+>", " ", html)
             assert not MACHINE_PATH.search(text), f"{page.name}: {MACHINE_PATH.search(text).group()}"
             assert not PROGRESS_BAR.search(text), f"{page.name}: a progress bar"
+            assert not LOG_LINE.search(text), f"{page.name}: a training log line"
+            assert "tag_injected-parameters" not in html and not re.search(r"\bnan\b", text), page.name
+            if page.parent.name == "notebooks":  # its executed notebook and source, a click away
+                assert f'{page.stem}.ipynb"' in html and f'{page.stem}.py"' in html, page.name
             external = re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=\"(https?:[^\"]+)\"", html)
             assert not external, f"{page.name} loads {external}"
         for css in site.rglob("*.css"):

@@ -1,5 +1,6 @@
 """The CPU feature protocol: cached backbone features train a head through the one training loop."""
 
+import dataclasses
 import json
 
 import pytest
@@ -86,7 +87,7 @@ def test_heads_on_frozen_features_and_their_scores(pretrained, tmp_path, monkeyp
     assert 0 <= summary["pairwise_accuracy"]["mean"] <= 100 and "val_top1" in result
 
     # a row with the same settings under another name is not trained again
-    monkeypatch.setattr(features, "_fit_and_report", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(features, "fit_and_report", lambda *a, **k: pytest.fail("trained again"))
     again = features.run_heads(
         [{"row": "renamed", "head": "avg"}], backbone, data, cfg, tmp_path, seeds=[0], train_views=2
     )
@@ -267,22 +268,23 @@ def test_selection_reads_held_out_training_videos_never_the_test_split():
 def test_the_runner_selects_epochs_on_validation_videos_and_reads_the_test_split_once(pretrained, tmp_path,
                                                                                         monkeypatch):  # fmt: skip
     """What `engine.fit` selects on (its `val_set`) is the held-out training videos, for backbones and heads alike;
-    the test split is read once, after training, by `_test_report`."""
+    the test split is read once, after training, by `training.test_scores`."""
+    from actionlib.study import training
 
     cfg, data, backbone, _ = pretrained
     seen, tested = [], []
-    real_fit, real_report = features.fit, features._test_report
+    real_fit, real_test = training.fit, training.test_scores
 
     def spy_fit(config, model, train_set, val_set, **kwargs):
         seen.append(val_set)
         return real_fit(config, model, train_set, val_set, **kwargs)
 
-    def spy_report(model, out, test_set, *args):
+    def spy_test(model, test_set, *args):
         tested.append(test_set)
-        return real_report(model, out, test_set, *args)
+        return real_test(model, test_set, *args)
 
-    monkeypatch.setattr(features, "fit", spy_fit)
-    monkeypatch.setattr(features, "_test_report", spy_report)
+    monkeypatch.setattr(training, "fit", spy_fit)
+    monkeypatch.setattr(training, "test_scores", spy_test)
     features.run_heads([{"row": "avg", "head": "avg"}], backbone, data, cfg, tmp_path, seeds=[0], train_views=2)
     val_maps, val_labels = features.validation_features(backbone, data)
     assert len(seen) == 1 and torch.equal(seen[0].maps, val_maps) and torch.equal(seen[0].labels, val_labels)
@@ -302,3 +304,20 @@ def test_a_control_dataset_keeps_some_classes_relabelled():
     assert part.test_labels.tolist() == [1, 0] and part.val_labels.tolist() == [1, 0]
     with pytest.raises(ValueError, match=r"classes \['d'\] are not in this dataset"):
         data.only(["d"], "x")
+
+
+def test_every_head_gets_the_same_learning_rates_and_keeps_the_best_on_validation(pretrained, tmp_path):
+    """Heads are tuned as they select their epoch: each rate of `Profile.head_lrs` trains a run, and the run best
+    on the validation videos is the row's; the logistic-regression probe on pooled features is the ceiling an
+    average-pooling head should reach."""
+    cfg, data, backbone, _ = pretrained
+    cfg = dataclasses.replace(cfg, head_lrs=(1e-3, 3e-2))
+    rows = [{"row": "SGD average", "head": "avg", "optimizer": "sgd", "lr": 1e-2}]
+    result = features.run_heads(rows, backbone, data, cfg, tmp_path, seeds=[0], train_views=2).iloc[0]
+    tried = dict(item.split(":") for item in result["val_by_lr"].split())
+    assert set(tried) == {"0.001", "0.03"} and result["lr"] in (1e-3, 3e-2)
+    assert round(result["val_top1"], 1) == max(float(v) for v in tried.values())
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2  # one run per rate, the row's own 1e-2 not tried
+    ceiling = features.probe(backbone, data, train_views=2)
+    assert 0 <= ceiling["probe_top1"] <= 100 and ceiling["probe_l2"] in features.PROBE_L2
+    assert features.probe(backbone, data, train_views=2) == ceiling  # cached

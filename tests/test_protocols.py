@@ -160,3 +160,18 @@ def test_appendix_rows_are_the_main_tables_runs_under_their_protocols(rows):
     for r in appendix:
         if r["table"] in ("C.3", "C.4"):  # per split: 1, 2 and 3, multi-clip ten-crop
             assert r["splits"].startswith("1, 2, 3") and (r["test"]["clips"], r["test"]["crops"]) == ("multi", "ten")
+
+
+def test_each_stream_lists_its_regularisation_and_the_rows_that_share_its_run(rows):
+    """Classifier dropout (Section 3.2.1), the frozen 2D stages, weight decay, the scheduler and the training crop
+    are in every stream; rows that train the same streams name each other with the thesis value each expects."""
+    for row in rows:
+        for stream in row["streams"]:
+            assert stream["dropout"] == (0.7 if stream["modality"] == "flow" else 0.8)
+            assert stream["weight_decay"] == 1e-3 and "5 epochs" in stream["scheduler"]
+            assert "random flip" in stream["training_crop"]
+            if stream["model"] == "resnet18" and stream["options"].get("head") == "bert":
+                assert stream["frozen_stages"] == 2
+    bert = next(r for r in rows if r["table"] == "3.3" and r["row"] == "ResNet18 BERT")
+    assert {"table": "3.2", "row": "RGB-ResNet18-BERT ADAMW ten-crop", "protocol": "single-ten",
+            "thesis_top1": 52.42} in bert["same_streams_as"] and bert["thesis_top1"] == 49.17  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from actionlib import profiles, recipes, reference, study
+from actionlib.study import planner, training
 
 from .data.test_video import write_flow_folder
 
@@ -47,13 +48,13 @@ def test_needs_lists_teachers_checkpoints_and_datasets():
 
 
 def test_stand_in_keeps_head_modality_and_teacher():
-    stream = recipes.stand_in_stream(recipes.STREAMS["rx101_frab_from_r2plus1d"], "tiny")
+    stream = planner.stand_in_stream(recipes.STREAMS["rx101_frab_from_r2plus1d"], "tiny")
     assert stream.model == "resnext3d_101" and stream.options["head"] == "bert" and "reduction" not in stream.options
     assert stream.teacher == "r2plus1d_32x2f_bert" and stream.train["distill"] == "bert"
-    single = recipes.stand_in_stream(recipes.STREAMS["r18_single_frame"], "tiny")
+    single = planner.stand_in_stream(recipes.STREAMS["r18_single_frame"], "tiny")
     assert single.model == "resnet18" and single.options["frames"] == 1
     with pytest.raises(ValueError, match="allowed: tiny"):
-        recipes.stand_in_stream(recipes.STREAMS["rx101_rgb"], "huge")
+        planner.stand_in_stream(recipes.STREAMS["rx101_rgb"], "huge")
 
 
 CLASSES = ["sit_down", "stand_up", "wave", "clap"]
@@ -101,7 +102,7 @@ def full_tree(tmp_path_factory):
     root = tmp_path_factory.mktemp("full")
     data = build_full_tree(root / "data")
     weights = root / "weights"
-    recipes.write_stand_in_weights(weights, recipes.RECIPES)
+    planner.write_stand_in_weights(weights, recipes.RECIPES)
     return profiles.resolve("tiny", data_root=str(data), weights_dir=str(weights)), root
 
 
@@ -137,7 +138,7 @@ def test_train_command_describes_the_same_run(tmp_path):
     parser = argparse.ArgumentParser()
     add_parsers(parser.add_subparsers(dest="command"))
     for key in ("rx101_frab_from_r2plus1d", "i3dr50_nl_32x2f", "r18_pose_concat_triple", "r18_bert_swats"):
-        command = recipes.train_command(cfg, key, "hmdb51", 2, 0, tmp_path / "runs", gpus=4)
+        command = training.train_command(cfg, key, "hmdb51", 2, 0, tmp_path / "runs", gpus=4)
         words = shlex.split(command)
         assert words[:4] == ["torchrun", "--nproc_per_node=4", "-m", "actionlib"]
         parsed = config_from_args(parser.parse_args(words[4:]))
@@ -145,7 +146,7 @@ def test_train_command_describes_the_same_run(tmp_path):
         teacher = None
         if stream.teacher:
             teacher = str(tmp_path / "runs" / f"{stream.teacher}_hmdb51_s2_seed0" / "best.pt")
-        expected = recipes._train_config(cfg, key, stream, "hmdb51", 2, 0, tmp_path / "runs", teacher)
+        expected = training.files_config(cfg, key, stream, "hmdb51", 2, 0, tmp_path / "runs", teacher)
         for name in ("model", "options", "modality", "pretrained", "root", "split", "frame_roots", "stride",
                      "optimizer", "lr", "distill", "distill_weight", "teacher", "out", "epochs", "batch_size"):  # fmt: skip
             assert getattr(parsed, name) == getattr(expected, name), (key, name)

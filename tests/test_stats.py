@@ -226,8 +226,10 @@ def test_claims_table():
     claims = [("BERT beats pooling", "bert", "pool", 75.0, 70.0), ("LSTM beats BERT", "lstm", "bert", 74.0, 73.0)]
     table = claims_table(claims, long_table().sample(frac=1, random_state=1))  # runs pair by seed, not position
     assert list(table.columns) == ["claim", "row_a", "row_b", "thesis_a", "thesis_b", "thesis_difference",
-                                   "difference", "ci_low", "ci_high", "n_runs", "n_videos", "mcnemar_p", "verdict"]  # fmt: skip
-    assert list(table["verdict"]) == ["agrees", "within noise"]
+                                   "difference", "ci_low", "ci_high", "seed_ci_low", "seed_ci_high", "mde", "n_runs",
+                                   "n_videos", "p_value", "mcnemar_p", "verdict"]  # fmt: skip
+    # the second claim's effect (1 point) is far inside an interval of several points: it cannot be resolved here
+    assert list(table["verdict"]) == ["agrees", "cannot resolve"]
     assert table.loc[0, "thesis_difference"] == 5.0 and table.loc[0, "n_runs"] == 3
     assert table.loc[0, "difference"] == pytest.approx(100 * (345 - 217) / 3 / 144)
 
@@ -241,3 +243,39 @@ def test_claims_table_names_what_is_missing():
     df.at[4, "correct"] = exactly(70, 100)
     with pytest.raises(ValueError, match="claim 'c': run 1"):
         claims_table([("c", "bert", "pool", 1.0, 0.0)], df)
+
+
+def test_crossed_runs_share_one_draw_of_videos():
+    """Runs tested on the same videos: each resample draws the videos once, for every run and both rows, as the
+    definition by video indices does; the interval is that of the definition, not of independent draws per run."""
+    rng = np.random.default_rng(5)
+    easy = rng.random(144) < 0.5  # videos every run finds easy: a shared effect independent draws would not see
+    a = np.array([(easy | (rng.random(144) < 0.3)) for _ in range(4)], dtype=float)
+    b = np.array([(easy & (rng.random(144) < 0.8)) for _ in range(4)], dtype=float)
+    resamples = 4000
+    picked = rng.integers(0, 4, (resamples, 4))
+    videos = rng.integers(0, 144, (resamples, 1, 144))  # one draw per resample, shared by the runs
+    by_index = 100 * (a[picked[..., None], videos] - b[picked[..., None], videos]).mean(-1).mean(-1)
+    ours = paired_difference(list(a), list(b), resamples=resamples, populations={r: "split 1" for r in range(4)})
+    assert np.quantile(by_index, 0.025) == pytest.approx(ours["ci_low"], abs=0.8)
+    assert np.quantile(by_index, 0.975) == pytest.approx(ours["ci_high"], abs=0.8)
+    with pytest.raises(ValueError, match="no test-video set given for run"):
+        paired_difference(list(a), list(b), populations={0: "split 1"})
+
+
+def test_run_level_interval_power_and_multiple_testing():
+    from actionlib.stats import holm, minimum_detectable, seed_interval, t_quantile
+
+    assert t_quantile(0.975, 4) == pytest.approx(2.7764, abs=1e-4)  # printed t tables
+    assert t_quantile(0.975, 30) == pytest.approx(2.0423, abs=1e-4) and t_quantile(0.025, 2) == pytest.approx(
+        -4.3027, abs=1e-4
+    )
+    low, high = seed_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert (low + high) / 2 == pytest.approx(3.0) and (high - low) / 2 == pytest.approx(
+        2.7764 * np.sqrt(2.5 / 5), abs=1e-3
+    )
+    assert np.isnan(seed_interval([1.0])).all()
+    assert minimum_detectable(1.0) == pytest.approx(1.95996 + 0.84162, abs=1e-4)
+    assert holm([0.01, 0.04, 0.03, 0.5]).tolist() == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert verdict(-3, 5, +1, 1.5) == "cannot resolve" and verdict(-1, 2, +1, 3.0) == "within noise"
+    assert verdict(-3, 5, 0, 0.0) == "within noise"  # the thesis found them equal: nothing to resolve

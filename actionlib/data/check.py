@@ -17,21 +17,14 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..choices import DATASETS
 from ..command_line import add_root_argument, printable, refuse_url, root_from
-from .datasets import (
-    DATASETS,
-    SPLITS,
-    SplitEntry,
-    _check_dataset,
-    _check_root,
-    _hmdb_split_files,
-    class_names,
-    find_split_dir,
-    find_video_files,
-    split_entries,
-)
-from .video import _open
+
+if TYPE_CHECKING:
+    from .datasets import SplitEntry
+# .datasets (torch) and .video are imported where they are used: `actionlib check-data --help` imports neither.
 
 DEFAULT_MIN_FRAMES = 16
 
@@ -58,7 +51,7 @@ def probe_video(path: str | os.PathLike) -> VideoProbe:
     """Decode every frame of a video (without converting colours) and count them."""
     import av
 
-    from .video import VideoDecodeError
+    from .video import VideoDecodeError, _open
 
     path = Path(path)
     try:
@@ -202,6 +195,8 @@ def check_dataset(
     Raises FileNotFoundError when the root or the split folder does not exist at all; everything else is
     reported.
     """
+    from .datasets import _check_dataset, _check_root, class_names, find_split_dir, find_video_files, split_entries
+
     root = Path(root)
     _check_dataset(dataset)
     _check_root(root, dataset)
@@ -266,6 +261,8 @@ def _fold(text: str) -> str:
 
 def _present_splits(folder: Path, dataset: str) -> list[int]:
     """Split numbers with at least one split file present (the absent files of those splits get reported)."""
+    from .datasets import SPLITS, _hmdb_split_files
+
     if dataset == "ucf101":
         names = {k: [f"trainlist{k:02d}.txt", f"testlist{k:02d}.txt"] for k in SPLITS}
         return [k for k in SPLITS if any((folder / name).is_file() for name in names[k])]

@@ -30,11 +30,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from ..choices import DATASETS
 from .sampling import FrameSampler
 from .transforms import ClipTransform
 from .video import VIDEO_EXTENSIONS, FrameReader, VideoDecodeError, open_reader
 
-DATASETS = ("hmdb51", "ucf101", "synthetic")
 SUBSETS = ("train", "test", "unused")
 SPLIT_DIR_NAMES = {
     "hmdb51": "testTrainMulti_7030_splits",
@@ -290,6 +290,35 @@ def _ucf_entries(
                 continue
             entries.append(SplitEntry(class_name, name, subset, split, path, number))
     return entries
+
+
+def fold_name(text: str) -> str:
+    """Comparison key of a video's name, tolerant of Unicode normalisation and UCF101's HandStand/Handstand case
+    mix: two lines naming one video in two spellings are one video."""
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def train_test_leaks(entries: Sequence[SplitEntry]) -> list[tuple[SplitEntry, SplitEntry]]:
+    """(train line, test line) of each video listed both for training and for testing in `entries` (one split),
+    first lines only: a model tested on videos it trained on reports an inflated accuracy."""
+    first: dict[str, dict[str, SplitEntry]] = {}
+    for entry in entries:
+        first.setdefault(fold_name(entry.relative), {}).setdefault(entry.subset, entry)
+    return [(subsets["train"], subsets["test"]) for subsets in first.values() if {"train", "test"} <= set(subsets)]
+
+
+def check_no_leak(root: str | Path, dataset: str, split: int = 1, split_dir: str | Path | None = None) -> None:
+    """Refuse a split that lists a video both for training and for testing, naming the first one."""
+    leaks = train_test_leaks(split_entries(root, dataset, split, split_dir))
+    if not leaks:
+        return
+    train, test = leaks[0]
+    more = f" (and {len(leaks) - 1} more videos)" if len(leaks) > 1 else ""
+    raise SplitFileError(
+        f"{test.file}:{test.line}: {test.relative} is a test video of split {split}, and a training video in "
+        f"{train.file}:{train.line}{more}: training on test videos inflates the test accuracy; fix the split files "
+        "(`actionlib check-data` lists every such video)"
+    )
 
 
 def _label_lookup(classes: Sequence[str]) -> dict[str, int]:

@@ -35,8 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..command_line import add_root_argument, printable, root_from, sigint_ignored
-from .datasets import DATASETS
+from ..choices import DATASETS
+from ..command_line import add_renamed, add_root_argument, printable, root_from, sigint_ignored
+from ..locks import FolderBusyError, FolderLock
 from .video import VIDEO_EXTENSIONS, VideoDecodeError, VideoReader
 
 FLOW_BOUND = 20.0
@@ -44,6 +45,10 @@ FLOW_BOUND = 20.0
 
 MARKER_NAME = ".complete.json"
 """Written last into a finished video folder; its presence is what "already done" means."""
+
+LOCK_NAME = ".writing.lock"
+"""In an output root while a process writes it: a second one is refused (they would remove each other's
+unfinished folders)."""
 
 _EXPECTED_CLASSES = {"hmdb51": 51, "ucf101": 101}
 
@@ -200,7 +205,7 @@ def atomic_output_dir(out_dir: str | os.PathLike, marker: dict | None = None) ->
 
     A leftover temporary folder from an interrupted run is removed first; on an exception the temporary folder is
     removed and ``out_dir`` is left as it was. An existing ``out_dir`` without a marker (unfinished or foreign) is
-    replaced. Two runs writing the same output root at the same time are not supported.
+    replaced. Two runs never write one output root at once: `run_over_videos` holds its lock.
     """
     final = Path(out_dir)
     partial = _partial_dir(final)
@@ -382,8 +387,6 @@ def run_over_videos(
     ``function`` must be a module-level function (it is sent to worker processes) that writes its folder through
     :func:`atomic_output_dir`. Videos whose folder has the completion marker are skipped without decoding.
     """
-    from tqdm import tqdm
-
     root, out_root = Path(root), Path(out_root)
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
@@ -393,6 +396,14 @@ def run_over_videos(
     classes = {video.parent.name for video in videos}
     if expected is not None and len(classes) != expected:
         report.warnings.append(f"{root} has {len(classes)} class folders with videos, {dataset} has {expected}")
+    with FolderLock(out_root / LOCK_NAME, out_root, error=FolderBusyError):  # a second writer would fail videos
+        return _run_unfinished(function, videos, root, out_root, report, jobs, kwargs or {}, progress, description)
+
+
+def _run_unfinished(function, videos, root, out_root, report, jobs, kwargs, progress, description) -> ExtractionReport:
+    """`run_over_videos` holding the output root's lock: skip the finished videos, run the others."""
+    from tqdm import tqdm
+
     todo = []
     for video in videos:
         out_dir = output_dir_for(video, root, out_root)
@@ -400,7 +411,6 @@ def run_over_videos(
             report.skipped.append(video)
         else:
             todo.append((video, out_dir))
-    kwargs = kwargs or {}
 
     bar = tqdm(total=len(videos), initial=len(report.skipped), desc=description, unit="video", disable=not progress)
 
@@ -515,7 +525,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``actionlib flow ROOT --out FLOWROOT ...``."""
+    """Add ``actionlib flow ROOT --flow-frames FLOWROOT ...``."""
     parser = subparsers.add_parser(
         "flow",
         help="extract TV-L1 optical flow as JPEG folders (flow_x_00001.jpg, flow_y_00001.jpg, ...)",
@@ -527,7 +537,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "is 1 if any video failed. Needs opencv-contrib-python-headless (pip install opencv-contrib-python-headless).",
     )
     add_root_argument(parser, "dataset root holding one folder of videos per class")
-    parser.add_argument("--out", type=Path, required=True, help="output root for the flow folders (FLOWROOT)")
+    add_renamed(
+        parser,
+        "--flow-frames",
+        "--out",
+        dest="out",
+        type=Path,
+        required=True,
+        metavar="FLOWROOT",
+        help="root the flow frame folders are written to, as `actionlib train --flow-frames` reads them (old name: "
+        "--out)",
+    )
     parser.add_argument(
         "--jobs", type=int, default=1, help="videos processed in parallel, one process each (default 1)"
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..command_line import add_root_argument, root_from
+from ..command_line import add_renamed, add_root_argument, root_from
 from .flow import (
     DATASETS,
     MARKER_NAME,
@@ -291,7 +291,7 @@ def cmd_pose(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``actionlib pose ROOT --out POSEROOT ...``."""
+    """Add ``actionlib pose ROOT --pose-frames POSEROOT ...``."""
     parser = subparsers.add_parser(
         "pose",
         help="estimate human pose (MediaPipe) and render skeleton frames like OpenPose's (img_00001.jpg, ...)",
@@ -304,7 +304,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         f"Needs {INSTALL_HINT}.",
     )
     add_root_argument(parser, "dataset root holding one folder of videos per class")
-    parser.add_argument("--out", type=Path, required=True, help="output root for the pose frame folders (POSEROOT)")
+    add_renamed(
+        parser,
+        "--pose-frames",
+        "--out",
+        dest="out",
+        type=Path,
+        required=True,
+        metavar="POSEROOT",
+        help="root the pose frame folders are written to, as `actionlib train --pose-frames` reads them (old name: "
+        "--out)",
+    )
     parser.add_argument(
         "--jobs", type=int, default=1, help="videos processed in parallel, one process each (default 1)"
     )

@@ -45,6 +45,7 @@ import textwrap
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..command_line import add_root_argument, root_from
+from ..locks import FolderBusyError, FolderLock
 from .pose import BODY_25, render_pose, write_pose_frames
 
 __all__ = [
@@ -1118,6 +1120,8 @@ def generate(
         seed: dataset seed. splits: number of split files per class (HMDB51 has 3).
         jobs: worker processes (0 = all CPUs).
         pose: also write pose frames; pose_out: their root (default `<out>_pose`).
+
+    Each root is locked meanwhile (`root_lock`): a second run into it is refused, not mixed with this one.
     """
     start_time = time.perf_counter()
     chosen = _check_classes(classes)
@@ -1143,79 +1147,88 @@ def generate(
     if pose_root is not None and pose_root.resolve() == out.resolve():
         raise ValueError(f"the pose root must differ from the dataset root ({out})")
     roots = [(out, "dataset root")] + ([] if pose_root is None else [(pose_root, "pose root")])
-    unfinished = _root_state(out) == "partial"
-    again = [root for root, what in roots if _check_root(root, overwrite, what, unfinished)]
-    for root in again:
-        shutil.rmtree(root)
-    for root, _ in roots:
-        root.mkdir(parents=True, exist_ok=True)
-        (root / PARTIAL).write_text("an unfinished `actionlib synth` output: run it again to finish it\n")
+    with ExitStack() as locks:
+        for root, _ in roots:  # before looking at the roots: two runs at once would mix their seeds' videos
+            locks.enter_context(root_lock(root))
+        unfinished = _root_state(out) == "partial"
+        again = [root for root, what in roots if _check_root(root, overwrite, what, unfinished)]
+        for root in again:
+            shutil.rmtree(root)
+        for root, _ in roots:
+            root.mkdir(parents=True, exist_ok=True)
+            (root / PARTIAL).write_text("an unfinished `actionlib synth` output: run it again to finish it\n")
 
-    jobs_list = []
-    for action in chosen:
-        (out / action).mkdir(parents=True, exist_ok=True)
-        for index in range(videos_per_class):
-            spec = video_spec(action, index, seed, frames, (width, height), clutter)
-            pose_dir = None if pose_root is None else pose_root / action / spec.name
-            jobs_list.append((spec, out / action / f"{spec.name}.avi", pose_dir))
+        jobs_list = []
+        for action in chosen:
+            (out / action).mkdir(parents=True, exist_ok=True)
+            for index in range(videos_per_class):
+                spec = video_spec(action, index, seed, frames, (width, height), clutter)
+                pose_dir = None if pose_root is None else pose_root / action / spec.name
+                jobs_list.append((spec, out / action / f"{spec.name}.avi", pose_dir))
 
-    joints, total_bytes = {}, 0
-    if jobs == 1:
-        results = map(_make_video, jobs_list)
-        pool = None
-    else:
-        pool = ProcessPoolExecutor(max_workers=jobs)
-        results = pool.map(_make_video, jobs_list, chunksize=max(1, len(jobs_list) // (8 * jobs)))
-    try:
-        if progress:
-            from tqdm import tqdm
+        joints, total_bytes = {}, 0
+        if jobs == 1:
+            results = map(_make_video, jobs_list)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(max_workers=jobs)
+            results = pool.map(_make_video, jobs_list, chunksize=max(1, len(jobs_list) // (8 * jobs)))
+        try:
+            if progress:
+                from tqdm import tqdm
 
-            results = tqdm(results, total=len(jobs_list), desc="synth", unit="video")
-        for action, name, video_joints, size_bytes in results:
-            joints[f"{action}/{name}"] = video_joints
-            total_bytes += size_bytes
-    finally:
-        if pool is not None:
-            pool.shutdown()
+                results = tqdm(results, total=len(jobs_list), desc="synth", unit="video")
+            for action, name, video_joints, size_bytes in results:
+                joints[f"{action}/{name}"] = video_joints
+                total_bytes += size_bytes
+        finally:
+            if pool is not None:
+                pool.shutdown()
 
-    split_dir = out / SPLITS_DIR
-    split_dir.mkdir(exist_ok=True)
-    for action in chosen:
-        names = [video_name(action, index) for index in range(videos_per_class)]
-        for split, lines in enumerate(_split_lines(action, names, seed, splits), start=1):
-            (split_dir / f"{action}_test_split{split}.txt").write_text("\n".join(lines) + "\n")
-    if pose_root is not None:
-        np.savez_compressed(pose_root / JOINTS_FILE, **joints)
+        split_dir = out / SPLITS_DIR
+        split_dir.mkdir(exist_ok=True)
+        for action in chosen:
+            names = [video_name(action, index) for index in range(videos_per_class)]
+            for split, lines in enumerate(_split_lines(action, names, seed, splits), start=1):
+                (split_dir / f"{action}_test_split{split}.txt").write_text("\n".join(lines) + "\n")
+        if pose_root is not None:
+            np.savez_compressed(pose_root / JOINTS_FILE, **joints)
 
-    summary = {
-        "root": str(out),
-        "pose_root": None if pose_root is None else str(pose_root),
-        "classes": chosen,
-        "descriptions": {name: get_class(name).description for name in chosen},
-        "groups": {name: get_class(name).group for name in chosen},
-        "reversed_pairs": [list(pair) for pair in reversed_pairs(chosen)],
-        "speed_pairs": [list(pair) for pair in speed_pairs(chosen)],
-        "videos_per_class": int(videos_per_class),
-        "videos": len(jobs_list),
-        "frames": int(frames),
-        "size": [width, height],
-        "fps": FPS,
-        "codec": f"{CODEC} in avi, intra-only, constant quantiser {QUANTIZER}",
-        "seed": int(seed),
-        "clutter": float(clutter),
-        "splits": int(splits),
-        "split_dir": SPLITS_DIR,
-        "joints": None
-        if pose_root is None
-        else f"{JOINTS_FILE} in pose_root: key '<class>/<video>', (T, 25, 3) BODY_25 x, y, confidence in pixels",
-        "bytes": int(total_bytes),
-        "jobs": jobs,
-        "seconds": round(time.perf_counter() - start_time, 2),
-    }
-    for root, _ in reversed(roots):  # OUT last: until its marker is gone, a rerun writes both roots again
-        _write_manifest(root, summary)
-        (root / PARTIAL).unlink()
-    return summary
+        summary = {
+            "root": str(out),
+            "pose_root": None if pose_root is None else str(pose_root),
+            "classes": chosen,
+            "descriptions": {name: get_class(name).description for name in chosen},
+            "groups": {name: get_class(name).group for name in chosen},
+            "reversed_pairs": [list(pair) for pair in reversed_pairs(chosen)],
+            "speed_pairs": [list(pair) for pair in speed_pairs(chosen)],
+            "videos_per_class": int(videos_per_class),
+            "videos": len(jobs_list),
+            "frames": int(frames),
+            "size": [width, height],
+            "fps": FPS,
+            "codec": f"{CODEC} in avi, intra-only, constant quantiser {QUANTIZER}",
+            "seed": int(seed),
+            "clutter": float(clutter),
+            "splits": int(splits),
+            "split_dir": SPLITS_DIR,
+            "joints": None
+            if pose_root is None
+            else f"{JOINTS_FILE} in pose_root: key '<class>/<video>', (T, 25, 3) BODY_25 x, y, confidence in pixels",
+            "bytes": int(total_bytes),
+            "jobs": jobs,
+            "seconds": round(time.perf_counter() - start_time, 2),
+        }
+        for root, _ in reversed(roots):  # OUT last: until its marker is gone, a rerun writes both roots again
+            _write_manifest(root, summary)
+            (root / PARTIAL).unlink()
+        return summary
+
+
+def root_lock(root: Path) -> FolderLock:
+    """The lock of an output root: a file beside it (`.<name>.lock`), since the root itself may be replaced."""
+    where = Path(os.path.abspath(root))
+    return FolderLock(where.parent / f".{where.name}.lock", root, error=FolderBusyError)
 
 
 # ------------------------------------------------------------------------------------------------- CLI

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import secrets
 import shutil
 from pathlib import Path
 
@@ -22,18 +21,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..locks import temporary_path
+
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The plain model inside DDP / torch.compile wrappers (its state-dict keys have no prefix)."""
     while hasattr(model, "module") or hasattr(model, "_orig_mod"):
         model = getattr(model, "module", None) or model._orig_mod
     return model
-
-
-def temporary_path(path: str | Path) -> Path:
-    """A hidden temporary name beside `path`, unique per process and call, so two writers never share one."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
 def plain(value):
@@ -64,14 +59,29 @@ def durable_replace(tmp: Path, path: Path) -> None:
         os.close(fd)
 
 
+def _write_failure(err: Exception) -> OSError | None:
+    """The OSError behind a failed `torch.save`: torch's zip writer reports a write that failed (full disk, file-size
+    limit) as a RuntimeError ("unexpected pos ..."), the OSError of the file's `write` being its context."""
+    while err is not None and not isinstance(err, OSError):
+        err = err.__cause__ or err.__context__
+    return err
+
+
 def save_checkpoint(state: dict, path: str | Path) -> Path:
-    """Write to a temporary file in the same directory, fsync, then `os.replace`."""
+    """Write to a temporary file in the same directory, fsync, then `os.replace`: a failed write (full disk,
+    file-size limit) leaves the previous file as it was, and is raised as an OSError naming `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
     try:
         with open(tmp, "wb") as f:
-            torch.save(state, f)
+            try:
+                torch.save(state, f)
+            except RuntimeError as err:
+                cause = _write_failure(err)
+                if cause is None:
+                    raise
+                raise OSError(cause.errno, cause.strerror, str(path)) from err
             f.flush()
             os.fsync(f.fileno())
         durable_replace(tmp, path)
@@ -83,7 +93,7 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
 
 
 def copy_checkpoint(source: str | Path, target: str | Path) -> Path:
-    """Atomic copy (used for best.pt)."""
+    """Atomic copy (used for best.pt); a failure names `target`, not its temporary."""
     target = Path(target)
     tmp = temporary_path(target)
     try:
@@ -91,6 +101,8 @@ def copy_checkpoint(source: str | Path, target: str | Path) -> Path:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         durable_replace(tmp, target)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(target)) from err
     finally:
         tmp.unlink(missing_ok=True)
     return target
@@ -169,6 +181,38 @@ def _misfit(own: dict, weights: dict) -> str:
     return "; ".join(parts) or "the weights do not load"
 
 
+# Far beyond any action dataset (Kinetics-700, ...) and any clip or layer size: a larger value in a checkpoint's
+# config is damage or an edit, and building it would allocate gigabytes before failing.
+MAX_COUNT = 100_000
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COUNT
+
+
+def config_problem(config: dict) -> str | None:
+    """What is wrong with a checkpoint's config, checked before a model is built from it; None if nothing."""
+    from actionlib.models.registry import POSITIVE_OPTIONS
+
+    model, classes, names = config["model"], config["num_classes"], config.get("class_names")
+    if not isinstance(model, str) or not isinstance(config["modality"], str):
+        return f"its config's model and modality must be names, got {model!r} and {config['modality']!r}"
+    whole = isinstance(classes, int) and not isinstance(classes, bool)
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+        return f"its config's class_names must be a list of names, got {type(names).__name__}"
+    if whole and names is not None and len(names) != classes:
+        return f"its config says num_classes={classes} but names {len(names)} classes (class_names)"
+    if not _count(classes):
+        return f"its config's num_classes must be a whole number within 1..{MAX_COUNT}, got {classes!r}"
+    options = config["options"]
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        return f"its config's options must be a dict of named options, got {type(options).__name__}"
+    for key, value in options.items():
+        if key in POSITIVE_OPTIONS and value is not None and not _count(value):
+            return f"its config's option {key!r} must be a whole number within 1..{MAX_COUNT}, got {value!r}"
+    return None
+
+
 def load_model(path: str | Path, map_location="cpu", frames: int | None = None) -> tuple[nn.Module, dict]:
     """Rebuild a trained model from one of our checkpoints (its config names the model and its
     options); return (model in eval mode, config dict).
@@ -186,6 +230,9 @@ def load_model(path: str | Path, map_location="cpu", frames: int | None = None) 
     missing = [key for key in ("model", "num_classes", "modality", "options") if key not in (config or {})]
     if missing or not isinstance(state["model"], dict):
         raise ValueError(f"{path} is not an actionlib training checkpoint (its config lacks {', '.join(missing)})")
+    problem = config_problem(config)
+    if problem:
+        raise ValueError(f"{path}: {problem}: was the file edited or damaged? Use the checkpoint its run wrote")
     if frames is not None:
         config = {**config, "options": {**config["options"], "frames": frames}}
     model = create(config["model"], num_classes=config["num_classes"], modality=config["modality"], **config["options"])

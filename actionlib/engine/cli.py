@@ -1,21 +1,18 @@
-"""`actionlib train | evaluate | predict`: thin argument parsing over `train.run`, `evaluate` and `fusion`.
+"""`actionlib train | evaluate | predict`: the commands over `train.run`, `evaluate` and `fusion`.
 
-The lead wires `add_parsers(subparsers)` into `actionlib/cli.py`.
+Their parsers are built in actionlib.parsers (`add_parsers` here adds them); torch is imported when a command runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import os
 import sys
 from pathlib import Path
 
+from ..choices import PROTOCOLS
 from ..command_line import error_line, parse_pairs, printable, refuse_url
-from .evaluate import PROTOCOLS
-from .fusion import FUSION_METHODS
-from .optim import OPTIMIZERS
 
 MODEL_OPTIONS = ("head", "reduction", "fusion", "frames", "size")
 # `train` options that define what a run computes: `--resume` refuses a value that differs from the run's. Their
@@ -25,15 +22,6 @@ RUN_SETTINGS = (
     "optimizer", "lr", "weight_decay", "momentum", "dampening", "patience", "lr_factor", "seed", "max_batches",
     "distill", "teacher", "distill_weight", "teacher_features",
 )  # fmt: skip
-
-
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Show a default only when there is one (not for None / empty lists / switches)."""
-
-    def _get_help_string(self, action):
-        if action.default in (None, [], False) or action.default is argparse.SUPPRESS:
-            return action.help
-        return super()._get_help_string(action)
 
 
 def _friendly(interrupted: str):
@@ -72,25 +60,6 @@ def _friendly(interrupted: str):
     return decorate
 
 
-def _add_data_arguments(p: argparse.ArgumentParser, for_training: bool):
-    g = p.add_argument_group("data" if for_training else "data (default: the run's own settings)")
-    g.add_argument(
-        "--dataset",
-        choices=["hmdb51", "ucf101", "synthetic"],
-        help="dataset layout and split format" + (" (default: hmdb51)" if for_training else ""),
-    )
-    g.add_argument("--root", help="dataset root (class folders of videos; split folder inside or beside it)")
-    g.add_argument(
-        "--split", type=int, choices=[1, 2, 3], help="official split number" + (" (default: 1)" if for_training else "")
-    )
-    g.add_argument("--split-dir", help="folder with the split files, if not in or next to the root")
-    g.add_argument("--rgb-frames", help="root of pre-extracted RGB frame folders (default: decode the videos)")
-    g.add_argument("--flow-frames", help="root of TV-L1 flow frame folders (flow_x_00001.jpg ...); needed for flow")
-    g.add_argument("--pose-frames", help="root of rendered pose frame folders; needed for pose")
-    g.add_argument("--workers", type=int, default=4, help="DataLoader worker processes (0: load in the main process)")
-    return g
-
-
 def _frame_roots(args) -> dict | None:
     roots = {m: getattr(args, f"{m}_frames") for m in ("rgb", "flow", "pose")}
     roots = {m: p for m, p in roots.items() if p}
@@ -98,190 +67,11 @@ def _frame_roots(args) -> dict | None:
 
 
 def add_parsers(subparsers) -> None:
-    """Add the `train`, `evaluate` and `predict` subcommands."""
-    p = subparsers.add_parser(
-        "train",
-        help="train a model (the thesis's recipe; torchrun for several GPUs/processes)",
-        description="Train a registered model on HMDB51 / UCF101 / the synthetic dataset with the thesis's "
-        "recipe: effective batch 128 by gradient accumulation, ReduceLROnPlateau(patience 5, factor 0.1) on the "
-        "validation loss, best epoch by validation Top-1. Writes runs/<name>/ (config, metrics.jsonl, "
-        "environment.json, last.pt, best.pt). Several processes: torchrun --nproc_per_node N -m actionlib train ...",
-        formatter_class=_Help,
-    )
-    g = p.add_argument_group("model")
-    g.add_argument("--model", help="registered model name (see `actionlib models`), e.g. resnext3d_101, resnet18")
-    g.add_argument("--head", help="late temporal head: avg (tgap), concat, lstm, convgru, bert, ...")
-    g.add_argument("--reduction", help="feature reduction: frmb or frab (where the family supports it)")
-    g.add_argument("--fusion", help="2D feature fusion (dual/triple/quadruplet) or SlowFast BERT fusion (early/late)")
-    g.add_argument("--frames", type=int, help="clip length (2D models: number of TSN segments)")
-    g.add_argument("--size", type=int, help="crop size the model is built for (default: the family's: 112 or 224)")
-    g.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other builder option, e.g. --option dropout=0.5 (repeatable)",
-    )
-    g.add_argument("--modality", choices=["rgb", "flow", "pose"], help="input stream (default: rgb)")
-    g.add_argument("--pretrained", help="local checkpoint in the public layout to initialise the backbone")
-    g = _add_data_arguments(p, True)
-    g.add_argument(
-        "--stride",
-        type=int,
-        help="frames between the frames of a clip (R(2+1)D 32x2: 2; default: "
-        "TSM 8, its dense 8x8 sampling; other models 1)",
-    )
-    g.add_argument(
-        "--data-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra ClipTransform option, e.g. authors_offsets=true (repeatable)",
-    )
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, help="epochs (default: 200, the authors'; with --resume: the run's)")
-    g.add_argument("--batch-size", type=int, help="clips per process per forward pass (default: 8)")
-    g.add_argument("--effective-batch", type=int, help="batch x accumulation x processes (default: 128; Rep-Flow 24)")
-    g.add_argument(
-        "--accumulation",
-        type=int,
-        help="forward passes per optimizer step (default: effective batch / (batch x processes))",
-    )
-    g.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        help="default: adamw for BERT heads and 2D models, sgd otherwise (thesis 3.2.3, 4.2.2)",
-    )
-    g.add_argument(
-        "--lr", type=float, help="default: the thesis's (SGD 1e-2, I3D 1e-1; AdamW+BERT 1e-5, I3D-BERT 1e-4; 2D 1e-4)"
-    )
-    g.add_argument("--weight-decay", type=float, help="weight decay (decoupled for AdamW; default: 0.001)")
-    g.add_argument("--momentum", type=float, help="SGD momentum (default: 0.9)")
-    g.add_argument("--dampening", type=float, help="SGD dampening (default: the authors' 0.9)")
-    g.add_argument("--patience", type=int, help="ReduceLROnPlateau patience in epochs (default: 5)")
-    g.add_argument("--lr-factor", type=float, help="ReduceLROnPlateau factor (default: 0.1)")
-    g = p.add_argument_group("distillation (Chapter 5)")
-    g.add_argument(
-        "--distill",
-        choices=["bert", "mars"],
-        help="bert: Eq. 5.1 on the BERT outputs; mars: MSE on the pooled features",
-    )
-    g.add_argument(
-        "--teacher",
-        help="the frozen teacher: a trained run's checkpoint (best.pt); its stream "
-        "(usually flow, --flow-frames) is loaded with the same frames and crop",
-    )
-    g.add_argument(
-        "--distill-weight", type=float, help="lambda of the feature term (default: bert 1e5, Table 5.1's best; mars 50)"
-    )
-    g.add_argument(
-        "--teacher-features",
-        choices=["tokens", "token_outputs"],
-        help="BERT distillation target: the teacher's pre-BERT features (Eq. 5.1, the default: tokens) or its BERT "
-        "outputs",
-    )
-    g = p.add_argument_group("run")
-    g.add_argument("--seed", type=int, help="seed of initialisation, order and augmentation (default: 0)")
-    g.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available; torchrun: the local rank)")
-    g.add_argument("--no-amp", action="store_true", help="turn off mixed precision (only used on CUDA anyway)")
-    g.add_argument(
-        "--no-channels-last",
-        action="store_true",
-        help="turn off channels-last weights and clips (used on CPU and CUDA)",
-    )
-    g.add_argument(
-        "--activation-checkpointing",
-        action="store_true",
-        help="recompute each backbone block in the backward pass instead of keeping its activations: less memory "
-        "(64-frame clips at batch 8 on a 24 GB GPU), about one more forward pass of time",
-    )
-    g.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=50,
-        help="also write last.pt every N optimizer steps within an epoch (0: only at epoch ends)",
-    )
-    g.add_argument("--max-batches", type=int, help="stop each training epoch after N batches (smoke tests)")
-    g.add_argument("--out", help="run directory (default: runs/<name>)")
-    g.add_argument(
-        "--name",
-        help="run name (default: model_head_modality_dataset_split_seed_HASH, HASH: 8 hex digits of every setting "
-        "that changes the result, so runs with another --lr, --epochs, ... get their own folders)",
-    )
-    g.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out (or runs/<name>) from its last.pt, with its saved settings: an option "
-        "that changes what the run computes (--lr, --seed, ...) is refused when it differs from the run's; the "
-        "data location (--root, --split-dir, --*-frames) may change, with a note",
-    )
-    g.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the run already in --out (its checkpoints, metrics and config); without it (or --resume) "
-        "training into a folder that holds a run is refused",
-    )
-    g.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true", help="no progress bars")
-    g.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard scalars even if installed")
-    p.set_defaults(func=cmd_train)
+    """Add the `train`, `evaluate` and `predict` subcommands (their parsers live in actionlib.parsers, which imports
+    no torch, so that `actionlib train --help` answers in a moment)."""
+    from ..parsers import add_engine_parsers
 
-    p = subparsers.add_parser(
-        "evaluate",
-        help="test trained runs (Appendix C.2 protocols), fuse streams, ensemble runs",
-        description="Test one or more trained runs on the test split with the protocols of Appendix C.2 "
-        "(single/multi non-overlapping clips x center/ten crops): Top-1, Top-3, per-class accuracy, confusion "
-        "matrix (and the time-reversed pair accuracy on the synthetic dataset). With several checkpoints or "
-        "--scores files the streams/runs are also fused.",
-        formatter_class=_Help,
-    )
-    p.add_argument("--checkpoint", action="append", default=[], help="a run's best.pt / last.pt (repeatable)")
-    p.add_argument(
-        "--scores",
-        action="append",
-        default=[],
-        help="saved scores file of an earlier evaluate --out (repeatable; fused with the others)",
-    )
-    p.add_argument(
-        "--protocol",
-        action="append",
-        choices=[*PROTOCOLS, "all"],
-        help="test protocol (repeatable; default single-center; all: the four)",
-    )
-    p.add_argument(
-        "--fusion",
-        choices=FUSION_METHODS,
-        default="l2",
-        help="l2: sum of L2-normalised mean logits (authors' code); softmax: mean of class "
-        "probabilities (thesis 3.3.3)",
-    )
-    p.add_argument("--weights", type=float, nargs="+", help="one weight per fused stream (default: equal)")
-    _add_data_arguments(p, False)
-    p.add_argument("--batch-size", type=int, default=4, help="videos per forward pass")
-    p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--out", help="folder for report JSON and scores files (for later fusion)")
-    p.add_argument("--json", action="store_true", help="print the reports as JSON")
-    p.set_defaults(func=cmd_evaluate)
-
-    p = subparsers.add_parser(
-        "predict",
-        help="classify video files with a trained run",
-        description="Classify any video files PyAV can read with a trained run's checkpoint; the class names "
-        "come from the checkpoint.",
-        formatter_class=_Help,
-    )
-    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files")
-    p.add_argument("--checkpoint", required=True, help="a run's best.pt or last.pt")
-    p.add_argument("--topk", type=int, default=5, help="how many classes to list per video")
-    p.add_argument("--protocol", choices=list(PROTOCOLS), default="multi-center", help="clips x crops per video")
-    p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument(
-        "--no-fold-bn",
-        action="store_true",
-        help="keep each BatchNorm separate instead of folding it into the convolution before it (same scores up "
-        "to float rounding; folding is faster)",
-    )
-    p.set_defaults(func=cmd_predict)
+    add_engine_parsers(subparsers)
 
 
 def _or_default(value, name: str):
@@ -335,7 +125,7 @@ def config_from_args(args):
         activation_checkpointing=args.activation_checkpointing,
         checkpoint_every=args.checkpoint_every,
         max_batches=args.max_batches,
-        out=args.out,
+        out=args.run,
         name=args.name,
         resume=args.resume,
         overwrite=args.overwrite,
@@ -417,7 +207,7 @@ def _resume_config(args, out: Path):
         listed = "; ".join(f"{option} {value} (the run's: {was})" for option, value, was in differs)
         raise ValueError(
             f"--resume {printable(out)}: the command line changes settings of the run: {listed}. A resumed run keeps "
-            "its settings: drop these options, or train a new run (another --out) with them"
+            "its settings: drop these options, or train a new run (another --run) with them"
         )
 
     moved = {"root": args.root, "split_dir": args.split_dir}
@@ -451,6 +241,37 @@ def _resume_config(args, out: Path):
     saved.tensorboard = saved.tensorboard and not args.no_tensorboard
     saved.activation_checkpointing = saved.activation_checkpointing or args.activation_checkpointing
     return saved
+
+
+def _check_ignored_train_options(args) -> None:
+    """Refuse a new run's option that would have no effect, as the command has it (a run resumed with --resume
+    keeps its settings: there the options are compared with the run's)."""
+    from .optim import default_optimizer
+
+    if not args.distill:
+        for option in ("teacher", "distill_weight", "teacher_features"):
+            if getattr(args, option) is not None:
+                raise ValueError(
+                    f"--{option.replace('_', '-')} needs --distill (bert or mars): without it nothing is distilled"
+                )
+    elif args.distill == "mars" and args.teacher_features is not None:
+        raise ValueError(
+            "--teacher-features has no effect with --distill mars (it matches the pooled features): "
+            "drop it, or use --distill bert"
+        )
+    if args.effective_batch is not None and args.accumulation is not None:
+        raise ValueError(
+            "--effective-batch has no effect with --accumulation (the effective batch is then batch x "
+            "accumulation x processes): pass one of them"
+        )
+    optimizer = args.optimizer or default_optimizer(args.model, model_options(args).get("head"))
+    for option in ("momentum", "dampening"):
+        if optimizer != "sgd" and getattr(args, option) is not None:
+            default = "" if args.optimizer else f", {args.model}'s default"
+            raise ValueError(
+                f"--{option} has no effect with the {optimizer} optimizer{default} (it is an SGD "
+                "setting): drop it, or pass --optimizer sgd"
+            )
 
 
 @_friendly(
@@ -487,22 +308,25 @@ def cmd_train(args) -> int:
             "--pose-frames",
             "--pretrained",
             "--teacher",
-            "--out",
+            "--run",
         ),
     )
     config = config_from_args(args)
+    out = None
     if args.resume:
-        out = Path(args.out) if args.out else (Path("runs") / args.name if args.name else None)
+        out = Path(args.run) if args.run else (Path("runs") / args.name if args.name else None)
         if out is None and args.model:
             out = Path(resolve(config).out)
-        if out is None or not (out / "last.pt").is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint {out / 'last.pt' if out else 'runs/<name>/last.pt'}")
+    if out is not None and (out / "last.pt").is_file():
         config = _resume_config(args, out)
+    elif args.resume and not args.model:
+        raise FileNotFoundError(f"--resume: no checkpoint {out / 'last.pt' if out else 'runs/<name>/last.pt'}")
     elif not args.model:
         raise ValueError("--model is required (see `actionlib models` for the names)")
     else:
+        _check_ignored_train_options(args)
         check_options(config.model, config.options)
-        out = Path(args.out) if args.out else Path(resolve(config).out)
+        out = Path(args.run) if args.run else Path(resolve(config).out)
     check_writable(out)
     result = run(config)
     if result["rank"] == 0:
@@ -533,7 +357,41 @@ def _scores_report(path: str, scores: dict) -> dict:
     return report
 
 
-@_friendly("no report was written (scores files already written to --out are complete)")
+# evaluate's options that only mean something when a run is tested (--checkpoint)
+TESTING_OPTIONS = (
+    "protocol",
+    "dataset",
+    "root",
+    "split",
+    "split_dir",
+    "rgb_frames",
+    "flow_frames",
+    "pose_frames",
+    "batch_size",
+    "workers",
+    "device",
+)
+
+
+def _check_ignored_evaluate_options(args) -> None:
+    """Refuse an option that would have no effect: testing options without a run to test, fusion options without
+    two score sets to fuse."""
+    if not args.checkpoint:
+        for option in TESTING_OPTIONS:
+            if getattr(args, option) is not None:
+                raise ValueError(
+                    f"--{option.replace('_', '-')} needs --checkpoint: it is about testing a run, and "
+                    "--scores files hold scores already tested"
+                )
+    if len(args.checkpoint) + len(args.scores) < 2:
+        for option, value in (("--score-fusion", args.score_fusion), ("--weights", args.weights)):
+            if value is not None:
+                raise ValueError(
+                    f"{option} needs two or more --checkpoint / --scores to fuse: with one there is nothing to fuse"
+                )
+
+
+@_friendly("no report was written (scores files already written to --report are complete)")
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_checkpoint, summarize
     from .fusion import fuse_sets, load_scores, save_scores
@@ -541,9 +399,12 @@ def cmd_evaluate(args) -> int:
 
     if not args.checkpoint and not args.scores:
         raise ValueError("give at least one --checkpoint or --scores file")
+    _check_ignored_evaluate_options(args)
     _check_at_least_one(("--batch-size", args.batch_size))
-    if args.workers < 0:
+    if args.workers is not None and args.workers < 0:
         raise ValueError(f"--workers must be at least 0 (got {args.workers})")
+    batch_size, workers = args.batch_size or 4, 4 if args.workers is None else args.workers
+    fusion = args.score_fusion or "l2"
     _check_paths(
         args,
         (
@@ -554,7 +415,7 @@ def cmd_evaluate(args) -> int:
             "--rgb-frames",
             "--flow-frames",
             "--pose-frames",
-            "--out",
+            "--report",
         ),
     )
     protocols = args.protocol or ["single-center"]
@@ -563,7 +424,7 @@ def cmd_evaluate(args) -> int:
     overrides = {"dataset": args.dataset, "root": args.root, "split": args.split, "split_dir": args.split_dir}
     if _frame_roots(args):
         overrides["frame_roots"] = _frame_roots(args)
-    out = Path(args.out) if args.out else None
+    out = Path(args.report) if args.report else None
     if out is not None:
         check_writable(out)
     saved = [load_scores(path) for path in args.scores]
@@ -578,7 +439,7 @@ def cmd_evaluate(args) -> int:
         members = list(saved)
         for n, checkpoint in enumerate(args.checkpoint):
             report, scores, config = evaluate_checkpoint(
-                checkpoint, protocol, overrides, args.batch_size, args.workers, args.device, progress=True
+                checkpoint, protocol, overrides, batch_size, workers, args.device, progress=not args.no_progress
             )
             report["name"] = config["name"]
             reports.append(report)
@@ -589,9 +450,9 @@ def cmd_evaluate(args) -> int:
             if not args.json:
                 _print_report(report)
         if len(members) > 1:
-            fused = fuse_sets(members, args.fusion, args.weights)
+            fused = fuse_sets(members, fusion, args.weights)
             report = summarize(fused["scores"], fused["labels"], fused["scores"].shape[1], fused["class_names"])
-            report.update(name=f"fusion ({args.fusion}) of {len(members)}", protocol=protocol)
+            report.update(name=f"fusion ({fusion}) of {len(members)}", protocol=protocol)
             reports.append(report)
             if not args.json:
                 _print_report(report)

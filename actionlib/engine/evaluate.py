@@ -19,6 +19,7 @@ from torch import nn
 from . import distributed
 from .checkpointing import load_model
 from .config import TrainConfig
+from .fusion import scored_videos
 from .inputs import PROTOCOLS, build_dataset, collate
 from .repro import seed_worker
 
@@ -273,6 +274,7 @@ def evaluate_checkpoint(
     )
     if report["videos"] == 0:
         raise ValueError(f"{config.root}: no readable test videos ({report['skipped']} skipped as unreadable)")
+    out.update(split=config.split, videos=scored_videos(dataset, out["indices"]))  # what fusion checks
     report.update(protocol=protocol, checkpoint=str(checkpoint), model=config.model, modality=config.modality)
     return report, out, config.to_dict()
 

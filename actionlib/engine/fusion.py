@@ -8,7 +8,8 @@ Two ways to combine each stream's video score vectors (the per-video mean logits
   L2-normalised, and the normalised vectors are summed.
 
 Optional weights scale each stream. Any number of streams or runs can be combined, as long as
-they scored the same videos (same dataset indices).
+they scored the same videos: a score file records its split, the name of each scored video (by dataset index)
+and the class names, and fusion refuses sets that differ in any of them (see `check_same_videos`).
 """
 
 from __future__ import annotations
@@ -41,14 +42,43 @@ def fuse_scores(streams, method: str = "l2", weights=None) -> torch.Tensor:
     return sum(w * F.normalize(s, dim=1) for w, s in zip(weights, streams, strict=True))
 
 
-def save_scores(path: str | Path, out: dict, class_names=None, meta: dict | None = None) -> Path:
-    """Store a run's test scores (`evaluate.predict_scores` output) for later fusion (atomically)."""
+def scored_videos(dataset, indices) -> list[str] | None:
+    """The name of each scored video ("<class>/<file>", independent of where the data lies), from the test set and
+    the scores' `indices`: what `save_scores(videos=...)` records. None for a dataset that does not list them."""
+    records = getattr(dataset, "records", None)
+    if records is not None:
+        names = [f"{r.class_name}/{r.name}" for r in records]
+    elif getattr(dataset, "samples", None) is not None:
+        names = [str(s[0] if isinstance(s, (tuple, list)) else s) for s in dataset.samples]
+    else:
+        return None
+    return [names[int(i)] for i in indices]
+
+
+def save_scores(
+    path: str | Path, out: dict, class_names=None, meta: dict | None = None, *, split=None, videos=None
+) -> Path:
+    """Store a run's test scores (`evaluate.predict_scores` output) for later fusion (atomically).
+
+    `split` (the test split's number) and `videos` (the name of each scored video, `scored_videos`) say what was
+    scored; each may also come in `out` (entries "split" and "videos"). A file without `videos` is reported on its
+    own but never fused (see `check_same_videos`).
+    """
+    split = out.get("split") if split is None else split
+    split = None if split is None else int(split)
+    videos = out.get("videos") if videos is None else videos
+    if videos is not None:
+        videos = [str(v) for v in videos]
+        if len(videos) != len(out["indices"]):
+            raise ValueError(f"{path}: {len(videos)} video names for {len(out['indices'])} scored videos")
     return save_checkpoint(
         {
             "scores": out["scores"],
             "labels": out["labels"],
             "indices": out["indices"],
             "class_names": list(class_names) if class_names is not None else None,
+            "split": split,
+            "videos": videos,  # the name of each row's video
             "meta": plain(meta or {}),  # plain values only, so the file loads with weights_only=True
         },
         path,
@@ -67,7 +97,8 @@ def load_scores(path: str | Path) -> dict:
         raise ValueError(f"{path} is not a scores file (no 'scores'/'labels'/'indices' entries)")
     problem = scores_problem(scores)
     if problem:
-        raise ValueError(f"{path}: not a scores file as `actionlib evaluate --out` writes it: {problem}")
+        raise ValueError(f"{path}: not a scores file as `actionlib evaluate --report` writes it: {problem}")
+    scores["file"] = str(path)  # named by fusion's refusals
     values = scores["scores"]
     if len(values) == 0:
         raise ValueError(f"{path}: the scores file holds no videos")
@@ -120,26 +151,81 @@ def scores_problem(scores: dict) -> str | None:
     meta = scores.get("meta")
     if meta is not None and not isinstance(meta, dict):
         return f"'meta' must be a dict, got {type(meta).__name__}"
+    videos = scores.get("videos")
+    if videos is not None and (
+        not isinstance(videos, list) or len(videos) != n or not all(isinstance(v, str) for v in videos)
+    ):
+        return f"'videos' must name each of the {n} scored videos, got {type(videos).__name__}"
+    split = scores.get("split")
+    if split is not None and (not isinstance(split, int) or isinstance(split, bool)):
+        return f"'split' must be a split number, got {split!r}"
     return None
+
+
+def _name(score_set: dict, number: int) -> str:
+    return score_set.get("file") or f"score set {number + 1}"
+
+
+def check_same_videos(sets: list[dict]) -> None:
+    """Refuse to fuse score sets of different test videos, naming both.
+
+    Sets that record what they scored (`split`, `videos`) must agree on it: the same split, the same video under
+    each index. A *file* that records neither (written before score files did) is refused: its labels and classes
+    could agree with another split's (HMDB51's splits test as many videos per class), so fusing it could mix videos
+    silently; computing it again records them. A set made in memory without them (a stream scored by a caller
+    that does not pass them) is checked on its labels and classes only.
+    """
+    if len(sets) < 2:
+        return
+    for s in sets:
+        if s.get("file") and s.get("videos") is None:
+            raise ValueError(
+                f"{s['file']}: the scores file does not record which test videos it scored (written before score "
+                "files did), so fusing it could mix videos of different splits: compute it again with `actionlib "
+                "evaluate --checkpoint CHECKPOINT --report DIR`"
+            )
+    split, videos = None, {}  # (split, first set that records it); index -> (video, first set that scored it)
+    for n, s in enumerate(sets):
+        if s.get("split") is not None and split is None:
+            split = (s["split"], n)
+        elif s.get("split") is not None and s["split"] != split[0]:
+            first = split[1]
+            raise ValueError(
+                f"{_name(sets[first], first)} scored test split {split[0]}, {_name(s, n)} split {s['split']}: fuse "
+                "only scores of one split"
+            )
+        if s.get("videos") is None:
+            continue
+        for index, video in zip(s["indices"].tolist(), s["videos"], strict=True):
+            seen, m = videos.setdefault(index, (video, n))
+            if seen != video:
+                raise ValueError(
+                    f"{_name(sets[m], m)} and {_name(s, n)} scored different videos (video {index}: {seen!r} and "
+                    f"{video!r}): they were computed on different test lists; fuse only scores of the same split "
+                    "and split files"
+                )
 
 
 def align(score_sets: list[dict]) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
     """Restrict score sets to the videos all of them scored (a video one stream could not read
     is dropped from the fusion), in a common order; check that labels agree."""
-    common = set(score_sets[0]["indices"].tolist())
+    common = set(torch.as_tensor(score_sets[0]["indices"]).tolist())
     for s in score_sets[1:]:
-        common &= set(s["indices"].tolist())
+        common &= set(torch.as_tensor(s["indices"]).tolist())
     if not common:  # a fusion of nothing would report a Top-1 of 0.00 as if measured
         raise ValueError("the score sets share no video: they were not computed on the same split")
     indices = torch.tensor(sorted(common), dtype=torch.long)
     streams, labels = [], None
-    for s in score_sets:
-        position = {int(i): n for n, i in enumerate(s["indices"].tolist())}
+    for n, s in enumerate(score_sets):
+        position = {int(i): row for row, i in enumerate(torch.as_tensor(s["indices"]).tolist())}
         rows = torch.tensor([position[int(i)] for i in indices], dtype=torch.long)
-        streams.append(s["scores"][rows])
-        these = s["labels"][rows]
+        streams.append(torch.as_tensor(s["scores"])[rows])
+        these = torch.as_tensor(s["labels"])[rows]
         if labels is not None and not torch.equal(labels, these):
-            raise ValueError("score files disagree on the labels: they were not computed on the same split")
+            raise ValueError(
+                f"{_name(score_sets[0], 0)} and {_name(s, n)} disagree on the labels: they were not computed on "
+                "the same split"
+            )
         labels = these
     return streams, labels, indices
 
@@ -151,13 +237,15 @@ def fuse_files(paths, method: str = "l2", weights=None) -> dict:
 
 def fuse_sets(sets: list[dict], method: str = "l2", weights=None) -> dict:
     """Fuse score sets (dicts with scores, labels, indices, as `evaluate.predict_scores` returns)."""
-    names = [list(s["class_names"]) for s in sets if s.get("class_names")]
-    if any(n != names[0] for n in names):
-        other = next(n for n in names if n != names[0])
-        raise ValueError(
-            f"the score sets score different classes ({len(names[0])} and {len(other)}, e.g. {names[0][:3]} and "
-            f"{other[:3]}): fuse only runs trained on the same classes"
-        )
+    named = [(n, list(s["class_names"])) for n, s in enumerate(sets) if s.get("class_names")]
+    for n, names in named[1:]:
+        first, ours = named[0]
+        if names != ours:
+            raise ValueError(
+                f"{_name(sets[first], first)} and {_name(sets[n], n)} score different classes ({len(ours)} and "
+                f"{len(names)}, e.g. {ours[:3]} and {names[:3]}): fuse only runs trained on the same classes"
+            )
+    check_same_videos(sets)
     streams, labels, indices = align(sets)
     return {
         "scores": fuse_scores(streams, method, weights),

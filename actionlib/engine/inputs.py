@@ -14,13 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data._utils.collate import default_collate
 
-# name -> (clips, crops) in the data pipeline's vocabulary
-PROTOCOLS = {
-    "single-center": ("single", "center"),
-    "single-ten": ("single", "ten"),
-    "multi-center": ("multi", "center"),
-    "multi-ten": ("multi", "ten"),
-}
+from ..choices import PROTOCOLS  # name -> (clips, crops) in the data pipeline's vocabulary
 
 
 def collate(batch: list) -> dict:

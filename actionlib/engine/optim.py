@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch.optim import Optimizer
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "swats")
+from ..choices import OPTIMIZERS
+
 WEIGHT_DECAY = 1e-3
 # Parameter-name prefix -> learning-rate multiplier, per model (notes section 6: Rep-Flow trains its
 # flow layer at lr / 100). ReduceLROnPlateau scales every group alike, so the ratio is kept.

@@ -13,13 +13,11 @@ Only rank 0 writes.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +25,8 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
+
+from ..locks import FolderLock
 
 # What a run writes: a folder holding any of these holds a run (`--overwrite` removes them, and `tb/`).
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "config.json", "config.yaml", "environment.json")
@@ -216,17 +216,7 @@ class RunRecorder:
 
     def _write_lines(self, lines: list[dict]) -> None:
         """Rewrite the whole (small) file and rename it into place: a kill never leaves half a line."""
-        from .checkpointing import durable_replace, temporary_path
-
-        tmp = temporary_path(self.metrics_path)
-        try:
-            with open(tmp, "w") as f:
-                f.write("".join(json.dumps(line, sort_keys=True) + "\n" for line in lines))
-                f.flush()
-                os.fsync(f.fileno())
-            durable_replace(tmp, self.metrics_path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(self.metrics_path, "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines))
 
     def close(self) -> None:
         if self.writer is not None:
@@ -295,149 +285,10 @@ def remove_stale_temporaries(out_dir: str | Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+class RunLock(FolderLock):
+    """`run.lock` in a run folder (see `actionlib.locks.FolderLock`)."""
 
-
-class RunLock:
-    """`run.lock` in a run folder, holding the writer's pid, host and start time.
-
-    The lock is written to a temporary beside it and hard-linked into place: the link fails while a lock exists,
-    so exactly one writer wins, and no writer ever sees a lock without its owner. A lock whose process is dead on
-    this host (a killed run) is stale and taken over; a live one, or one from another host (whose pid cannot be
-    checked), makes `acquire` fail naming its pid. A lock with no readable owner (empty: an older version killed
-    between creating and filling it, or a full disk) is stale once UNREADABLE_STALE_S old; a younger one may be
-    being filled in by such a version, and counts as held.
-    """
-
-    UNREADABLE_STALE_S = 10.0
+    WRITER = "run"
 
     def __init__(self, out_dir: str | Path):
-        self.path = Path(out_dir) / LOCK_NAME
-        self.owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        self.held = False
-
-    def acquire(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(5):
-            if self._create():
-                self.held = True
-                return self
-            other = self._read()
-            if not self._stale(other):
-                raise RunFolderError(self._busy_message(other))
-            # Remove the stale lock only if it is still the one judged stale (another writer may have taken it).
-            again, age = self._read(), self._age()
-            if other and again == other:
-                self.path.unlink(missing_ok=True)
-                print(f"{self.path}: taking over the lock of process {other['pid']}, which is gone")
-            elif other is None and again is None and age is not None and age > self.UNREADABLE_STALE_S:
-                self.path.unlink(missing_ok=True)
-                print(f"{self.path}: taking over a lock that names no owner, {age:.0f} s old (its writer is gone)")
-        raise RunFolderError(self._busy_message(self._read()))
-
-    def _create(self) -> bool:
-        """Put the lock in place with its content in one step; False when a lock exists already."""
-        from .checkpointing import temporary_path
-
-        tmp = temporary_path(self.path)
-        try:
-            try:
-                self._write_owner(open(tmp, "w"))
-            except OSError as err:
-                raise self._failure(err) from err
-            try:
-                os.link(tmp, self.path)
-            except (FileExistsError, FileNotFoundError):  # not found: the holder removed its stale temporaries
-                return False
-            except OSError as err:
-                if err.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):  # a file system without hard links
-                    return self._create_in_place()
-                raise self._failure(err) from err
-            return True
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def _create_in_place(self) -> bool:
-        """Where there are no hard links: create with O_EXCL, then fill in (others see it empty meanwhile)."""
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        except OSError as err:
-            raise self._failure(err) from err
-        try:
-            self._write_owner(os.fdopen(fd, "w"))
-        except OSError as err:
-            self.path.unlink(missing_ok=True)
-            raise self._failure(err) from err
-        return True
-
-    def _write_owner(self, file) -> None:
-        with file:
-            json.dump(self.owner, file)
-            file.flush()
-            os.fsync(file.fileno())
-
-    def _failure(self, err: OSError) -> RunFolderError:
-        """A lock that cannot be written (full disk, permissions), as one line naming the lock."""
-        from ..command_line import error_line
-
-        return RunFolderError(error_line(OSError(err.errno, err.strerror, str(self.path))))
-
-    def release(self) -> None:
-        if self.held and self._read() == self.owner:
-            self.path.unlink(missing_ok=True)
-        self.held = False
-
-    def _read(self) -> dict | None:
-        """The lock's owner; {} when there is no lock, None when it names no owner (empty, torn, unreadable)."""
-        try:
-            value = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            return None
-        return value if isinstance(value, dict) and isinstance(value.get("pid"), int) else None
-
-    def _age(self) -> float | None:
-        """Seconds since the lock was written; None when it is gone."""
-        try:
-            return time.time() - self.path.stat().st_mtime
-        except OSError:
-            return None
-
-    def _stale(self, other: dict | None) -> bool:
-        if other == {}:  # removed meanwhile
-            return True
-        if other is None:
-            age = self._age()
-            return age is None or age > self.UNREADABLE_STALE_S
-        if other.get("host") != self.owner["host"]:
-            return False
-        return other["pid"] != os.getpid() and not _alive(other["pid"])
-
-    def _busy_message(self, other: dict | None) -> str:
-        folder = self.path.parent
-        if not other:
-            age = self._age()
-            return (
-                f"{folder} is being written by another process ({self.path} exists, {age or 0:.0f} s old, "
-                f"with no owner yet): try again in a few seconds, or remove it if no run is writing"
-            )
-        return (
-            f"{folder} is being written by process {other.get('pid')} on {other.get('host')}: wait for it to finish, "
-            f"or remove {self.path} if that process is gone"
-        )
-
-    def __enter__(self) -> RunLock:
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
+        super().__init__(Path(out_dir) / LOCK_NAME, error=RunFolderError)

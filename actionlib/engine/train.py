@@ -37,7 +37,16 @@ from .distill import Distiller, adapt_teacher
 from .evaluate import predict_scores, summarize, to_channels_last, topk_correct
 from .inputs import build_dataset, collate, dataset_root, default_stride
 from .optim import LR_MULTIPLIERS, build_optimizer, default_lr, default_optimizer, parameter_groups
-from .records import RunFolderError, RunLock, RunRecorder, clear_run, holds_run, manifest_hash, remove_stale_temporaries
+from .records import (
+    RUN_FILES,
+    RunFolderError,
+    RunLock,
+    RunRecorder,
+    clear_run,
+    holds_run,
+    manifest_hash,
+    remove_stale_temporaries,
+)
 from .repro import SeededDataset, loader_generator, rng_state, seed_everything, seed_worker, set_rng_state
 
 EFFECTIVE_BATCH = 128
@@ -47,6 +56,15 @@ EFFECTIVE_BATCH_BY_MODEL = {"repflow_50": 24}
 NOT_IN_RUN_NAME = frozenset(
     {"out", "name", "resume", "overwrite", "workers", "device", "progress", "tensorboard", "checkpoint_every"}
     | {"num_classes", "class_names", "world_size"}
+)
+
+
+# What a resume may change besides those: the epoch budget, where the data lives (it may move) and how the run
+# is executed; the accumulation follows the number of processes (the effective batch stays the same).
+RESUMABLE = (
+    NOT_IN_RUN_NAME
+    | {"epochs", "root", "split_dir", "frame_roots", "teacher_root", "activation_checkpointing"}
+    | {"accumulation"}
 )
 
 
@@ -102,6 +120,50 @@ def settings_hash(config: TrainConfig) -> str:
     settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_RUN_NAME}
     text = json.dumps(plain(settings), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def run_differences(ours: dict, theirs: dict) -> list[str]:
+    """The settings that make two configs (dicts) different runs, as "name ours (theirs)" (see RESUMABLE)."""
+
+    def settings(values: dict) -> dict:
+        values = TrainConfig.from_dict(values).to_dict()  # an older config: its missing settings at their defaults
+        kept = {k: v for k, v in values.items() if k not in RESUMABLE}
+        return json.loads(json.dumps(plain(kept), sort_keys=True, default=str))  # tuples and lists alike
+
+    a, b = settings(ours), settings(theirs)
+    return [f"{key} {a[key]!r} ({b[key]!r})" for key in sorted(a) if a[key] != b[key]]
+
+
+def _check_resumed_run(config: TrainConfig, state: dict, last_path: Path, main: bool) -> None:
+    """A resume continues the run that wrote last.pt, in that run's folder, with its settings: else its metrics
+    lines would join another run's in metrics.jsonl. Refused unless `overwrite` is also set (then the folder's
+    other run is removed, keeping last.pt)."""
+    theirs = state.get("config")
+    if not isinstance(theirs, dict):
+        raise RunFolderError(f"{last_path} is not an actionlib training checkpoint (it has no config)")
+    changed = run_differences(config.to_dict(), theirs)
+    if changed:
+        raise RunFolderError(
+            f"--resume: {last_path} is of a run with other settings ({'; '.join(changed[:5])}, the checkpoint's in "
+            "parentheses): resume with the run's settings, or train a new run (another --out)"
+        )
+    folder_config = last_path.parent / "config.json"
+    try:
+        folder = json.loads(folder_config.read_text()) if folder_config.is_file() else None
+    except (OSError, ValueError):
+        folder = None
+    other = run_differences(theirs, folder) if isinstance(folder, dict) else []
+    if other and not config.overwrite:
+        raise RunFolderError(
+            f"--resume: {last_path} was written by another run than the one in {last_path.parent} "
+            f"({'; '.join(other[:5])}, that run's config.json in parentheses): its metrics would join that run's; "
+            f"move it into a folder of its own and resume there"
+        )
+    if other and main:
+        print(f"{last_path}: from another run than {folder_config}: removing that run's files (overwrite)")
+        for name in RUN_FILES:
+            if name != "last.pt":
+                (last_path.parent / name).unlink(missing_ok=True)
 
 
 def enable_activation_checkpointing(model: nn.Module) -> list[str]:
@@ -215,7 +277,8 @@ def fit(
 
     Writes `config.out`: config.json/yaml, environment.json, metrics.jsonl, last.pt, best.pt, holding its
     run.lock meanwhile. A folder that holds a run already is refused unless `config.resume` (continue it) or
-    `config.overwrite` (replace it) is set.
+    `config.overwrite` (replace it) is set; a resume continues only the run that wrote its last.pt, with that
+    run's settings (`_check_resumed_run`).
     """
     world = distributed.world_size()
     config = resolve(config, world) if config.accumulation is None or config.lr is None else config
@@ -258,7 +321,7 @@ def _finish_epoch(last_path: Path, best_path: Path, recorder: RunRecorder, recor
     """The writes that follow an epoch's last.pt: best.pt when the epoch improved, then its metrics line.
 
     last.pt comes first and holds `record`, so a resume can redo whichever of these a kill prevented, and a
-    metrics line exists only once its epoch's last.pt is durable (what `recipes.train_stream` relies on).
+    metrics line exists only once its epoch's last.pt is durable (what `study.training.finished` relies on).
     """
     if record["best_epoch"] == record["epoch"]:
         copy_checkpoint(last_path, best_path)
@@ -300,9 +363,11 @@ def _fit(config: TrainConfig, model: nn.Module, train_set, val_set, teacher, pai
         distiller = Distiller(teacher.to(device), config.distill, config.distill_weight, config.teacher_features)
 
     start_epoch, start_batch, best, best_epoch, stats = 0, 0, -math.inf, -1, _new_stats()
+    state = load_checkpoint(last_path) if config.resume and last_path.exists() else None
+    if state is not None:  # before anything is written into the folder
+        _check_resumed_run(config, state, last_path, main)
     recorder = RunRecorder(out_dir, enabled=main, tensorboard=config.tensorboard)
-    if config.resume and last_path.exists():
-        state = load_checkpoint(last_path)
+    if state is not None:
         unwrap(model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -523,7 +588,7 @@ def run(config: TrainConfig) -> dict:
     Works under torchrun (one process per GPU, or gloo processes on CPU); the accumulation is
     chosen so that batch x accumulation x processes = the effective batch (128).
     """
-    from actionlib.data.datasets import class_names
+    from actionlib.data.datasets import check_no_leak, class_names
     from actionlib.models import available, create
 
     rank, world, device = distributed.init_distributed(config.device)
@@ -534,6 +599,7 @@ def run(config: TrainConfig) -> dict:
     dataset_root(config)
     names = class_names(config.root, config.dataset, config.split_dir)
     config.class_names, config.num_classes = names, len(names)
+    check_no_leak(config.root, config.dataset, config.split, config.split_dir)
     seed_everything(config.seed)  # the same initial weights (classifier, BERT, ...) for the same seed
     model = create(
         config.model, num_classes=len(names), modality=config.modality, pretrained=config.pretrained, **config.options

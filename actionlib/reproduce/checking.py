@@ -47,4 +47,6 @@ def check(profile: str = PUBLISHED_PROFILE, reference: str | os.PathLike | None 
     numbers = recheck.compare_numbers(reference, scratch / "results")
     verdicts = recheck.compare_verdicts(reference, scratch / "results")
     report = recheck.write_report(numbers, verdicts, scratch, reference, scratch / "results")
+    # `make replicate` copies it into results/tables when the rerun drew new seeds
+    recheck.replication(verdicts, reference, scratch / "results").to_csv(scratch / "replication.csv", index=False)
     return statuses, report, recheck.summary_lines(numbers, verdicts), bool(verdicts["holds"].eq(True).all())

@@ -7,10 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import profiles
-from ..paths import PUBLISHED_PROFILE
+from ..command_line import parse_command
+from ..parsers import add_reproduce_parser
 from .checking import check
-from .execution import KERNEL_ENV, Interrupted, run
+from .execution import Interrupted, run
 from .parameters import ParameterError, parse_assignments
 from .rendering import _relative
 
@@ -29,6 +29,7 @@ def cmd_reproduce(args) -> int:
         "notebooks_dir": args.notebooks,
         "timeout": args.timeout,
         "kernel": args.kernel,
+        "progress": not getattr(args, "quiet", False),
     }
     try:
         if args.check:
@@ -55,49 +56,18 @@ def cmd_reproduce(args) -> int:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `reproduce` on the `actionlib` command's subparsers."""
-    p = subparsers.add_parser(
-        "reproduce",
-        help="run the numbered notebooks and regenerate results/",
-        description="Run notebooks/NN_*.py with papermill, one process each, and write results/executed/, "
-        "the index results/README.md and the site results/site/. Exit code 1 when a notebook failed, 2 when parameters or "
-        "(full profile) data/checkpoints are wrong, in which case no notebook is started, 130 after Ctrl-C (the "
-        "running kernels are stopped, the index shows the notebooks that finished).",
-    )
-    p.add_argument(
-        "--profile",
-        default=PUBLISHED_PROFILE,
-        choices=list(profiles.PROFILES),
-        help=f"run profile (default: {PUBLISHED_PROFILE}, the one written to <repo>/results)",
-    )
-    p.add_argument("--only", help="comma-separated notebook numbers or names, e.g. 01,05")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time (default: 1)")
-    p.add_argument("--notebooks", help="folder of the NN_*.py notebooks (default: <repo>/notebooks)")
-    p.add_argument(
-        "--results",
-        help="results folder (default: $ACTIONLIB_RESULTS, else <repo>/results for the default profile and "
-        "<repo>/scratch/results/<profile> for the others)",
-    )
-    p.add_argument(
-        "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="notebook parameter (repeatable)"
-    )
-    p.add_argument(
-        "--check",
-        action="store_true",
-        help="rerun the profile from scratch into <repo>/scratch/check/<time>/ (its own runs; nothing cached is "
-        "reused) and report, table by table, whether each fresh Top-1 falls inside the committed 95 %% interval "
-        "and whether every claim's verdict holds; --results names the committed folder to compare with",
-    )
-    p.add_argument("--timeout", type=float, help="seconds a cell may run (default: the profile's cell_timeout)")
-    p.add_argument("--kernel", help=f"Jupyter kernel name (default: ${KERNEL_ENV} or python3)")
+    """Register `reproduce` on the `actionlib` command's subparsers (the parser itself is actionlib.parsers', which
+    `actionlib reproduce --help` builds without importing this package)."""
+    p = add_reproduce_parser(subparsers)
     p.set_defaults(func=cmd_reproduce)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actionlib")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["reproduce", *(argv if argv is not None else sys.argv[1:])])
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_parser(commands)
+    args = parse_command(parser, commands.choices, ["reproduce", *(argv if argv is not None else sys.argv[1:])])
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as err:

@@ -192,8 +192,10 @@ def run(
     results: str | os.PathLike | None = None,
     timeout: float | None = None,
     kernel: str | None = None,
+    progress: bool = True,
 ) -> list[dict]:
-    """Validate, then run the notebooks in worker processes; returns one status dict per notebook run.
+    """Validate, then run the notebooks in worker processes; returns one status dict per notebook run (`progress`:
+    the bar over notebooks; each notebook's status line is printed either way).
 
     `results` defaults to paths.results_dir for the publishing run: <repo>/results only for the default
     profile. Raises ParameterError / MissingInputsError (and starts no kernel) when parameters or full-profile
@@ -261,12 +263,15 @@ def run(
                     + "\n  - ".join(missing)
                 )
         try:
-            statuses = _execute_all(tasks, jobs, tqdm)
+            statuses = _execute_all(tasks, jobs, tqdm, progress)
         except Interrupted as stop:
             finished = _finished(tasks, stop.finished)
             raise Interrupted(finished, len(tasks) - len(finished)) from None
         finally:  # also after Ctrl-C (Interrupted): the index then shows the notebooks that finished
             with sigint_ignored():  # a second Ctrl-C must not cut the clean-up short
+                from ..study.verdicts import write_all_claims  # torch; the kernels have run by now
+
+                write_all_claims(results)
                 write_index(results, notebooks_dir)
         print(build_site(results))
     except KeyboardInterrupt as stop:
@@ -292,7 +297,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             worker.join()
 
 
-def _execute_all(tasks: list[dict], jobs: int, tqdm) -> list[dict]:
+def _execute_all(tasks: list[dict], jobs: int, tqdm, progress: bool = True) -> list[dict]:
     """Run the tasks in fresh worker processes (spawn: papermill's chdir must not be shared), report each.
 
     Ctrl-C (KeyboardInterrupt) stops the workers and raises Interrupted with the statuses of those finished.
@@ -300,7 +305,8 @@ def _execute_all(tasks: list[dict], jobs: int, tqdm) -> list[dict]:
     statuses = []
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))), mp_context=context, initializer=_worker_init)
-    with pool, tqdm(total=len(tasks), unit="notebook", desc="reproduce", file=sys.stderr) as bar:
+    bar = tqdm(total=len(tasks), unit="notebook", desc="reproduce", file=sys.stderr, disable=not progress)
+    with pool, bar:
         try:
             futures = {pool.submit(_execute, task): task for task in tasks}
             for future in as_completed(futures):

@@ -83,6 +83,12 @@ _PATH_START = r"(?:(?<![\w.~:/-])(?<!<repo>)(?<!<tmp>)(?<!<python>)(?<!&gt;)|(?<
 # on another machine (the committed pages were), so its prefix becomes <repo> too.
 _CLONE_PATH = re.compile(_PATH_START + r"(?:/[\w.+@-]+)+?(?=/(?:\.venv|runs|scratch|results|notebooks)/)")
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# A training run's log line (engine.fit prints them): each epoch's metrics and the notes on resuming. They belong
+# in a log file (study.report.training_log), not on a page.
+LOG_LINE = re.compile(
+    r"epoch \d+: train loss |--resume: no checkpoint at |resuming \S.* at epoch \d+ batch \d+$"
+    r"|completing the end of epoch \d+ "
+)
 
 
 def machine_roots() -> dict[str, str]:
@@ -129,8 +135,18 @@ def _is_progress_widget(output) -> bool:
     return _WIDGET_VIEW in data and bool(_PROGRESS_BAR.search(str(data.get("text/plain", ""))))
 
 
-def clean_outputs(nb, roots: dict[str, str] | None = None):
-    """Remove progress bars (stderr streams, tqdm widgets) and machine paths from every output.
+def split_log(text: str) -> tuple[str, list[str]]:
+    """(`text` without the training's log lines, those lines): see LOG_LINE."""
+    kept, log = [], []
+    for line in text.split("\n"):
+        (log if LOG_LINE.match(line) else kept).append(line)
+    return "\n".join(kept), log
+
+
+def clean_outputs(nb, roots: dict[str, str] | None = None, log: list[str] | None = None):
+    """Remove progress bars (stderr streams, tqdm widgets) and machine paths from every output; with a `log`
+    list, move the training's log lines (LOG_LINE) from the streams into it too (the site does: a page shows
+    results, its log is a file beside it).
 
     Pages must read the same wherever they were run: a bar's hundred redraws and `/home/someone/...` say
     nothing about the results. Paths under `roots` (default machine_roots: the repository, the Python
@@ -159,6 +175,9 @@ def clean_outputs(nb, roots: dict[str, str] | None = None):
             kind = output.get("output_type")
             if kind == "stream":
                 text = drop_progress(output.text) if output.get("name") == "stderr" else output.text
+                if log is not None:
+                    text, lines = split_log(text)
+                    log += hide(lines)
                 if not text.strip():
                     continue
                 output.text = hide(text)

@@ -4,8 +4,8 @@ A profile scales a row; it never picks other code. Each stream of a row is *plan
 (`Profile.backbone`, `Profile.synthetic`, sizes), and the plan says how it runs:
 
 - on the dataset's files (`Plan.source` "files"; backbone "published" or "tiny"): the thesis's fine-tuning run,
-  end to end from its public initialisation (`recipes.train_stream`), tested from its checkpoint
-  (`recipes.stream_scores`); a tiny backbone runs the same protocol on a tiny network of the stream's kind.
+  end to end from its public initialisation (`training.train_stream`), tested from its checkpoint
+  (`training.stream_scores`); a tiny backbone runs the same protocol on a tiny network of the stream's kind.
 - in memory on a generated synthetic set (`Plan.source` "memory"; backbone "small"): the same row with visible
   changes (`Plan.changes`): the network of the same kind made small (a narrow ResNet18, `Profile.width` channels;
   the CPU 3D ResNeXt of `plan.small_3d`), pretrained once per seed on a disjoint synthetic pretraining set

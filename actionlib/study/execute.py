@@ -9,21 +9,26 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import paths, recipes, stats
+from .. import paths, stats
 from ..data.synthetic import CLASS_NAMES, get_class, reversed_pairs
 from ..engine.evaluate import summarize
 from ..engine.fusion import fuse_sets
 from ..recipes import Recipe
 from .controls import CLASS_GROUPS
-from .features import cpu_data, head_scores, pretrain, run_heads
+from .features import cpu_data, head_scores, pretrain, probe, run_heads
 from .planner import Plan, is_2d, plan, plans, runs_of, small_3d
+from .training import stream_scores, train_stream
 
 
 class _CpuStreams:
     """The CPU profiles' networks and heads, made once per call of `run` (run folders cache them across calls)."""
 
-    def __init__(self, cfg, runs_dir: Path, classes: tuple[str, tuple[str, ...]] | None = None):
+    def __init__(self, cfg, runs_dir: Path, classes: tuple[str, tuple[str, ...]] | None = None, tune_seed: int = 0):
         self.cfg, self.runs_dir, self.classes = cfg, runs_dir, classes  # classes: (name, class names) of a control
+        # a head's learning rate is chosen from `Profile.head_lrs` on the validation videos of its first run
+        # (`tune_seed`) and its other runs train at it: the grid's cost once per row rather than once per run (a
+        # rate belongs to the head; a seed redraws the backbone, the head's initialisation and the data order)
+        self.tune_seed = tune_seed
         self._data, self._networks = {}, {}
 
     def data(self, modality: str, split: int, pretraining: bool = False):
@@ -64,13 +69,21 @@ class _CpuStreams:
             "row": {"row": t.key, **t.options},
         }
 
+    def _tuned_lr(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> tuple[float] | None:
+        """The rate the first run chose, for a later run (None: this run tries the whole grid)."""
+        if not self.cfg.head_lrs or seed == self.tune_seed:
+            return None
+        return (float(self.scores(p, recipe, split, self.tune_seed, protocol)["lr"]),)
+
     def scores(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> dict:
         """Test scores of stream `p` under `protocol` (its network or head trained first unless cached)."""
         network, data = self.network(p, recipe, split, seed), self.data(p.modality, split)
+        ceiling = {}
         if p.how == "fine-tune":  # the network's own TGAP classifier
             run_dir, row = Path(network["checkpoint"]).parent, {"row": p.key, "head": "tgap"}
             run = network
         else:
+            ceiling = probe(network, data, protocol=protocol)
             row = {"row": p.key, **p.options}
             run = run_heads(
                 [row],
@@ -81,6 +94,7 @@ class _CpuStreams:
                 seeds=[seed],
                 protocol=protocol,
                 teacher=self.teacher(p, recipe, split, seed),
+                lrs=self._tuned_lr(p, recipe, split, seed, protocol),
             ).iloc[0]
             run_dir = run["run_dir"]
         if recipe.test_frames and row.get("frames") == 1:  # trained on one frame, tested on all (Section 3.3.1)
@@ -93,6 +107,11 @@ class _CpuStreams:
             "class_names": data.class_names,
             "run": str(run_dir),
             "train_top1": run["train_top1"],
+            "val_top1": run["val_top1"],
+            "parameters": run.get("parameters", np.nan),  # of the head (and classifier) where the backbone is frozen
+            "lr": run.get("lr", np.nan),
+            "probe_top1": ceiling.get("probe_top1", np.nan),
+            "probe_train_top1": ceiling.get("probe_train_top1", np.nan),
             "seconds": run["seconds"],
             "teacher_top1": run.get("teacher_top1", np.nan),
         }
@@ -100,8 +119,8 @@ class _CpuStreams:
 
 def _files_scores(cfg, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str, runs_dir: Path) -> dict:
     """Test scores of a stream run on the dataset's files (trained first unless its run has finished)."""
-    checkpoint = recipes.train_stream(cfg, p.key, recipe.dataset, split, seed, runs_dir)
-    scores = recipes.stream_scores(checkpoint, protocol, cfg, frames=p.test_frames)
+    checkpoint = train_stream(cfg, p.key, recipe.dataset, split, seed, runs_dir)
+    scores = stream_scores(checkpoint, protocol, cfg, frames=p.test_frames)
     return {**scores, "run": str(checkpoint.parent)}
 
 
@@ -116,7 +135,7 @@ def run(
     `CONTROL_SETS`); their backbones stay the same."""
 
     runs_dir = Path(runs_dir)
-    cpu = _CpuStreams(cfg, runs_dir, classes)  # makes nothing until a stream in memory asks
+    cpu = _CpuStreams(cfg, runs_dir, classes, tune_seed=seed)  # makes nothing until a stream in memory asks
     jobs = []
     for recipe in rows:
         planned = plans(recipe, cfg)
@@ -146,7 +165,8 @@ def run(
             {
                 "table": recipe.table,
                 "row": recipe.row,
-                "dataset": recipe.dataset,
+                "dataset": cfg.dataset if cfg.synthetic is not None else recipe.dataset,  # what the run read
+                "thesis_dataset": recipe.dataset,
                 "split": split,
                 "seed": run_seed,
                 "protocol": protocol,
@@ -158,7 +178,10 @@ def run(
                 "videos": report["videos"],
                 "reversed_pairs": pairs.get("mean", np.nan),
                 "modality": " + ".join(p.modality for p in planned),
-                "train_top1": sets[0].get("train_top1", np.nan) if len(sets) == 1 else np.nan,
+                **{
+                    k: sets[0].get(k, np.nan) if len(sets) == 1 else np.nan
+                    for k in ("train_top1", "val_top1", "lr", "probe_train_top1", "probe_top1", "parameters")
+                },
                 "teacher_top1": sets[0].get("teacher_top1", np.nan) if len(sets) == 1 else np.nan,
                 "streams": " + ".join(recipe.streams),
                 "runs": ";".join(_where(s["run"], runs_dir) for s in sets),

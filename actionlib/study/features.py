@@ -17,27 +17,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .. import paths
 from ..data.memory import SyntheticSplit, ensure_synthetic, frame_geometry, load_synthetic
-from ..data.synthetic import reversed_pairs, speed_pairs
 from ..engine.checkpointing import load_checkpoint
-from ..engine.evaluate import evaluate
-from ..engine.inputs import collate
 from ..engine.repro import seed_everything
-from ..engine.train import TrainConfig, fit, to_channels_last
+from ..engine.train import TrainConfig, to_channels_last
 from ..models import create
 from ..paths import cache_key, repo_root
 from .planner import is_2d
+from .training import fit_and_report, read_result, test_scores, write_result
 
 
 def synthetic_root(cfg, pretraining: bool = False) -> Path:
@@ -83,83 +80,6 @@ def cpu_data(cfg, modality: str | None = None, split: int = 1, pretraining: bool
     )
 
 
-def _fit_and_report(
-    model_name: str,
-    model: nn.Module,
-    options: dict,
-    train_set,
-    val_set,
-    test_set,
-    class_names,
-    modality,
-    *,
-    epochs: int,
-    out: str | Path,
-    seed: int,
-    batch_size: int,
-    optimizer: str,
-    lr: float,
-    teacher: nn.Module | None = None,
-    distill: str | None = None,
-    distill_weight: float | None = None,
-) -> dict:
-    """Train with `engine.fit` (resuming from `out`), keeping the epoch with the best Top-1 on `val_set`, and return
-    its result row: that epoch's validation Top-1 and its test Top-1/Top-3 and pair accuracies (`test_set` is
-    read once, after training)."""
-    config = TrainConfig(
-        model=model_name,
-        options=options,
-        modality=modality,
-        dataset="synthetic",
-        epochs=epochs,
-        batch_size=batch_size,
-        effective_batch=batch_size,
-        accumulation=1,
-        optimizer=optimizer,
-        lr=lr,
-        seed=seed,
-        workers=0,
-        device="cpu",
-        out=str(out),
-        progress=False,
-        tensorboard=False,
-        resume=True,
-        num_classes=len(class_names),
-        class_names=list(class_names),
-        distill=distill,
-        distill_weight=distill_weight,
-    )
-    pairs = reversed_pairs(class_names) + speed_pairs(class_names)
-    started = time.perf_counter()
-    result = fit(config, model, train_set, val_set, teacher=teacher, pairs=pairs)
-    seconds = time.perf_counter() - started
-    epochs_log = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines() if line]
-    best = next(m for m in epochs_log if m["epoch"] == result["best_epoch"])
-    test = _test_report(model, out, test_set, class_names, pairs)
-    pairwise = {f"{a}/{b}": float(test.get("pairwise_accuracy", {}).get(f"{a}|{b}", float("nan"))) for a, b in pairs}
-    reversed_names = [f"{a}/{b}" for a, b in reversed_pairs(class_names)]
-    return {
-        "top1": test["top1"],
-        "top3": test["top3"],
-        "val_top1": best["val_top1"],
-        "reversed_pairs": float(np.nanmean([pairwise[k] for k in reversed_names])) if reversed_names else np.nan,
-        **pairwise,
-        "best_epoch": best["epoch"],
-        "train_top1": best["train_top1"],
-        "seconds": seconds,
-        "parameters": sum(p.numel() for p in model.parameters()),
-    }
-
-
-@torch.inference_mode()
-def _test_report(model: nn.Module, out: str | Path, test_set, class_names, pairs) -> dict:
-    """`summarize` of the run's best.pt on `test_set` (views averaged)."""
-    model.load_state_dict(load_checkpoint(Path(out) / "best.pt")["model"])
-    loader = DataLoader(test_set, batch_size=32, collate_fn=collate)
-    report, _ = evaluate(model.eval(), loader, torch.device("cpu"), len(class_names), list(class_names), pairs)
-    return report
-
-
 def train_and_test(
     model_name: str,
     data: SyntheticSplit,
@@ -190,7 +110,7 @@ def train_and_test(
         model.load_state_dict(state)  # 3D kernels do not depend on the clip length: a 16f checkpoint fits 32f
     train_set, test_set = data.datasets(model)
     val_set = data.validation(model)
-    return _fit_and_report(
+    return fit_and_report(
         model_name,
         model,
         dict(options, frames=frames),
@@ -331,10 +251,8 @@ def pretrain(
         **options,
     }
     out = Path(runs_dir or paths.runs_dir() / "backbones") / cache_key(**settings)
-    done = out / "result.json"
-    if done.is_file():
-        result = json.loads(done.read_text())
-    else:
+    result = read_result(out)
+    if result is None:
         result = train_and_test(
             model,
             data,
@@ -347,7 +265,7 @@ def pretrain(
             init=init,
             **options,
         )
-        _write_json(done, result)
+        write_result(out, result)
     return {
         **result,
         "checkpoint": str(out / "best.pt"),
@@ -357,13 +275,6 @@ def pretrain(
         "sampling": sampling,
         "modality": data.modality,
     }
-
-
-def _write_json(path: Path, value) -> None:
-    """Written whole, then renamed: a kill never leaves half a file."""
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(value, indent=1))
-    partial.replace(path)
 
 
 def _rebuild(backbone: dict, num_classes: int, **changes) -> nn.Module:
@@ -463,6 +374,68 @@ def validation_features(backbone: dict, data: SyntheticSplit, fusion: str | None
     return out
 
 
+PROBE_L2 = (1e-4, 1e-3, 1e-2)  # weight decays of the probe, the one kept chosen on the validation videos
+
+
+def _pooled(maps: torch.Tensor) -> torch.Tensor:
+    """Feature maps averaged over time and space: (N, C), or (N, V, C) with test views."""
+    return maps.float().mean(dim=(-3, -2, -1))
+
+
+def _fit_probe(train: torch.Tensor, labels: torch.Tensor, classes: int, l2: float) -> nn.Linear:
+    """Multinomial logistic regression on standardised pooled features, fitted to convergence with L-BFGS."""
+    torch.manual_seed(0)
+    probe = nn.Linear(train.shape[1], classes)
+    optimizer = torch.optim.LBFGS(probe.parameters(), lr=1, max_iter=500, line_search_fn="strong_wolfe")
+
+    def loss():
+        optimizer.zero_grad()
+        value = nn.functional.cross_entropy(probe(train), labels) + l2 * probe.weight.pow(2).sum()
+        value.backward()
+        return value
+
+    optimizer.step(loss)
+    return probe
+
+
+def probe(
+    backbone: dict, data: SyntheticSplit, train_views: int | None = None, protocol: str = "single-center"
+) -> dict:
+    """The ceiling an average-pooling head should reach on `backbone`'s frozen features: a logistic regression on
+    the time-and-space-pooled features of the same training views (`frozen_features`), its weight decay chosen on
+    the validation videos (`PROBE_L2`), tested under `protocol` (views averaged). Returns its train, validation and
+    test Top-1 (%) and the weight decay; cached beside the features."""
+    source = {"split": data.split, "source": data.source, "views": default_views(backbone, train_views)}
+    cache = Path(backbone["checkpoint"]).parent / "features" / f"probe_{cache_key(protocol=protocol, **source)}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    train_maps, train_labels, test_maps, test_labels = frozen_features(backbone, data, train_views, protocol)
+    val_maps, val_labels = validation_features(backbone, data)
+    train, val, test = _pooled(train_maps), _pooled(val_maps), _pooled(test_maps)
+    mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
+    train, val, test = (train - mean) / std, (val - mean) / std, (test - mean) / std
+    classes = len(data.class_names)
+
+    def top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+        with torch.no_grad():
+            logits = model(x).mean(1) if x.dim() == 3 else model(x)
+        return 100 * float((logits.argmax(1) == y).float().mean())
+
+    fitted = {l2: _fit_probe(train, train_labels, classes, l2) for l2 in PROBE_L2}
+    l2 = max(PROBE_L2, key=lambda w: (top1(fitted[w], val, val_labels), -PROBE_L2.index(w)))
+    chosen = fitted[l2]
+    result = {
+        "probe_train_top1": top1(chosen, train, train_labels),
+        "probe_val_top1": top1(chosen, val, val_labels),
+        "probe_top1": top1(chosen, test, test_labels),
+        "probe_l2": l2,
+    }
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.with_suffix(".tmp").write_text(json.dumps(result))
+    cache.with_suffix(".tmp").replace(cache)  # whole or not at all
+    return result
+
+
 HEAD_RUN_KEYS = ("row", "optimizer", "lr", "fusion", "distill", "distill_weight", "frames")
 
 
@@ -502,7 +475,6 @@ def load_head(run_dir: str | Path, backbone: dict, row: dict, num_classes: int) 
     return model.eval()
 
 
-@torch.inference_mode()
 def head_scores(
     run_dir: str | Path,
     backbone: dict,
@@ -514,10 +486,7 @@ def head_scores(
     """Test-split logits (N, K) of a trained head (views averaged) and the labels: one stream for late fusion."""
     model = load_head(run_dir, backbone, row, len(data.class_names))
     *_, maps, labels = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
-    maps = _select_frames(maps, row).float()
-    if maps.dim() == 6:
-        return model(maps.flatten(0, 1)).unflatten(0, maps.shape[:2]).mean(1), labels
-    return model(maps), labels
+    return test_scores(model, FeatureDataset(_select_frames(maps, row), labels))["scores"], labels
 
 
 def run_heads(
@@ -534,6 +503,7 @@ def run_heads(
     teacher: dict | None = None,
     batch_size: int | None = None,
     reuse: bool = True,
+    lrs: tuple[float, ...] | None = None,
 ) -> pd.DataFrame:
     """Train a head per row on the frozen features of `backbone` (a `pretrain` row), for each seed.
 
@@ -571,11 +541,8 @@ def run_heads(
         teacher_data = frozen_features(teacher["backbone"], teacher["data"], train_views, protocol)
         teacher_outputs = {}  # per distillation kind: the frozen teacher's targets, computed once
     out, features = [], {}
-    bar = tqdm([(row, seed) for row in rows for seed in seeds], desc="heads", leave=False)
-    for row, seed in bar:
-        bar.set_postfix_str(row["row"][:40])
-        # defaults spelled out, so that a row naming them (e.g. optimizer="adamw") shares the run of one that does not
-        settings = {"optimizer": "adamw", "lr": lr, **{k: v for k, v in row.items() if k != "row"}}
+
+    def train_one(row: dict, seed: int, settings: dict) -> tuple[Path, dict]:
         key = cache_key(
             settings=settings,
             seed=seed,
@@ -589,51 +556,62 @@ def run_heads(
             teacher=teacher and (teacher["backbone"]["checkpoint"], teacher["row"]),
         )
         run_dir = Path(runs_dir) / key
-        done = run_dir / "result.json"
-        if reuse and done.is_file():
-            result = json.loads(done.read_text())
-        else:
-            if row.get("fusion") not in features:  # read from the cache once per call, not once per row
-                features[row.get("fusion")] = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
-            train_maps, train_labels, test_maps, test_labels = features[row.get("fusion")]
-            seed_everything(seed)
-            model = _head_for(backbone, row, num_classes)
-            distilled = teacher_data is not None and row.get("distill")
-            if distilled and row["distill"] not in teacher_outputs:
-                teacher_outputs[row["distill"]] = CachedTeacher.of(teacher_model, teacher_data[0], row["distill"])
-            taught = teacher_outputs[row["distill"]] if distilled else None
-            train_set = FeatureDataset(
-                _select_frames(train_maps, row), train_labels, taught.targets if distilled else None
-            )
-            test_set = FeatureDataset(_select_frames(test_maps, row), test_labels)
-            val_maps, val_labels = validation_features(backbone, data, row.get("fusion"))
-            val_set = FeatureDataset(_select_frames(val_maps, row), val_labels)
-            result = _fit_and_report(
-                backbone["model"],
-                model,
-                settings,
-                train_set,
-                val_set,
-                test_set,
-                data.class_names,
-                data.modality,
-                epochs=epochs,
-                out=run_dir,
-                seed=seed,
-                batch_size=batch_size,
-                optimizer=settings["optimizer"],
-                lr=settings["lr"],
-                teacher=taught,
-                distill=row.get("distill"),
-                distill_weight=row.get("distill_weight"),
-            )
-            _write_json(done, result)
+        result = read_result(run_dir) if reuse else None
+        if result is not None:
+            return run_dir, result
+        if row.get("fusion") not in features:  # read from the cache once per call, not once per row
+            features[row.get("fusion")] = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
+        train_maps, train_labels, test_maps, test_labels = features[row.get("fusion")]
+        seed_everything(seed)
+        model = _head_for(backbone, row, num_classes)
+        distilled = teacher_data is not None and row.get("distill")
+        if distilled and row["distill"] not in teacher_outputs:
+            teacher_outputs[row["distill"]] = CachedTeacher.of(teacher_model, teacher_data[0], row["distill"])
+        taught = teacher_outputs[row["distill"]] if distilled else None
+        train_set = FeatureDataset(_select_frames(train_maps, row), train_labels, taught.targets if distilled else None)
+        test_set = FeatureDataset(_select_frames(test_maps, row), test_labels)
+        val_maps, val_labels = validation_features(backbone, data, row.get("fusion"))
+        val_set = FeatureDataset(_select_frames(val_maps, row), val_labels)
+        result = fit_and_report(
+            backbone["model"],
+            model,
+            settings,
+            train_set,
+            val_set,
+            test_set,
+            data.class_names,
+            data.modality,
+            epochs=epochs,
+            out=run_dir,
+            seed=seed,
+            batch_size=batch_size,
+            optimizer=settings["optimizer"],
+            lr=settings["lr"],
+            teacher=taught,
+            distill=row.get("distill"),
+            distill_weight=row.get("distill_weight"),
+        )
+        write_result(run_dir, result)
+        return run_dir, result
+
+    bar = tqdm([(row, seed) for row in rows for seed in seeds], desc="heads", leave=False)
+    for row, seed in bar:
+        bar.set_postfix_str(row["row"][:40])
+        # defaults spelled out, so that a row naming them (e.g. optimizer="adamw") shares the run of one that does not
+        settings = {"optimizer": "adamw", "lr": lr, **{k: v for k, v in row.items() if k != "row"}}
+        # every head gets the same learning rates (`lrs`, else the profile's) and keeps the one best on the
+        # validation videos (the first of a tie), as it keeps its epoch: the same tuning budget for every arm
+        grid = lrs or cfg.head_lrs or (settings["lr"],)
+        tried = [(r, *train_one(row, seed, {**settings, "lr": r})) for r in grid]
+        rate, run_dir, result = max(tried, key=lambda t: (t[2]["val_top1"], -tried.index(t)))
         out.append(
             {
                 "row": row["row"],
                 "seed": seed,
                 "modality": data.modality,
                 **result,
+                "lr": rate,
+                "val_by_lr": " ".join(f"{r:g}:{res['val_top1']:.1f}" for r, _, res in tried),
                 "run_dir": str(run_dir),
                 "teacher_top1": teacher_top1 if row.get("distill") else np.nan,
             }

@@ -12,7 +12,7 @@ import pandas as pd
 from .. import paths, profiles, recipes
 from ..recipes import CLAIMS, TABLES
 from .execute import run
-from .planner import runs_dir_for
+from .planner import STAND_INS, runs_dir_for, write_stand_in_weights
 from .report import _close, plot_claims, plot_table, save_table, show, show_claims, summary, table_of
 from .verdicts import CLAIM_COLUMNS, claims, control_claims
 
@@ -22,9 +22,9 @@ def run_tables(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -
     layout are written first (into the runs folder), so its runs read them as the published ones are read."""
     rows = recipes.recipes_for(tables)
     runs_dir = Path(runs_dir) if runs_dir is not None else runs_dir_for(cfg)
-    if cfg.backbone in recipes.STAND_INS:
+    if cfg.backbone in STAND_INS:
         weights = runs_dir / "stand_in_weights"
-        recipes.write_stand_in_weights(weights, rows, cfg.backbone)
+        write_stand_in_weights(weights, rows, cfg.backbone)
         cfg = dataclasses.replace(cfg, weights_dir=str(weights))
     runs = run(cfg, rows, runs_dir, seed)
     return summary(runs, rows, cfg), runs

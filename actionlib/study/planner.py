@@ -8,12 +8,14 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from .. import paths, recipes
 from ..engine.optim import default_optimizer
 from ..models import create
 from ..models.heads import build_head
 from ..paths import cache_key
-from ..recipes import STREAMS, Recipe
+from ..recipes import STREAMS, Recipe, Stream, stream_keys
 
 # Stream options the CPU networks keep as they are; the others are listed in `Plan.changes` when dropped.
 HEAD_OPTIONS = ("head", "fusion", "layers", "heads", "cls", "normalize_input")
@@ -39,7 +41,7 @@ class Plan:
     reason: str | None = None  # why the profile cannot run this stream (then the row does not run)
     teacher: str | None = None
     init: str | None = None  # the stream whose trained weights start this one (CPU "16f pre-trained" rows)
-    source: str = "memory"  # "files": the dataset's videos (`recipes.train_stream`); "memory": a decoded synthetic set
+    source: str = "memory"  # "files": the dataset's videos (`training.train_stream`); "memory": a decoded synthetic set
     test_frames: int | None = None  # frames the stream is tested on where they differ from training ("files")
 
 
@@ -56,14 +58,65 @@ NOT_ON_CPU = {
     "a few epochs (96x72, 5 epochs: 32.6 -> 20.1 %, measured); the thesis's row starts from Kinetics weights",
     "mars": "MARS distils into the backbone, which the CPU profiles freeze",
     "dataset": "the CPU profiles have one dataset (synthetic), which stands in for HMDB51",
-    "breadth": "the default CPU run keeps three runs of the rows the thesis's claims compare and the tables that "
-    "reuse their networks, within 30 minutes on 2 cores; `--profile cpu` runs this table too",
+    "breadth": "the default CPU run keeps five runs of the rows the thesis's claims compare, and the tables that "
+    "reuse their networks, within its time on 2 cores; `--profile cpu` runs this table too",
 }
 
 
 # How the CPU profiles choose the epoch they keep (the full profile keeps the authors' rule: the best test Top-1).
 SELECTION = "best epoch chosen on training videos held out for validation, not on the test split"
 FULL_SELECTION = "best epoch chosen on the test list, the authors' rule (HMDB51 has no validation split; Section 3.2.5)"
+
+
+# A stand-in replaces every stream's network by a small one of the same kind (2D or 3D), initialised from
+# checkpoints it writes in the public layout: the whole protocol (layouts, splits, checkpoint loading, training,
+# resuming, test protocols, fusion, distillation, tables) then runs in seconds per row on a CPU. The `tiny`
+# profile (`profiles.Profile.backbone`) uses it; its numbers are not the thesis's.
+STAND_INS = {
+    "tiny": {
+        "2d": {"model": "resnet18", "options": {"width": 8, "size": 32}, "frames": 4},
+        "3d": {"model": "resnext3d_101", "options": {"blocks": (1, 1, 1, 1), "width": 16, "size": 32}, "frames": 8},
+    }
+}
+_KEPT_2D = ("head", "fusion", "layers", "heads", "cls")  # options a narrow ResNet18 accepts unchanged
+_KEPT_3D = ("head", "layers", "heads", "cls")  # FRMB/FRAB need the 101-layer network; `fusion` is SlowFast's
+
+
+def stand_in_stream(stream: Stream, stand_in: str) -> Stream:
+    """`stream` on the stand-in network (see STAND_INS): same modality, head, optimizer and teacher."""
+    if stand_in not in STAND_INS:
+        raise ValueError(f"unknown stand_in {stand_in!r}; allowed: {', '.join(STAND_INS)} or None")
+    two_d = is_2d(stream.model)
+    spec = STAND_INS[stand_in]["2d" if two_d else "3d"]
+    kept = {k: v for k, v in stream.options.items() if k in (_KEPT_2D if two_d else _KEPT_3D)}
+    frames = 1 if stream.options.get("frames") == 1 else spec["frames"]
+    train = {k: v for k, v in stream.train.items() if k != "stride"}
+    return Stream(spec["model"], stream.modality, {**spec["options"], **kept, "frames": frames}, stream.weights,
+                  train, stream.teacher)  # fmt: skip
+
+
+def write_stand_in_weights(weights_dir: str | Path, rows, stand_in: str = "tiny") -> list[Path]:
+    """Checkpoints in the public layout (a `state_dict` of backbone keys with a `module.` prefix, as Hara's and
+    MARS's files) for the stand-in networks, under the file names the streams of `rows` read: the stand-in run goes through
+    the loading code without the real downloads."""
+    written = []
+    for key in stream_keys(rows):
+        stream = stand_in_stream(STREAMS[key], stand_in)
+        path = Path(weights_dir) / stream.weights if stream.weights else None
+        if path is None or path.is_file():
+            continue
+        options = {k: v for k, v in stream.options.items() if k in ("width", "blocks", "size", "frames")}
+        backbone = create(stream.model, num_classes=400, **options).backbone.state_dict()
+        state = {f"module.{k}": v for k, v in backbone.items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state_dict": state}, path)
+        written.append(path)
+    return written
+
+
+def profile_stream(cfg, key: str) -> Stream:
+    """Stream `key` on the profile's backbone: as published, or on a tiny network of its kind (`STAND_INS`)."""
+    return STREAMS[key] if cfg.backbone not in STAND_INS else stand_in_stream(STREAMS[key], cfg.backbone)
 
 
 def is_2d(model: str) -> bool:
@@ -96,12 +149,11 @@ def _init_stream(key: str, recipe: Recipe) -> str | None:
 
 def _files_plan(key: str, recipe: Recipe, cfg) -> Plan:
     """The thesis's run of stream `key` on the dataset's files, end to end from its initialisation; with a tiny
-    backbone (`recipes.STAND_INS`), the same run on the tiny network of the stream's kind."""
-    stream, changes, test_frames = STREAMS[key], [], recipe.test_frames
-    if cfg.backbone in recipes.STAND_INS:
-        stream = recipes.stand_in_stream(stream, cfg.backbone)
+    backbone (`STAND_INS`), the same run on the tiny network of the stream's kind."""
+    stream, changes, test_frames = profile_stream(cfg, key), [], recipe.test_frames
+    if cfg.backbone in STAND_INS:
         changes.append(f"the {cfg.backbone!r} stand-in network, not the thesis's")
-        test_frames = recipes.STAND_INS[cfg.backbone]["2d"]["frames"] if test_frames else None
+        test_frames = STAND_INS[cfg.backbone]["2d"]["frames"] if test_frames else None
     return Plan(
         key,
         "fine-tune",
@@ -214,7 +266,8 @@ def is_compared(recipe: Recipe) -> bool:
 
 def runs_of(recipe: Recipe, cfg, seed: int = 0) -> list[tuple[int, int]]:
     """(split, seed) of every run of a row: the profile's splits (split 1 only where the thesis reports split 1)
-    times its seeds; a row a claim compares gets more seeds until it has `cfg.claim_repeats` runs."""
+    times its seeds; a row a claim compares gets more seeds until it has `cfg.claim_repeats` runs (its table then
+    shows every row on the runs they share, `report.summary`)."""
     splits = recipes.splits_of(recipe, cfg)
     wanted = cfg.claim_repeats if is_compared(recipe) else 1
     seeds = max(cfg.repeats, -(-wanted // len(splits)))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import recipes, reference, stats
+from .. import paths, recipes, reference, stats
 from ..data.datasets import class_names
 from ..data.synthetic import get_class
 from ..recipes import CLAIMS
@@ -20,8 +20,9 @@ from .planner import runs_dir_for
 
 def claims(runs: pd.DataFrame, tables, controls: pd.DataFrame | None = None) -> pd.DataFrame:
     """The claims of `tables` (`CLAIMS`) tested on `runs` by `stats.claims_table`: the thesis's values and
-    difference, ours with its paired 95 % interval over runs and test videos, and a `verdict` (`agrees`,
-    `disagrees` or `within noise` with the thesis's direction). A claim whose rows did not both run is left out.
+    difference, ours with its paired 95 % interval over runs and test videos (and over runs alone), the smallest
+    difference the design detects, and a `verdict` (`stats.verdict`: `agrees`, `disagrees`, `within noise` or
+    `cannot resolve`, against the thesis's direction). A claim whose rows did not both run is left out.
 
     `classes` says which test videos a line is computed on: "all", or, where the data have class groups, a second
     line per claim on the `CONTROL_CLASSES` videos only; then the lines of `controls` (`control_claims`: the
@@ -86,15 +87,64 @@ def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFram
     if group is not None:  # the videos of one class group (the same positions in every run of a split)
         vectors = [v[_letters(g) == ord(group[0])] for v, g in zip(vectors, long["video_groups"], strict=True)]
     long = long.assign(run=long["split"].astype(str) + "/" + long["seed"].astype(str), correct=vectors)
+    # runs of one split are tested on the same videos in the same order: the bootstrap draws them once for all
     found = stats.claims_table(
-        [(n, a, b, ta, tb) for n, _, _, a, b, ta, tb in chosen], long, row_column="key", run_column="run"
+        [(n, a, b, ta, tb) for n, _, _, a, b, ta, tb in chosen],
+        long,
+        row_column="key",
+        run_column="run",
+        population_column="split",
     )
+    found["evidence"] = [_evidence(long[long["key"].isin([a, b])]) for _, _, _, a, b, *_ in chosen]
     found.insert(1, "table", [f"Table {t}" for _, t, *_ in chosen])
     found["row_a"] = found["row_a"].str.split(" | ", regex=False).str[1]
     found["row_b"] = found["row_b"].str.split(" | ", regex=False).str[1]
     found.insert(4, "protocols", [" vs ".join(p) if p else "" for _, _, p, *_ in chosen])
     found.insert(5, "classes", "all" if group is None else f"{group} only")
     return found[CLAIM_COLUMNS]
+
+
+def _evidence(runs: pd.DataFrame) -> str:
+    """A short name for the run folders a claim line reads: two claims with the same one (Table 4.1's BERT against
+    TGAP and Table 4.3's RGB stream train the same heads) are one piece of evidence, counted once by `holm_p`."""
+    return paths.cache_key(runs=sorted(";".join(sorted(runs["runs"].astype(str))).split(";")))
+
+
+def all_claims(tables_dir: str | Path) -> pd.DataFrame:
+    """Every line of the notebooks' `NN_claims.csv` in `tables_dir`, in notebook order, with `holm_p`: Holm's
+    adjustment of `p_value` across the profile's claims on all test videos (the family the headline reads), each
+    piece of evidence counted once (`same_runs_as` names the claim whose runs a line repeats); controls get none,
+    they qualify a claim rather than test one."""
+    parts = [
+        pd.read_csv(csv, keep_default_na=False, na_values=[""])
+        for csv in sorted(Path(tables_dir).glob("[0-9][0-9]_claims.csv"))
+    ]
+    found = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CLAIM_COLUMNS)
+    found["same_runs_as"] = ""
+    found["holm_p"] = np.nan
+    if not len(found) or "p_value" not in found:
+        return found
+    main = found[found["classes"] == "all"]
+    first = main.drop_duplicates("evidence")
+    adjusted = pd.Series(stats.holm(first["p_value"].to_numpy()), index=first["evidence"].to_numpy())
+    found.loc[main.index, "holm_p"] = main["evidence"].map(adjusted).to_numpy()
+    named = first.set_index("evidence")["claim"]
+    repeats = main[~main.index.isin(first.index)]
+    found.loc[repeats.index, "same_runs_as"] = repeats["evidence"].map(named).to_numpy()
+    return found
+
+
+def write_all_claims(results: str | Path) -> Path | None:
+    """`all_claims` of `results`/tables written as `claims.csv` (and a Markdown twin); None when no notebook tested
+    a claim."""
+    tables = Path(results) / "tables"
+    found = all_claims(tables)
+    if not len(found):
+        return None
+    path = tables / "claims.csv"
+    found.to_csv(path, index=False)
+    path.with_suffix(".md").write_text(found.drop(columns=["evidence"]).to_markdown(index=False, floatfmt=".3g") + "\n")
+    return path
 
 
 def _thesis_values(claim: recipes.Claim) -> tuple[list[str], list[float]]:
@@ -121,8 +171,13 @@ CLAIM_COLUMNS = [
     "difference",
     "ci_low",
     "ci_high",
+    "seed_ci_low",
+    "seed_ci_high",
+    "mde",
     "n_runs",
     "n_videos",
+    "p_value",
     "mcnemar_p",
     "verdict",
+    "evidence",
 ]

@@ -5,23 +5,29 @@
 Sphinx + myst-nb (`nb_execution_mode = "off"`: the stored outputs are rendered) with sphinx-book-theme, all from
 PyPI and offline. Sphinx cannot take pages from outside its source folder, so the pages are staged in a
 temporary folder: the pages of this folder (index.md, running.md), `notebooks/NN_*.ipynb` from
-`<results>/executed/` (the failed/ copies are left out), `tables/` and `figures/` from the results, and the pages
-generated here (`headlines/*.md` for the landing page, `tables.md`). The configuration stays here (`-c`).
+`<results>/executed/` (the failed/ copies are left out), `tables/` and `figures/` from the results, the files a
+page offers for download (`downloads/`: its executed notebook, its `.py` source, its training log) and the pages
+generated here (`headlines/*.md` for the landing page, `tables.md`, the index of the tables). The configuration
+stays here (`-c`). The tables are copied into the site too (`tables/`), for the links under each table.
 
 Every notebook is cleaned again on the way (actionlib.reproduce.clean_outputs): pages made by an older
-`actionlib reproduce` still lose their progress bars and machine paths.
+`actionlib reproduce` still lose their progress bars and machine paths, and the training's log lines (epochs,
+`--resume` notes) go to the page's log file (with `<results>/logs/NN.log`, where `study.report.training_log` puts
+them). Under each page's title, a line links its executed notebook, its source and its log, and names the
+parameters it ran with.
 
 Which code a reader sees is decided by cell tags, which the notebooks can carry in their `.py` source
 (`# %% tags=["remove-input"]`):
 
 - no tag: the code is folded away behind a "Show code cell source" toggle and its outputs are shown;
-- `parameters`, `injected-parameters` or `show-input`: the code is shown (the parameters are what a reader
-  changes, and the injected ones say how the page was made);
+- `parameters` or `show-input`: the code is shown (the parameters are what a reader changes);
+- `injected-parameters` (papermill's cell): removed; the line under the title names the parameters instead;
 - myst-nb's own tags (`remove-input`, `remove-output`, `remove-cell`, `hide-input`, `hide-output`, `hide-cell`)
   are left to myst-nb: `remove-input` for plumbing (imports, configuration, asserts), `remove-cell` for cells
   whose output does not belong on the page either.
 
-Code cells with a long text output get `scroll-output`, so that a training log does not fill the page.
+Code cells with a long text output get `scroll-output`, so that a long output does not fill the page, and a
+heading over nothing (e.g. "Checks" above assertions that print nothing) is left out.
 
 The site is written to a new folder which then replaces `--out` (a failed build leaves the previous site).
 """
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import re
 import shutil
 import sys
@@ -42,7 +49,7 @@ PAGES = ("index.md", "running.md", "cpu-profile.md", "library.md", "full-profile
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 # Tags after which the build leaves a cell's display to the notebook's author.
 LAYOUT_TAGS = {"remove-input", "remove-output", "remove-cell", "hide-input", "hide-output", "hide-cell"}
-SHOWN_TAGS = {"parameters", "injected-parameters", "show-input"}
+SHOWN_TAGS = {"parameters", "show-input"}
 LONG_OUTPUT_LINES = 25
 # The landing page's headline tables: (table, [(column, heading, decimals)]).
 _HEADLINE_COLUMNS = [
@@ -74,22 +81,82 @@ def _cell_tags(cell) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def prepare_notebook(nb):
-    """Clean the outputs and tag the cells for the page (see the module's docstring)."""
+def prepare_notebook(nb, log: list[str] | None = None):
+    """Clean the outputs (their training log lines into `log`, given a list) and tag the cells for the page (see
+    the module's docstring)."""
     from actionlib.reproduce import clean_outputs
 
-    clean_outputs(nb)
+    clean_outputs(nb, log=log if log is not None else [])
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue
         tags = _cell_tags(cell)
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
         if not set(tags) & (LAYOUT_TAGS | SHOWN_TAGS):
             tags.append("hide-input")
         lines = sum(len(o.get("text", "").splitlines()) for o in cell.get("outputs", []))
         if lines > LONG_OUTPUT_LINES and "scroll-output" not in tags:
             tags.append("scroll-output")
         cell.metadata["tags"] = tags
+    nb.cells = _without_empty_headings(nb.cells)
     return nb
+
+
+def _heading_only(cell) -> bool:
+    lines = [line for line in cell.get("source", "").splitlines() if line.strip()]
+    return cell.get("cell_type") == "markdown" and bool(lines) and all(line.startswith("#") for line in lines)
+
+
+def _shows_nothing(cell) -> bool:
+    """A code cell that puts nothing on a page: its source removed and no output."""
+    tags = set(_cell_tags(cell))
+    return cell.get("cell_type") == "code" and not cell.get("outputs") and bool(tags & {"remove-input", "remove-cell"})
+
+
+def _without_empty_headings(cells: list) -> list:
+    """`cells` less the headings over nothing: up to the next heading (or the end) only cells that show nothing."""
+    kept = []
+    for i, cell in enumerate(cells):
+        if _heading_only(cell):
+            rest = cells[i + 1 :]
+            end = next((k for k, c in enumerate(rest) if c.get("cell_type") == "markdown"), len(rest))
+            next_is_heading = end == len(rest) or rest[end].get("source", "").lstrip().startswith("#")
+            if next_is_heading and all(_shows_nothing(c) for c in rest[:end]):
+                continue
+        kept.append(cell)
+    return kept
+
+
+def page_links(stem: str, files: dict[str, str], parameters: dict) -> str:
+    """The line under a page's title: download links to its executed notebook, its `.py` source and its training
+    log (`files`: kind -> the name shown; a source not in the site is named as a repository path) and the
+    parameters it ran with."""
+    parts = [f"Executed notebook {{download}}`{stem}.ipynb <../downloads/{stem}.ipynb>`"]
+    if "py" in files:
+        parts.append(f"source {{download}}`{files['py']} <../downloads/{stem}.py>`")
+    else:
+        parts.append(f"source `notebooks/{stem}.py` in the repository")
+    if "log" in files:
+        parts.append(f"training log {{download}}`{stem}.log <../downloads/{stem}.log>`")
+    if parameters:
+        parts.append("run with " + ", ".join(f"`{k}={json.dumps(v)}`" for k, v in parameters.items()))
+    return " · ".join(parts)
+
+
+def _under_title(nb, line: str) -> None:
+    """Put `line` in its own paragraph right under the notebook's title (its first "# " heading)."""
+    for cell in nb.cells:
+        if cell.get("cell_type") != "markdown":
+            continue
+        lines = cell.source.split("\n")
+        for i, text in enumerate(lines):
+            if text.startswith("# "):
+                cell.source = "\n".join([*lines[: i + 1], "", line, "", *lines[i + 1 :]]).rstrip() + "\n"
+                return
+    from nbformat.v4 import new_markdown_cell
+
+    nb.cells.insert(0, new_markdown_cell(line))
 
 
 def _number(value: str, decimals: int | None) -> str:
@@ -141,31 +208,59 @@ def complexity_summary(md_path: Path) -> str:
     )
 
 
+def _table_line(path: Path) -> str:
+    """One line of the tables' index: a table's name, its rows, how many ran (those with a Top-1 of ours, where
+    it has that column), its profile and its files."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    ran = str(sum(bool(r["top1"]) for r in rows)) if rows and "top1" in rows[0] else ""
+    profile = rows[0].get("profile", "") if rows else ""
+    files = [f'<a href="tables/{path.name}">CSV</a>']
+    if path.with_suffix(".md").is_file():
+        files.append(f'<a href="tables/{path.stem}.md">Markdown</a>')
+    return f"| {path.stem} | {len(rows)} | {ran} | {profile} | {' · '.join(files)} |"
+
+
 def all_tables_page(results: Path, notebooks: list[Path]) -> str:
-    """A page with every table of the results, under the notebook that wrote it."""
+    """The index of the tables the notebooks wrote, under each notebook's page: rows, rows run, profile and
+    links to the files (every column; a notebook's page shows each table compactly)."""
     lines = [
         "# All tables",
         "",
-        "Every table the notebooks wrote (`results/tables/`, with a CSV beside each), in the order of the thesis.",
+        "Every table the notebooks wrote (`results/tables/`), in the order of the thesis, with its number of rows, "
+        "how many of them ran under the profile that made it, and its files: the CSV has every column (for a "
+        "spreadsheet or pandas), the Markdown file the same as text. Each notebook's page shows its tables "
+        "compactly, with the rows that did not run folded into one line.",
     ]
-    tables = sorted((results / "tables").glob("*.md"))
+    header = ["", "| table | rows | ran | profile | files |", "|---|---|---|---|---|"]
+    tables = sorted((results / "tables").glob("*.csv"))
     for nb in notebooks:
         mine = [t for t in tables if t.name.startswith(nb.name[:3])]
         if mine:
-            lines += ["", f"## [{nb.stem}](notebooks/{nb.stem}.ipynb)"]
-        for table in mine:
-            lines += ["", f"### {table.stem}", "", table.read_text(encoding="utf-8").strip()]
+            lines += ["", f"## {_title(nb)}", "", f"On [its page](notebooks/{nb.stem}.ipynb):", *header]
+            lines += [_table_line(t) for t in mine]
     other = [t for t in tables if not re.match(r"\d\d_", t.name)]
     if other:
-        lines += ["", "## Other tables"]
-        for table in other:
-            lines += ["", f"### {table.stem}", "", table.read_text(encoding="utf-8").strip()]
+        lines += ["", "## Other tables", *header] + [_table_line(t) for t in other]
     return "\n".join(lines) + "\n"
+
+
+def _title(path: Path) -> str:
+    """A notebook's title: its first "# " heading, else its name."""
+    import nbformat
+
+    for cell in nbformat.read(path, as_version=4).cells:
+        for line in cell.source.splitlines() if cell.cell_type == "markdown" else []:
+            if line.startswith("# "):
+                return line[2:].strip()
+    return path.stem
 
 
 def stage(results: Path, folder: Path) -> list[Path]:
     """Lay out the Sphinx source folder; returns the notebooks staged, in thesis order."""
     import nbformat
+
+    from actionlib.reproduce import clean_outputs, hide_paths, machine_roots
 
     for page in PAGES:
         shutil.copyfile(HERE / page, folder / page)
@@ -173,6 +268,8 @@ def stage(results: Path, folder: Path) -> list[Path]:
         if (results / name).is_dir():
             shutil.copytree(results / name, folder / name)
     (folder / "notebooks").mkdir()
+    downloads = folder / "downloads"
+    downloads.mkdir()
     staged = []
     for path in sorted((results / "executed").glob(NOTEBOOK_GLOB)):
         try:
@@ -182,7 +279,21 @@ def stage(results: Path, folder: Path) -> list[Path]:
             continue
         if not nb.cells:
             continue
-        nbformat.write(prepare_notebook(nb), folder / "notebooks" / path.name)
+        nbformat.write(clean_outputs(nbformat.read(path, as_version=4)), downloads / path.name)
+        files = {"ipynb": path.name}
+        source = REPO / "notebooks" / f"{path.stem}.py"
+        if source.is_file():
+            shutil.copyfile(source, downloads / source.name)
+            files["py"] = f"notebooks/{source.name}"
+        log = []
+        prepare_notebook(nb, log)
+        kept = results / "logs" / f"{path.name[:2]}.log"  # study.report.training_log's
+        text = (kept.read_text(encoding="utf-8") if kept.is_file() else "") + "".join(f"{line}\n" for line in log)
+        if text.strip():
+            (downloads / f"{path.stem}.log").write_text(hide_paths(text, machine_roots()), encoding="utf-8")
+            files["log"] = f"{path.stem}.log"
+        _under_title(nb, page_links(path.stem, files, nb.metadata.get("papermill", {}).get("parameters", {})))
+        nbformat.write(nb, folder / "notebooks" / path.name)
         staged.append(folder / "notebooks" / path.name)
     (folder / "headlines").mkdir()
     for table, columns in HEADLINES.items():
@@ -222,6 +333,8 @@ def build(results: str | Path = REPO / "results", out: str | Path | None = None,
         if code != 0:
             raise RuntimeError(f"sphinx-build failed (exit {code})")
         prune(html)
+        if (results / "tables").is_dir():  # the links under each table of a page (study.report.show)
+            shutil.copytree(results / "tables", html / "tables", dirs_exist_ok=True)
         new, old = out.with_name(f".{out.name}.new"), out.with_name(f".{out.name}.old")
         for folder in (new, old):
             shutil.rmtree(folder, ignore_errors=True)

@@ -14,8 +14,10 @@ nb_merge_streams = True
 nb_ipywidgets_js = {}
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
-# Staged by build.py for the {include} directives, not pages of their own.
-exclude_patterns = ["tables/**", "headlines/**", "figures/**", "**.ipynb_checkpoints"]
+# Staged by build.py for the {include}, {image} and {download} directives, not pages of their own.
+exclude_patterns = ["tables/**", "headlines/**", "figures/**", "downloads/**", "**.ipynb_checkpoints"]
+# Every figure of a notebook as wide as the text column; Sphinx links a scaled image to itself (click to enlarge).
+nb_render_image_options = {"width": "100%"}
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
 html_theme = "sphinx_book_theme"
@@ -33,4 +35,7 @@ html_css_files = ["site.css"]
 # The executed notebooks are in results/executed/ already: no second copy under _sources/.
 html_copy_source = False
 html_show_sourcelink = False
+# Search results show an excerpt of each page (Sphinx fetches the page): when the site is served over HTTP
+# (`python -m http.server -d results/site`); opened from disk, browsers refuse the fetch and show the titles only.
+html_show_search_summary = True
 html_last_updated_fmt = None

@@ -177,3 +177,12 @@ def test_out_of_memory_suggests_smaller_batches(monkeypatch, capsys, tmp_path):
     assert main(train_args(tmp_path, tmp_path / "run")) == 1
     err = capsys.readouterr().err
     assert "--batch-size (now 4)" in err and "--accumulation" in err
+
+
+def test_a_command_written_to_resume_starts_its_run_the_first_time(synthetic, tmp_path, capsys):
+    """`actionlib recipes` prints every run with --resume, so that a killed job continues when launched again: its
+    first launch, with no checkpoint yet, starts the run."""
+    out = tmp_path / "run"
+    assert main(train_args(synthetic, out, "--resume")) == 0
+    assert "no checkpoint" in capsys.readouterr().out and (out / "last.pt").is_file()
+    assert main(train_args(synthetic, out, "--resume")) == 0  # launched again: the finished run is continued

@@ -34,7 +34,11 @@ def test_files_are_aligned_on_the_videos_every_stream_scored(tmp_path):
         "labels": labels[[0, 2]],
         "indices": torch.tensor([0, 2]),
     }  # video 1 unreadable in the flow stream
-    paths = [save_scores(tmp_path / "rgb.pt", rgb, ["a", "b"]), save_scores(tmp_path / "flow.pt", flow)]
+    videos = ["a/0.avi", "b/1.avi", "b/2.avi"]
+    paths = [
+        save_scores(tmp_path / "rgb.pt", rgb, ["a", "b"], split=1, videos=videos),
+        save_scores(tmp_path / "flow.pt", flow, split=1, videos=[videos[0], videos[2]]),
+    ]
     fused = fuse_files(paths, "l2")
     assert fused["indices"].tolist() == [0, 2] and fused["class_names"] == ["a", "b"]
     assert torch.allclose(fused["scores"], torch.tensor([[1.0, 1.0], [1.0, 1.0]]))
