@@ -268,12 +268,12 @@ def test_selection_reads_held_out_training_videos_never_the_test_split():
 def test_the_runner_selects_epochs_on_validation_videos_and_reads_the_test_split_once(pretrained, tmp_path,
                                                                                         monkeypatch):  # fmt: skip
     """What `engine.fit` selects on (its `val_set`) is the held-out training videos, for backbones and heads alike;
-    the test split is read once, after training, by `training.test_scores`."""
+    the test split is read once, after training, by `training.predict_in_memory`."""
     from actionlib.study import training
 
     cfg, data, backbone, _ = pretrained
     seen, tested = [], []
-    real_fit, real_test = training.fit, training.test_scores
+    real_fit, real_test = training.fit, training.predict_in_memory
 
     def spy_fit(config, model, train_set, val_set, **kwargs):
         seen.append(val_set)
@@ -284,7 +284,7 @@ def test_the_runner_selects_epochs_on_validation_videos_and_reads_the_test_split
         return real_test(model, test_set, *args)
 
     monkeypatch.setattr(training, "fit", spy_fit)
-    monkeypatch.setattr(training, "test_scores", spy_test)
+    monkeypatch.setattr(training, "predict_in_memory", spy_test)
     features.run_heads([{"row": "avg", "head": "avg"}], backbone, data, cfg, tmp_path, seeds=[0], train_views=2)
     val_maps, val_labels = features.validation_features(backbone, data)
     assert len(seen) == 1 and torch.equal(seen[0].maps, val_maps) and torch.equal(seen[0].labels, val_labels)

@@ -6,6 +6,7 @@ SIGTERM stop the kernels' whole process trees, a cell timeout or a dead kernel f
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -263,7 +264,7 @@ def run(
                     + "\n  - ".join(missing)
                 )
         try:
-            statuses = _execute_all(tasks, jobs, tqdm, progress)
+            statuses = _execute_all(tasks, jobs, functools.partial(tqdm, disable=not progress))
         except Interrupted as stop:
             finished = _finished(tasks, stop.finished)
             raise Interrupted(finished, len(tasks) - len(finished)) from None
@@ -297,7 +298,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             worker.join()
 
 
-def _execute_all(tasks: list[dict], jobs: int, tqdm, progress: bool = True) -> list[dict]:
+def _execute_all(tasks: list[dict], jobs: int, tqdm) -> list[dict]:
     """Run the tasks in fresh worker processes (spawn: papermill's chdir must not be shared), report each.
 
     Ctrl-C (KeyboardInterrupt) stops the workers and raises Interrupted with the statuses of those finished.
@@ -305,8 +306,7 @@ def _execute_all(tasks: list[dict], jobs: int, tqdm, progress: bool = True) -> l
     statuses = []
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))), mp_context=context, initializer=_worker_init)
-    bar = tqdm(total=len(tasks), unit="notebook", desc="reproduce", file=sys.stderr, disable=not progress)
-    with pool, bar:
+    with pool, tqdm(total=len(tasks), unit="notebook", desc="reproduce", file=sys.stderr) as bar:
         try:
             futures = {pool.submit(_execute, task): task for task in tasks}
             for future in as_completed(futures):

@@ -34,7 +34,7 @@ from ..engine.train import TrainConfig, to_channels_last
 from ..models import create
 from ..paths import cache_key, repo_root
 from .planner import is_2d
-from .training import fit_and_report, read_result, test_scores, write_result
+from .training import fit_and_report, predict_in_memory, read_result, write_result
 
 
 def synthetic_root(cfg, pretraining: bool = False) -> Path:
@@ -486,7 +486,7 @@ def head_scores(
     """Test-split logits (N, K) of a trained head (views averaged) and the labels: one stream for late fusion."""
     model = load_head(run_dir, backbone, row, len(data.class_names))
     *_, maps, labels = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
-    return test_scores(model, FeatureDataset(_select_frames(maps, row), labels))["scores"], labels
+    return predict_in_memory(model, FeatureDataset(_select_frames(maps, row), labels))["scores"], labels
 
 
 def run_heads(

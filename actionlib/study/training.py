@@ -8,7 +8,7 @@
   folder also holds what testing it gave (scores files beside a stream's checkpoint, `result.json` for a run in
   memory), written whole once the run is tested.
 - One tester, `engine.evaluate.predict_scores` (views averaged per video): through `evaluate_checkpoint` for a
-  checkpoint on files (`stream_scores`), through `test_scores` for a model and a dataset in memory.
+  checkpoint on files (`stream_scores`), through `predict_in_memory` for a model and a dataset in memory.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def finished(run_dir: str | Path, epochs: int) -> bool:
 
 
 @torch.inference_mode()
-def test_scores(model: nn.Module, dataset, batch_size: int = 32) -> dict:
+def predict_in_memory(model: nn.Module, dataset, batch_size: int = 32) -> dict:
     """`predict_scores` of `model` (in eval mode, on the CPU) over a dataset in memory: scores (N, K) with each
     video's views averaged, labels and dataset indices."""
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
@@ -294,7 +294,7 @@ def fit_and_report(
     seconds = time.perf_counter() - started
     best = next(m for m in read_metrics(out) if m["epoch"] == result["best_epoch"])
     model.load_state_dict(load_checkpoint(Path(out) / "best.pt")["model"])
-    scores = test_scores(model, test_set)
+    scores = predict_in_memory(model, test_set)
     test = summarize(scores["scores"], scores["labels"], len(class_names), list(class_names), pairs)
     pairwise = {f"{a}/{b}": float(test.get("pairwise_accuracy", {}).get(f"{a}|{b}", float("nan"))) for a, b in pairs}
     reversed_names = [f"{a}/{b}" for a, b in reversed_pairs(class_names)]
