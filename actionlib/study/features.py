@@ -512,7 +512,9 @@ def run_heads(
     `{"backbone": pretrain row of the teacher's stream, "row": the teacher's head row}` (its head is trained
     here first, on the same views). Runs are cached in `runs_dir` by their settings (the row name excluded,
     so two tables sharing a configuration train it once); returns one line per row and seed, with `run_dir` and,
-    for distilled rows, `teacher_top1` (the teacher's own test Top-1).
+    for distilled rows, `teacher_top1` (the teacher's own test Top-1). Each row trains at every rate of `lrs`
+    (default: the profile's `head_lrs`, else its own `lr`) and keeps the run best on the validation videos; the
+    line gives the rate kept (`lr`) and each rate's validation Top-1 (`val_by_lr`).
     """
     seeds = cfg.seeds if seeds is None else seeds
     epochs = epochs or cfg.epochs
