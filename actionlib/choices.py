@@ -11,7 +11,8 @@ PROTOCOLS = {
     "multi-ten": ("multi", "ten"),
 }
 OPTIMIZERS = ("sgd", "adam", "adamw", "swats")
-# Copies of names defined in modules that import pandas or torch (tests/test_cli_help.py checks they agree):
-FUSION_METHODS = ("softmax", "l2")  # actionlib.engine.fusion.FUSION_METHODS
-PROFILES = ("test", "smoke", "cpu", "full", "tiny")  # the keys of actionlib.profiles.PROFILES
-KERNEL_ENV = "ACTIONLIB_KERNEL"  # actionlib.reproduce.execution.KERNEL_ENV
+FUSION_METHODS = ("softmax", "l2")  # how `evaluate` fuses score sets (engine.fusion)
+KERNEL_ENV = "ACTIONLIB_KERNEL"  # the environment variable naming reproduce's Jupyter kernel
+# A copy: the profiles themselves live in actionlib.profiles, which imports pandas (tests/test_cli_help.py checks
+# that the names agree)
+PROFILES = ("test", "smoke", "cpu", "full", "tiny")

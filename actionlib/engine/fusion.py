@@ -19,9 +19,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..choices import FUSION_METHODS
 from .checkpointing import plain, safe_load, save_checkpoint
-
-FUSION_METHODS = ("softmax", "l2")
 
 
 def fuse_scores(streams, method: str = "l2", weights=None) -> torch.Tensor:

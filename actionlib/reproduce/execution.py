@@ -22,6 +22,7 @@ import psutil
 from tqdm import tqdm
 
 from .. import profiles
+from ..choices import KERNEL_ENV
 from ..command_line import sigint_ignored
 from ..paths import PUBLISHED_PROFILE, RESULTS_ENV, repo_root, results_dir
 from .parameters import (
@@ -34,8 +35,6 @@ from .parameters import (
     find_notebooks,
 )
 from .rendering import _install, _one_line, _relative, _write_atomic, build_site, clean_notebook, write_index
-
-KERNEL_ENV = "ACTIONLIB_KERNEL"
 
 
 class Interrupted(KeyboardInterrupt):
