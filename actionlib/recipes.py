@@ -735,7 +735,7 @@ def cmd_recipes(args) -> int:
     import json
     import shlex
 
-    from . import paths, profiles
+    from . import paths, profiles, reference
     from .command_line import printable
     from .study.training import describe, train_command
 
@@ -752,7 +752,8 @@ def cmd_recipes(args) -> int:
     tables = recipes_for_notebook_or_tables(args.notebook, args.tables)
     cfg = profiles.resolve("full", data_root=args.data_root, weights_dir=args.weights_dir)
     if args.json:
-        print(json.dumps([describe(r, cfg) for r in tables], indent=1))
+        thesis = reference.accuracy()  # read once for every row
+        print(json.dumps([describe(r, cfg, thesis) for r in tables], indent=1))
         return 0
     runs_dir = Path(args.runs) if args.runs else paths.runs_dir() / "full"
     estimates = gpu_hours()

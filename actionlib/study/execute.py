@@ -29,7 +29,7 @@ class _CpuStreams:
         # (`tune_seed`) and its other runs train at it: the grid's cost once per row rather than once per run (a
         # rate belongs to the head; a seed redraws the backbone, the head's initialisation and the data order)
         self.tune_seed = tune_seed
-        self._data, self._networks = {}, {}
+        self._data, self._networks, self._rates = {}, {}, {}
 
     def data(self, modality: str, split: int, pretraining: bool = False):
         if (modality, split, pretraining) not in self._data:
@@ -73,7 +73,10 @@ class _CpuStreams:
         """The rate the first run chose, for a later run (None: this run tries the whole grid)."""
         if not self.cfg.head_lrs or seed == self.tune_seed:
             return None
-        return (float(self.scores(p, recipe, split, self.tune_seed, protocol)["lr"]),)
+        key = (p.key, recipe.table, recipe.row, split, protocol)
+        if key not in self._rates:  # the first run's scores once, not once per later run
+            self._rates[key] = float(self.scores(p, recipe, split, self.tune_seed, protocol)["lr"])
+        return (self._rates[key],)
 
     def scores(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> dict:
         """Test scores of stream `p` under `protocol` (its network or head trained first unless cached)."""

@@ -157,16 +157,17 @@ def stream_scores(checkpoint: Path, protocol: str, cfg, progress: bool = False, 
     return {**out, "class_names": list(config["class_names"])}
 
 
-def describe(recipe: Recipe, cfg=None) -> dict:
+def describe(recipe: Recipe, cfg=None, thesis=None) -> dict:
     """One thesis row as the full profile runs it: its test protocol, fusion, thesis value, complexity row and
     every stream's model, clip, crop, initialisation, optimizer, learning rate, effective batch and teacher
-    (the engine's resolved values, not the recipe's shorthand). `actionlib recipes --json` prints these."""
-    from .. import profiles
+    (the engine's resolved values, not the recipe's shorthand). `actionlib recipes --json` prints these.
+    `thesis`: `reference.accuracy()`, read once by a caller that describes many rows."""
+    from .. import profiles, reference
 
     cfg = cfg or profiles.resolve("full")
     clips, crops = PROTOCOLS[recipe.protocol]
-    line = thesis_line(recipe)
-    thesis = line.iloc[0] if len(line) else None
+    thesis = reference.accuracy() if thesis is None else thesis
+    line = thesis_line(recipe, thesis)
     streams = []
     for key in recipe.streams:
         stream = STREAMS[key]
@@ -208,12 +209,17 @@ def describe(recipe: Recipe, cfg=None) -> dict:
             "frames": recipe.test_frames or (streams[0]["frames"] if streams else None),
         },  # fmt: skip
         "fusion": "sum of L2-normalised logits" if len(streams) > 1 else None,
-        "thesis_top1": float(thesis["top1"]) if thesis is not None else None,  # None: a row of ours
-        "thesis_also_printed": (thesis["also_printed"] or None) if thesis is not None else None,
+        "thesis_top1": float(line["top1"].iloc[0]) if len(line) else None,  # None: a row of ours
+        "thesis_also_printed": (line["also_printed"].iloc[0] or None) if len(line) else None,
         "complexity": complexity_id(recipe),
         # rows that train the same streams: one run stands for each, and each expects its own thesis value
         "same_streams_as": [
-            {"table": other.table, "row": other.row, "protocol": other.protocol, "thesis_top1": _thesis_top1(other)}
+            {
+                "table": other.table,
+                "row": other.row,
+                "protocol": other.protocol,
+                "thesis_top1": _thesis_top1(other, thesis),
+            }
             for other in RECIPES
             if other.streams == recipe.streams and other.dataset == recipe.dataset and other is not recipe
         ],
@@ -222,8 +228,8 @@ def describe(recipe: Recipe, cfg=None) -> dict:
     }
 
 
-def _thesis_top1(recipe: Recipe) -> float | None:
-    line = thesis_line(recipe)
+def _thesis_top1(recipe: Recipe, thesis) -> float | None:
+    line = thesis_line(recipe, thesis)
     return float(line["top1"].iloc[0]) if len(line) else None
 
 
