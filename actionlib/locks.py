@@ -12,7 +12,14 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None
 
 
 def temporary_path(path: str | Path) -> Path:
@@ -40,10 +47,10 @@ class FolderLock:
 
     The lock is written to a temporary beside it and hard-linked into place: the link fails while a lock exists,
     so exactly one writer wins, and no writer ever sees a lock without its owner. A lock whose process is dead on
-    this host (a killed writer) is stale and taken over; a live one, or one from another host (whose pid cannot be
-    checked), makes `acquire` raise `error` naming its pid. A lock with no readable owner (empty: an older version
-    killed between creating and filling it, or a full disk) is stale once UNREADABLE_STALE_S old; a younger one
-    may be being filled in by such a version, and counts as held.
+    this host (a killed writer) is stale and taken over, one takeover at a time (see `_take_over`); a live one, or
+    one from another host (whose pid cannot be checked), makes `acquire` raise `error` naming its pid. A lock with
+    no readable owner (empty: an older version killed between creating and filling it, or a full disk) is stale
+    once UNREADABLE_STALE_S old; a younger one may be being filled in by such a version, and counts as held.
     """
 
     UNREADABLE_STALE_S = 10.0
@@ -65,7 +72,18 @@ class FolderLock:
             other = self._read()
             if not self._stale(other):
                 raise self.error(self._busy_message(other))
-            # Remove the stale lock only if it is still the one judged stale (another writer may have taken it).
+            self._take_over(other)
+        raise self.error(self._busy_message(self._read()))
+
+    def _take_over(self, other: dict | None) -> None:
+        """Remove the stale lock `other`, if it is still the one in place.
+
+        Re-reading the lock and removing it are two steps: a writer that took the lock between them would lose it.
+        So both happen under the takeover guard, which every takeover holds: no one else removes a stale lock
+        meanwhile, and a lock that is no longer stale can only be a live writer's, which this re-read sees and
+        leaves alone.
+        """
+        with self._takeover_guard():
             again, age = self._read(), self._age()
             if other and again == other:
                 self.path.unlink(missing_ok=True)
@@ -73,7 +91,46 @@ class FolderLock:
             elif other is None and again is None and age is not None and age > self.UNREADABLE_STALE_S:
                 self.path.unlink(missing_ok=True)
                 print(f"{self.path}: taking over a lock that names no owner, {age:.0f} s old (its writer is gone)")
-        raise self.error(self._busy_message(self._read()))
+
+    @contextmanager
+    def _takeover_guard(self) -> Iterator[None]:
+        """Hold an exclusive `flock` on the hidden file `.<lock>.takeover` beside the lock, removed on leaving.
+
+        The file is removed while still locked, so a process that opened it before and gets the lock after finds
+        its file no longer the one at that name, and opens the new one: two holders never lock different files.
+        The lock dies with its process, so a killed takeover leaves nothing to clear but the file. Where there is
+        no `flock` (no fcntl, or a file system refusing it), the takeover goes on unguarded, as it did before.
+        """
+        guard = self.path.with_name(f".{self.path.name}.takeover")
+        fd = self._lock_guard(guard)
+        try:
+            yield
+        finally:
+            guard.unlink(missing_ok=True)
+            if fd is not None:
+                os.close(fd)
+
+    def _lock_guard(self, guard: Path) -> int | None:
+        """An open descriptor of `guard` holding its exclusive lock; None where files cannot be locked."""
+        if fcntl is None:
+            return None
+        while True:
+            try:
+                fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as err:
+                raise self._failure(err, guard) from err
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                held, named = os.fstat(fd), os.stat(guard)
+            except FileNotFoundError:  # the previous holder removed it: lock the one now there
+                os.close(fd)
+                continue
+            except OSError:  # e.g. ENOLCK on a network file system without locks
+                os.close(fd)
+                return None
+            if (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino):
+                return fd
+            os.close(fd)
 
     def _create(self) -> bool:
         """Put the lock in place with its content in one step; False when a lock exists already."""
@@ -116,11 +173,11 @@ class FolderLock:
             file.flush()
             os.fsync(file.fileno())
 
-    def _failure(self, err: OSError) -> Exception:
-        """A lock that cannot be written (full disk, permissions), as one line naming the lock."""
+    def _failure(self, err: OSError, path: Path | None = None) -> Exception:
+        """A lock that cannot be written (full disk, permissions), as one line naming the lock (or `path`)."""
         from .command_line import error_line
 
-        return self.error(error_line(OSError(err.errno, err.strerror, str(self.path))))
+        return self.error(error_line(OSError(err.errno, err.strerror, str(path or self.path))))
 
     def release(self) -> None:
         if self.held and self._read() == self.owner:

@@ -48,17 +48,16 @@ NOTEBOOK = "02"
 # Each row's network trained (or fine-tuned) and tested with multiple clips and ten crops (Section 3.4.1).
 
 # %%
-with study.report.training_log(NOTEBOOK, results_dir, profile):  # the epochs' lines: <results>/logs/
-    nb = study.notebook(
-        NOTEBOOK,
-        profile,
-        seed=seed,
-        data_root=data_root,
-        weights_dir=weights_dir,
-        splits=splits,
-        device=device,
-        results_dir=results_dir,
-    )
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
 by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 table = by_table["3.8"]
 study.show(table)

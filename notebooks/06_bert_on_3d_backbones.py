@@ -50,18 +50,17 @@ NOTEBOOK = "06"
 # ## Tables 4.3-4.6
 
 # %%
-with study.report.training_log(NOTEBOOK, results_dir, profile):  # the epochs' lines: <results>/logs/
-    nb = study.notebook(
-        NOTEBOOK,
-        profile,
-        seed=seed,
-        repeats=repeats,
-        data_root=data_root,
-        weights_dir=weights_dir,
-        splits=splits,
-        device=device,
-        results_dir=results_dir,
-    )
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    repeats=repeats,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
 by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 for table in by_table.values():
     study.show(table)

@@ -52,18 +52,17 @@ NOTEBOOK = "07"
 # ## Table 5.1: the distillation weight λ
 
 # %%
-with study.report.training_log(NOTEBOOK, results_dir, profile):  # the epochs' lines: <results>/logs/
-    nb = study.notebook(
-        NOTEBOOK,
-        profile,
-        seed=seed,
-        repeats=repeats,
-        data_root=data_root,
-        weights_dir=weights_dir,
-        splits=splits,
-        device=device,
-        results_dir=results_dir,
-    )
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    repeats=repeats,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
 by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 study.show(by_table["5.1"])
 

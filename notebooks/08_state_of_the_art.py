@@ -47,17 +47,16 @@ NOTEBOOK = "08"
 # ## Table 4.7: state of the art (three-split means)
 
 # %%
-with study.report.training_log(NOTEBOOK, results_dir, profile):  # the epochs' lines: <results>/logs/
-    nb = study.notebook(
-        NOTEBOOK,
-        profile,
-        seed=seed,
-        splits=splits,
-        data_root=data_root,
-        weights_dir=weights_dir,
-        device=device,
-        results_dir=results_dir,
-    )
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    splits=splits,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    device=device,
+    results_dir=results_dir,
+)
 by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 sota = study.with_complexity(by_table["4.7"])
 study.show(sota, ["params_m", "ops_g"])

@@ -52,17 +52,16 @@ NOTEBOOK = "NN"  # CHANGE to this file's number: its tables' `notebook` and the 
 # ## Table X.Y
 
 # %%
-with study.report.training_log(NOTEBOOK, results_dir, profile):  # the epochs' lines: <results>/logs/
-    nb = study.notebook(
-        NOTEBOOK,
-        profile,
-        seed=seed,
-        data_root=data_root,
-        weights_dir=weights_dir,
-        splits=splits,
-        device=device,
-        results_dir=results_dir,
-    )
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
 nb.show("X.Y")
 
 # %% [markdown]

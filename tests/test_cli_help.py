@@ -6,6 +6,7 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,16 +74,28 @@ RENAMED = [
     ("evaluate", "--report", "--out", "report", []),
     ("evaluate", "--score-fusion", "--fusion", "score_fusion", []),
     ("flow", "--flow-frames", "--out", "out", ["root"]),
+    ("flow", "--video-size", "--size", "size", ["root", "--flow-frames", "f"]),
     ("pose", "--pose-frames", "--out", "out", ["root"]),
+    # `--frames` and `--size` are a clip's length and crop (train, complexity), `--pose-frames` a pose frame root
+    ("synth", "--video-frames", "--frames", "frames", ["root"]),
+    ("synth", "--video-size", "--size", "size", ["root"]),
+    ("synth", "--pose-frames", "--pose-out", "pose_out", ["root"]),
 ]
+# a value each option takes, and what it parses to, where "x" is not one
+VALUES = {"--score-fusion": ("softmax", "softmax"), "--video-frames": ("16", 16), "--video-size": ("64x48", (64, 48))}
 
 
 @pytest.mark.parametrize(("command", "name", "old", "dest", "extra"), RENAMED)
 def test_renamed_options_keep_their_old_spelling_out_of_the_help(command, name, old, dest, extra):
     parser = build_parser([command])
-    value = "softmax" if name == "--score-fusion" else "x"
-    assert str(getattr(parser.parse_args([command, *extra, name, value]), dest)) == value
-    assert str(getattr(parser.parse_args([command, *extra, old, value]), dest)) == value
+    value, parsed = VALUES.get(name, ("x", "x"))
+
+    def given(option):
+        got = getattr(parser.parse_args([command, *extra, option, value]), dest)
+        return str(got) if isinstance(got, Path) else got
+
+    assert given(name) == parsed
+    assert given(old) == parsed
     (commands,) = [a for a in parser._actions if a.dest == "command"]
     text = commands.choices[command].format_help()
     assert f" {name} " in text and f"  {old} " not in text and f"[{old} " not in text
@@ -95,6 +108,18 @@ def test_no_command_lists_out_any_more():
     for name, command in commands.choices.items():
         shown = {s for action in command._actions if action.help != "==SUPPRESS==" for s in action.option_strings}
         assert "--out" not in shown, name
+
+
+def test_size_and_frames_mean_a_clip_wherever_they_are_shown():
+    """`--size` and `--frames` are a model's crop and clip length; a video's own size and frame count are
+    `--video-size` and `--video-frames`; `--pose-frames` is a pose frame root (synth's was `--pose-out`)."""
+    parser = build_parser()  # every command
+    (commands,) = [a for a in parser._actions if a.dest == "command"]
+    for name, command in commands.choices.items():
+        shown = {s for action in command._actions if action.help != "==SUPPRESS==" for s in action.option_strings}
+        if {"--size", "--frames"} & shown:
+            assert name in ("train", "complexity"), name
+        assert "--pose-out" not in shown, name
 
 
 def test_complexity_csv_and_its_old_name(tmp_path, capsys):

@@ -200,15 +200,22 @@ def test_synthetic_flow_is_computed_once_with_its_solver_settings(tiny_synthetic
     shutil.copytree(tiny_synthetic, root)
     out = memory.ensure_flow(root, jobs=1)
     manifest = json.loads((out / "flow.json").read_text())
-    assert manifest["tvl1"]["nscales"] == 2 and manifest["size"] == [64, 48]
+    assert manifest["tvl1"]["nscales"] == 2 and manifest["size"] == [64, 48] and manifest["subtract_median"] is True
     assert len(list(out.glob("*/*/flow_x_*.jpg"))) == 3 * 4 * 11  # every pair of every 12-frame video
     assert memory.ensure_flow(root) == out  # computed once
-    memory.load_synthetic(root, "flow", size=(32, 24))  # its decoded frames are named by the flow's settings
+    data = memory.load_synthetic(root, "flow", size=(32, 24))  # its decoded frames are named by the flow's settings
+    # the camera's jitter removed: each frame's median displacement is 0 px (grey level 128, up to JPEG noise)
+    medians = data.train.flatten(2, 3).float().median(2).values
+    assert (medians - 128).abs().max() <= 1
     tag = cache_key(**memory.SYNTHETIC_FLOW)
     assert {f.name for f in (tmp_path / "synthetic_cache").iterdir()} == {
         f"flow_split1_{subset}_32x24_{tag}.pt" for subset in ("train", "test")
     }
     (out / "flow.json").write_text(json.dumps({**manifest, "tvl1": {**manifest["tvl1"], "nscales": 3}}))
+    with pytest.raises(ValueError, match="delete it to recompute, and delete the flow runs"):
+        memory.ensure_flow(root)
+    # flow stored before the camera's median motion was subtracted: refused too
+    (out / "flow.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "subtract_median"}))
     with pytest.raises(ValueError, match="delete it to recompute, and delete the flow runs"):
         memory.ensure_flow(root)
 
@@ -321,3 +328,22 @@ def test_every_head_gets_the_same_learning_rates_and_keeps_the_best_on_validatio
     ceiling = features.probe(backbone, data, train_views=2)
     assert 0 <= ceiling["probe_top1"] <= 100 and ceiling["probe_l2"] in features.PROBE_L2
     assert features.probe(backbone, data, train_views=2) == ceiling  # cached
+
+
+def test_the_default_profile_tests_several_clips_where_single_clip_testing_sees_one():
+    """Multi-clip testing averages clips single-clip testing never sees: the default's test videos hold two
+    non-overlapping clips of the CPU 3D network, and the single centred clip overlaps both."""
+    from actionlib.data.sampling import multi_clip_starts
+    from actionlib.models import create
+
+    cfg = profiles.resolve("smoke")
+    frames, clip = cfg.synthetic.frames, cfg.frames_3d
+    assert multi_clip_starts(frames, clip) == [0, clip] and (frames - clip) // 2 not in (0, clip)
+    # the clips themselves, on a video whose frames are numbered by their brightness
+    videos = torch.arange(frames, dtype=torch.uint8).view(1, frames, 1, 1, 1).expand(2, frames, 16, 16, 3).contiguous()
+    net3d = create("resnext3d_101", num_classes=2, blocks=(1, 1, 1, 1), width=16, frames=clip)
+    _, multi = _split(videos).datasets(net3d, "multi-center")
+    _, single = _split(videos).datasets(net3d, "single-center")
+    assert multi[0]["clip"].shape[:3] == (2, 3, clip) and single[0]["clip"].shape[:2] == (3, clip)
+    first = [multi[0]["clip"][k, 0, :, 7, 7] for k in range(2)]
+    assert not any(torch.equal(single[0]["clip"][0, :, 7, 7], f) for f in first)

@@ -53,7 +53,7 @@ def test_quick_two_architectures(tmp_path, restore_torch):
     assert ddp["status"] == "ok" and "gloo" in ddp["note"]
     # the 2D tables are timed by ResNet18 (measured); ResNet34/50/101 and the 3D tables partly lack a rate
     row = hours.set_index("table").loc["3.3"]
-    assert row["runs"] == 27 and row["gpu_hours"] > 0 and pd.isna(row["note"])  # 9 streams (1 of ours) x 3 splits
+    assert row["runs"] == 30 and row["gpu_hours"] > 0 and pd.isna(row["note"])  # 10 streams (2 of ours) x 3 splits
     assert "no rate measured" in hours.set_index("table").loc["4.4", "note"]
     assert (csv["status"] != "error").all(), csv[csv["status"] == "error"]["note"].tolist()
 

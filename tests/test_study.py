@@ -1,6 +1,7 @@
 """One study on every profile: a profile scales a thesis row (visibly), it never picks other code."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,9 @@ def test_cpu_profiles_scale_every_row_and_say_how(name):
         for plan in study.plans(recipe, cfg):
             if cfg.tables is not None and recipe.table not in cfg.tables:  # the default's breadth, said why
                 assert plan.reason == study.NOT_ON_CPU["breadth"]
+                continue
+            if not cfg.breadth and not planner.made_of_compared_runs(recipe):
+                assert plan.reason in (study.NOT_ON_CPU["rows"], None) or ":" in plan.reason
                 continue
             if plan.reason is not None:
                 assert plan.reason.split(":")[0] in (recipes.STREAMS[plan.key].model, "its teacher r2plus1d_34")
@@ -81,12 +85,18 @@ def test_the_tiny_profile_runs_the_full_protocol_on_tiny_networks():
 
 
 def test_a_profile_is_its_values_not_its_name():
-    """`cpu` is `smoke` with every table: the rows both run are planned alike and share their runs."""
+    """`cpu` is `smoke` with every table and every row: the rows both run are planned alike and share their runs."""
     smoke, cpu = profiles.resolve("smoke"), profiles.resolve("cpu")
-    assert dataclasses.replace(cpu, name="smoke", tables=smoke.tables, cell_timeout=smoke.cell_timeout) == smoke
+    same = dataclasses.replace(cpu, name="smoke", tables=smoke.tables, cell_timeout=smoke.cell_timeout, breadth=False)
+    assert same == smoke
     renamed = dataclasses.replace(smoke, name="anything")
+    ran = 0
     for recipe in recipes.recipes_for(smoke.tables):
+        if any(p.reason for p in study.plans(recipe, smoke)):
+            continue
+        ran += 1
         assert study.plans(recipe, cpu) == study.plans(recipe, smoke) == study.plans(recipe, renamed), recipe.row
+    assert ran > 20
     assert study.runs_dir_for(cpu) == study.runs_dir_for(smoke)
 
 
@@ -220,7 +230,7 @@ def test_the_teacher_is_compared_with_its_student():
 
 def test_the_cpu_3d_heads_are_sized_to_berts_parameters_and_bert_sees_four_tokens():
     """Section 4.2.3: LSTM, concatenation + FC and non-local + concatenation + FC as large as BERT."""
-    cfg = profiles.resolve("smoke")
+    cfg = profiles.resolve("cpu")
     net = planner.small_3d(cfg)
     channels, steps = planner.feature_shape(net["model"], net["frames"], blocks=net["blocks"],
                                                 width=net["width"], layer4_time_stride=net["layer4_time_stride"])  # fmt: skip
@@ -248,7 +258,7 @@ def test_cpu_backbones_of_heads_are_pretrained_on_a_disjoint_set():
 
 def test_a_claim_the_thesis_did_not_test_takes_the_direction_of_the_one_it_did():
     """Distillation the other way (RGB teaching flow) is expected to help as the thesis's flow-into-RGB did."""
-    claim = next(c for c in recipes.CLAIMS if c.direction_of)
+    claim = next(c for c in recipes.CLAIMS if c.direction_of and c.table == "5.2")
     name = claim.name
     rows = [_row("5.2", claim.row_a), _row("5.2", claim.row_b)]
     found = study.claims(_runs(rows, [["1" * 80 + "0" * 64] * 3, ["1" * 60 + "0" * 84] * 3], table="5.2"), ["5.2"])
@@ -274,15 +284,18 @@ def test_a_notebook_trains_each_control_set_once_and_returns_the_claims_it_wrote
     monkeypatch.setattr(verdicts, "class_names", lambda root, dataset: names)
     monkeypatch.setattr(verdicts, "synthetic_root", lambda cfg, pretraining=False: tmp_path / "synthetic")
     nb = study.notebook("01", "smoke", tables="3.3", results_dir=str(tmp_path / "results"))
-    assert asked == [("all", len(recipes.recipes_for("3.3"))), ("no reversed pairs", 4, [avg.row, bert.row]),
-                     ("order only", 2, [avg.row, bert.row])]  # fmt: skip
+    nodrop = "ResNet18 Average Pooling, no dropout (not in the thesis)"
+    assert asked == [("all", len(recipes.recipes_for("3.3"))), ("no reversed pairs", 4, [avg.row, bert.row, nodrop]),
+                     ("order only", 2, [avg.row, bert.row, nodrop])]  # fmt: skip
     controls = nb.claims[nb.claims["classes"].str.startswith("control set: ")]
     assert controls["classes"].tolist() == ["control set: no reversed pairs", "control set: order only"]
     assert (controls["verdict"] == "agrees").all() and (controls["claim"] == recipes.CLAIMS[0].name).all()
     written = pd.read_csv(tmp_path / "results" / "tables" / "01_claims.csv")
     assert written["classes"].tolist() == nb.claims["classes"].tolist()  # the notebook shows what was written
+    control_runs = pd.read_csv(tmp_path / "results" / "tables" / "01_control_runs.csv")  # each head's own numbers
+    assert sorted(set(control_runs["classes"])) == ["control set: no reversed pairs", "control set: order only"]
     assert list(nb.tables) == ["3.3"] and nb.cfg == profiles.resolve("smoke")
-    assert study.control_claims(profiles.resolve("full"), ["3.3"]).empty  # no control sets on real datasets
+    assert study.control_runs(profiles.resolve("full"), ["3.3"]).empty  # no control sets on real datasets
 
 
 def test_a_row_gives_the_same_number_under_any_profile_name(tmp_path, monkeypatch):
@@ -311,3 +324,42 @@ def test_a_notebooks_parameters_are_checked_before_any_run(monkeypatch, paramete
     with pytest.raises(ValueError) as err:
         study.notebook("01", "test", **parameters)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_better_single_stream_is_chosen_on_validation_in_each_run():
+    """Two streams against the better single stream: in each run the stream with the higher validation Top-1, never
+    the one the test videos favour, and never a stream chosen by name."""
+    claim = next(c for c in recipes.CLAIMS if c.row_b_choices)
+    both, rgb, flow = (_row("4.3", name) for name in (claim.row_a, *claim.row_b_choices))
+    runs = _runs([both, rgb, flow], [["1" * 100 + "0" * 44] * 2, ["1" * 90 + "0" * 54] * 2, ["1" * 40 + "0" * 104] * 2])
+    runs = runs.assign(table="4.3")
+    # seed 0: flow better on validation (though worse on test); seed 1: RGB
+    runs["val_top1"] = [50.0, 50.0, 30.0, 60.0, 40.0, 20.0]  # rows by seed: two streams, RGB, flow
+    line = study.claims(runs, ["4.3"]).set_index("claim").loc[claim.name]
+    line = line[line["classes"] == "all"].iloc[0] if isinstance(line, pd.DataFrame) else line
+    assert line["row_b"].startswith("the better on validation of")
+    per_run = [(100 - 40) / 144 * 100, (100 - 90) / 144 * 100]  # seed 0 against flow, seed 1 against RGB
+    assert line["difference"] == pytest.approx(np.mean(per_run))
+    assert line["thesis_b"] == pytest.approx(82.03)  # the thesis's better stream (flow) gives row B's value
+
+
+def test_later_runs_and_control_sets_train_at_the_rate_the_first_run_chose(monkeypatch):
+    """The grid is searched once per head, on its first run on the whole dataset: later runs, a distilled head's
+    teacher and the heads of the control datasets train at that rate."""
+    from types import SimpleNamespace
+
+    cfg = profiles.resolve("smoke")
+    whole = execute._CpuStreams(cfg, Path("runs"), None, tune_seed=0)
+    control = execute._CpuStreams(cfg, Path("runs"), ("order only", ("sit_down", "stand_up")), tune_seed=0)
+    asked = []
+
+    def first_run(self, p, recipe, split, seed, protocol):
+        asked.append((self.classes, seed))
+        return {"lr": 3e-3}
+
+    monkeypatch.setattr(execute._CpuStreams, "scores", first_run)
+    head, row = SimpleNamespace(key="r18_bert_adamw"), SimpleNamespace(table="3.3", row="ResNet18 BERT")
+    assert whole._tuned_lr(head, row, 1, 0, "single-ten") is None  # the first run searches the grid
+    assert whole._tuned_lr(head, row, 1, 3, "single-ten") == (3e-3,)
+    assert control._tuned_lr(head, row, 1, 0, "single-ten") == (3e-3,)  # even the control's first run
+    assert asked == [(None, 0), (None, 0)]  # the whole dataset's first run, once per instance

@@ -89,6 +89,16 @@ def flow_to_uint8(flow: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:
     return np.round(scaled).astype(np.uint8)
 
 
+def subtract_median_motion(flow: np.ndarray) -> np.ndarray:
+    """Flow (H, W, 2) minus its median displacement (x and y apart): motion relative to the background.
+
+    Where the actor covers a small part of the frame, the median displacement is the camera's, so what is left
+    is the actors' own motion whatever the camera did (the two-stream networks' mean flow subtraction, with the
+    median so that the moving actor does not pull it).
+    """
+    return flow - np.median(flow.reshape(-1, flow.shape[-1]), axis=0).astype(flow.dtype)
+
+
 def uint8_to_flow(image: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:
     """The inverse of :func:`flow_to_uint8` up to quantisation (one grey level is 2 * bound / 255 px)."""
     return image.astype(np.float32) * (2.0 * bound / 255.0) - bound
@@ -140,7 +150,7 @@ def parse_size(text: str | int | Sequence[int] | None) -> tuple[int, int] | int 
     except ValueError:
         values = []
     if len(values) not in (1, 2) or min(values, default=0) <= 0:
-        raise ValueError(f"--size must be N (shorter side) or WxH in pixels, e.g. 112 or 170x128; got {text!r}")
+        raise ValueError(f"size must be N (shorter side) or WxH in pixels, e.g. 112 or 170x128; got {text!r}")
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
@@ -253,12 +263,15 @@ def extract_video_flow(
     bound: float = FLOW_BOUND,
     jpeg_quality: int = 95,
     overwrite: bool = False,
+    subtract_median: bool = False,
 ) -> int:
     """Write ``flow_x_%05d.jpg`` / ``flow_y_%05d.jpg`` for every consecutive frame pair of a video.
 
-    Returns the number of flow pairs (frames - 1). A folder finished by an earlier run is kept and its count
-    returned, unless ``overwrite``. Raises :class:`~actionlib.data.video.VideoDecodeError` for an unreadable video
-    and :class:`FlowExtractionError` for one with fewer than two frames; nothing is left behind then.
+    ``subtract_median`` stores each pair's flow minus its median displacement (:func:`subtract_median_motion`):
+    the camera's motion removed. Returns the number of flow pairs (frames - 1). A folder finished by an earlier
+    run is kept and its count returned, unless ``overwrite``. Raises
+    :class:`~actionlib.data.video.VideoDecodeError` for an unreadable video and :class:`FlowExtractionError` for
+    one with fewer than two frames; nothing is left behind then.
     """
     import cv2
 
@@ -274,6 +287,7 @@ def extract_video_flow(
         "size": size,
         "tvl1": asdict(options),
         "jpeg_quality": jpeg_quality,
+        "subtract_median": subtract_median,
     }
     with atomic_output_dir(out_dir, marker) as partial:
         previous = None
@@ -282,6 +296,8 @@ def extract_video_flow(
             frame = cv2.cvtColor(_resize(rgb, size), cv2.COLOR_RGB2GRAY)
             if previous is not None:
                 flow = solver.calc(previous, frame, None)
+                if subtract_median:
+                    flow = subtract_median_motion(flow)
                 pairs += 1
                 _write_jpeg(partial / f"flow_x_{pairs:05d}.jpg", flow_to_uint8(flow[..., 0], bound), jpeg_quality)
                 _write_jpeg(partial / f"flow_y_{pairs:05d}.jpg", flow_to_uint8(flow[..., 1], bound), jpeg_quality)
@@ -464,13 +480,21 @@ def extract_dataset_flow(
     bound: float = FLOW_BOUND,
     jpeg_quality: int = 95,
     progress: bool = True,
+    subtract_median: bool = False,
 ) -> ExtractionReport:
-    """TV-L1 flow for every video under ``root`` into ``out/<class>/<video>/``, resumable and in parallel.
+    """TV-L1 flow for every video under ``root`` into ``out/<class>/<video>/``, resumable and in parallel
+    (``subtract_median``: see :func:`extract_video_flow`).
 
     Unreadable videos are reported in the returned :class:`ExtractionReport` and do not stop the others.
     """
     create_tvl1(options)  # fail once, here, when OpenCV contrib is missing, rather than once per video
-    kwargs = {"options": options, "size": parse_size(size), "bound": bound, "jpeg_quality": jpeg_quality}
+    kwargs = {
+        "options": options,
+        "size": parse_size(size),
+        "bound": bound,
+        "jpeg_quality": jpeg_quality,
+        "subtract_median": subtract_median,
+    }
     return run_over_videos(
         extract_video_flow, root, out, dataset=dataset, jobs=jobs, kwargs=kwargs, progress=progress, description="flow"
     )
@@ -524,6 +548,14 @@ def cmd_flow(args: argparse.Namespace) -> int:
     return print_report(report, args.out)
 
 
+def _size_argument(text: str) -> tuple[int, int] | int:
+    """`parse_size` for argparse, whose error then names the option (`argument --video-size: size must be ...`)."""
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``actionlib flow ROOT --flow-frames FLOWROOT ...``."""
     parser = subparsers.add_parser(
@@ -558,12 +590,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="dataset the root holds; only used to warn when the number of class folders is not the expected "
         "one (51 for hmdb51, 101 for ucf101). The layout is the same for all three.",
     )
-    parser.add_argument(
+    # `--size` is a crop in `train`: here it is the videos' frame size, named as `synth` names it
+    add_renamed(
+        parser,
+        "--video-size",
         "--size",
+        dest="size",
+        type=_size_argument,
         default=None,
         help="resize frames before computing flow: N scales the shorter side to N pixels keeping the aspect "
         "ratio, WxH (e.g. 340x256) resizes exactly; flow is then in pixels of the resized frames. "
-        "Default: the video's own size",
+        "Default: the video's own size (old name: --size)",
     )
     parser.add_argument(
         "--fast",
@@ -606,5 +643,6 @@ __all__ = [
     "iter_video_frames",
     "parse_size",
     "run_over_videos",
+    "subtract_median_motion",
     "uint8_to_flow",
 ]

@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..command_line import add_root_argument, root_from
+from ..command_line import add_renamed, add_root_argument, root_from
 from ..locks import FolderBusyError, FolderLock
 from .pose import BODY_25, render_pose, write_pose_frames
 
@@ -1311,27 +1311,43 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=DEFAULT_VIDEOS_PER_CLASS,
         help=f"videos per class, >= 2 (default {DEFAULT_VIDEOS_PER_CLASS})",
     )
-    parser.add_argument(
+    # `--frames` and `--size` are a clip's length and crop in `train`: here they were the videos' own, so they are
+    # named for the videos, and the old spellings still work
+    add_renamed(
+        parser,
+        "--video-frames",
         "--frames",
+        dest="frames",
         metavar="N",
         type=_positive(8),
         default=DEFAULT_FRAMES,
-        help=f"frames per video at {FPS} fps, >= 8 (default {DEFAULT_FRAMES})",
+        help=f"frames per video at {FPS} fps, >= 8 (default {DEFAULT_FRAMES}; old name: --frames)",
     )
-    parser.add_argument(
+    add_renamed(
+        parser,
+        "--video-size",
         "--size",
+        dest="size",
         metavar="WxH",
         type=_size_argument,
         default=DEFAULT_SIZE,
-        help=f"frame size N or WIDTHxHEIGHT, even, 32..1024 (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})",
+        help=f"frame size of the videos, N or WIDTHxHEIGHT, even, 32..1024 (default {DEFAULT_SIZE[0]}x"
+        f"{DEFAULT_SIZE[1]}; old name: --size)",
     )
     parser.add_argument("--seed", type=_positive(0), default=0, metavar="N", help="dataset seed (default 0)")
     parser.add_argument("--splits", type=_positive(1), default=3, metavar="N", help="split files per class (default 3)")
     parser.add_argument(
         "--jobs", type=_positive(0), default=1, metavar="N", help="worker processes, 0 = all CPUs (default 1)"
     )
-    parser.add_argument(
-        "--pose-out", default=None, metavar="DIR", help="pose frame root (default: ROOT_pose beside ROOT)"
+    add_renamed(
+        parser,
+        "--pose-frames",
+        "--pose-out",
+        dest="pose_out",
+        default=None,
+        metavar="POSEROOT",
+        help="root the pose frame folders are written to, as `actionlib train --pose-frames` reads them (default: "
+        "ROOT_pose beside ROOT; old name: --pose-out)",
     )
     parser.add_argument("--no-pose", action="store_true", help="do not write pose frames")
     parser.add_argument(

@@ -151,15 +151,13 @@ def as_declared(declared: dict, params: dict) -> dict:
 
 
 def _device_problem(device: str) -> str | None:
-    """Why this machine cannot run on `device` (cuda, cuda:N); the kernels run here. Imports torch: only called
-    for a cuda device."""
+    """Why this machine cannot run on `device`, a cuda device whose spelling `profiles.resolve` accepted; the
+    kernels run here. Imports torch: only called for a cuda device."""
     import torch
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     available = ", ".join(["cpu", *(["cuda"] if count else []), *(f"cuda:{i}" for i in range(count))])
-    index = device.removeprefix("cuda").removeprefix(":")
-    if device != "cuda" and not (device.startswith("cuda:") and index.isdigit()):
-        return f"{device!r}: expects cpu, cuda or cuda:N; available: {available}"
+    index = device.partition(":")[2]
     if not count or (index and int(index) >= count):
         return f"{device!r}: this machine has no such device; available: {available}"
     return None
@@ -185,9 +183,11 @@ def _value_problem(name: str, value, declared: dict, profile) -> str | None:
             profiles.parse_splits(value)
         except (ValueError, TypeError) as err:
             return f"{value!r}: {str(err).removeprefix('parameter splits: ')}"
-    elif name in _PROFILE_FIELDS and profile in profiles.PROFILES:
+    elif name in _PROFILE_FIELDS and (profile in profiles.PROFILES or name == "device"):
+        # a device's spelling is the same for every profile: with none given, any one checks it
+        base = profile if profile in profiles.PROFILES else next(iter(profiles.PROFILES))
         try:
-            profiles.resolve(profile, **{name: value})
+            profiles.resolve(base, **{name: value})
         except (ValueError, TypeError) as err:
             return re.sub(rf"^profile '[^']*': invalid {re.escape(name)}=", "", str(err))
     if name == "device" and isinstance(value, str) and value.startswith("cuda"):

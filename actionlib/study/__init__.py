@@ -33,6 +33,8 @@ from .report import (
     plot_claims,
     plot_table,
     readme_claims,
+    reversed_pairs_sentences,
+    reversed_pairs_table,
     save_table,
     show,
     show_claims,
@@ -41,7 +43,7 @@ from .report import (
     teacher_sentences,
     with_complexity,
 )
-from .verdicts import CLAIM_COLUMNS, claims, control_claims
+from .verdicts import CLAIM_COLUMNS, claims, control_claims, control_runs
 
 __all__ = [
     "SHOWN",
@@ -57,8 +59,11 @@ __all__ = [
     "claim_sentences",
     "claims",
     "control_claims",
+    "control_runs",
     "notebook",
     "ordering_note",
+    "reversed_pairs_sentences",
+    "reversed_pairs_table",
     "per_split",
     "plan",
     "plans",

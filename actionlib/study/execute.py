@@ -27,8 +27,11 @@ class _CpuStreams:
         self.cfg, self.runs_dir, self.classes = cfg, runs_dir, classes  # classes: (name, class names) of a control
         # a head's learning rate is chosen from `Profile.head_lrs` on the validation videos of its first run
         # (`tune_seed`) and its other runs train at it: the grid's cost once per row rather than once per run (a
-        # rate belongs to the head; a seed redraws the backbone, the head's initialisation and the data order)
+        # rate belongs to the head; a seed redraws the backbone, the head's initialisation and the data order). On
+        # a control dataset every run trains at the rate the head chose on the whole dataset: a control changes
+        # the classes, not the head
         self.tune_seed = tune_seed
+        self._whole = _CpuStreams(cfg, runs_dir, None, tune_seed) if classes is not None else self
         self._data, self._networks, self._rates = {}, {}, {}
 
     def data(self, modality: str, split: int, pretraining: bool = False):
@@ -59,7 +62,9 @@ class _CpuStreams:
             self._networks[key] = pretrain(self.cfg, data, **settings, seed=seed, init=init)
         return self._networks[key]
 
-    def teacher(self, p: Plan, recipe: Recipe, split: int, seed: int) -> dict | None:
+    def teacher(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> dict | None:
+        """The teacher of a distilled stream: its stream's network and head row, at the rate its own row chose
+        (a later run's teacher is the teacher stream's run of that seed, not a second search of the grid)."""
         if not p.teacher:
             return None
         t = plan(p.teacher, recipe, self.cfg)
@@ -67,15 +72,16 @@ class _CpuStreams:
             "backbone": self.network(t, recipe, split, seed),
             "data": self.data(t.modality, split),
             "row": {"row": t.key, **t.options},
+            "lrs": self._tuned_lr(t, recipe, split, seed, protocol),
         }
 
     def _tuned_lr(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> tuple[float] | None:
-        """The rate the first run chose, for a later run (None: this run tries the whole grid)."""
-        if not self.cfg.head_lrs or seed == self.tune_seed:
+        """The rate the first run on the whole dataset chose, for any other run (None: this run tries the grid)."""
+        if not self.cfg.head_lrs or (self._whole is self and seed == self.tune_seed):
             return None
         key = (p.key, recipe.table, recipe.row, split, protocol)
         if key not in self._rates:  # the first run's scores once, not once per later run
-            self._rates[key] = float(self.scores(p, recipe, split, self.tune_seed, protocol)["lr"])
+            self._rates[key] = float(self._whole.scores(p, recipe, split, self.tune_seed, protocol)["lr"])
         return (self._rates[key],)
 
     def scores(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> dict:
@@ -96,7 +102,7 @@ class _CpuStreams:
                 self.runs_dir / f"split{split}",
                 seeds=[seed],
                 protocol=protocol,
-                teacher=self.teacher(p, recipe, split, seed),
+                teacher=self.teacher(p, recipe, split, seed, protocol),
                 lrs=self._tuned_lr(p, recipe, split, seed, protocol),
             ).iloc[0]
             run_dir = run["run_dir"]

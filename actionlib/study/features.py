@@ -489,6 +489,17 @@ def head_scores(
     return predict_in_memory(model, FeatureDataset(_select_frames(maps, row), labels))["scores"], labels
 
 
+def head_grid(cfg, optimizer: str) -> tuple[float, ...] | None:
+    """The learning rates a head with `optimizer` tries: the profile's `head_lrs`, times `sgd_lr_scale` for SGD,
+    whose step is the raw gradient times the rate (momentum 0.9 with dampening 0.9) where AdamW's is normalised
+    (measured on the CPU 3D network's TGAP head, 60 epochs: SGD's validation Top-1 peaks at 0.1, AdamW's at
+    1e-2); every head tries as many rates."""
+    if not cfg.head_lrs:
+        return None
+    scale = cfg.sgd_lr_scale if optimizer == "sgd" else 1.0
+    return tuple(float(f"{rate * scale:.6g}") for rate in cfg.head_lrs)
+
+
 def run_heads(
     rows: list[dict],
     backbone: dict,
@@ -509,15 +520,16 @@ def run_heads(
 
     A row is `{"row": thesis row name, "head": ..., **head options}` and may set `optimizer`, `lr`, `fusion`
     (2D stage fusion), `distill` ("bert"/"mars") and `distill_weight`; distillation needs `teacher`:
-    `{"backbone": pretrain row of the teacher's stream, "row": the teacher's head row}` (its head is trained
-    here first, on the same views). Runs are cached in `runs_dir` by their settings (the row name excluded,
-    so two tables sharing a configuration train it once); returns one line per row and seed, with `run_dir` and,
-    for distilled rows, `teacher_top1` (the teacher's own test Top-1). Each row trains at every rate of `lrs`
-    (default: the profile's `head_lrs`, else its own `lr`) and keeps the run best on the validation videos; the
-    line gives the rate kept (`lr`) and each rate's validation Top-1 (`val_by_lr`).
+    `{"backbone": pretrain row of the teacher's stream, "row": the teacher's head row, "lrs": its rates (None:
+    the grid)}` (its head is trained here first, on the same views). Runs are cached in `runs_dir` by their
+    settings (the row name excluded, so two tables sharing a configuration train it once); returns one line per
+    row and seed, with `run_dir` and, for distilled rows, `teacher_top1` (the teacher's own test Top-1). Each row
+    trains at every rate of `lrs` (default: `head_grid`, else its own `lr`), for up to the profile's `head_epochs`,
+    stopped `head_stop` epochs after its validation Top-1 last rose, and keeps the run best on the validation
+    videos; the line gives the rate kept (`lr`) and each rate's validation Top-1 (`val_by_lr`).
     """
     seeds = cfg.seeds if seeds is None else seeds
-    epochs = epochs or cfg.epochs
+    epochs = epochs or cfg.head_epochs or cfg.epochs
     batch_size = batch_size or cfg.head_batch or cfg.batch_size
     num_classes = len(data.class_names)
     teacher_model, teacher_data, teacher_top1 = None, None, np.nan
@@ -537,6 +549,7 @@ def run_heads(
             train_views,
             batch_size=batch_size,
             reuse=reuse,
+            lrs=teacher.get("lrs"),
         )
         teacher_model = load_head(teacher_run["run_dir"][0], teacher["backbone"], teacher["row"], num_classes)
         teacher_top1 = teacher_run["top1"][0]
@@ -551,6 +564,7 @@ def run_heads(
             backbone=backbone["checkpoint"],
             data=data.source,
             epochs=epochs,
+            stop_after=cfg.head_stop,
             selection="val",
             protocol=protocol,
             views=default_views(backbone, train_views),
@@ -592,6 +606,7 @@ def run_heads(
             teacher=taught,
             distill=row.get("distill"),
             distill_weight=row.get("distill_weight"),
+            stop_after=cfg.head_stop,
         )
         write_result(run_dir, result)
         return run_dir, result
@@ -603,7 +618,7 @@ def run_heads(
         settings = {"optimizer": "adamw", "lr": lr, **{k: v for k, v in row.items() if k != "row"}}
         # every head gets the same learning rates (`lrs`, else the profile's) and keeps the one best on the
         # validation videos (the first of a tie), as it keeps its epoch: the same tuning budget for every arm
-        grid = lrs or cfg.head_lrs or (settings["lr"],)
+        grid = lrs or head_grid(cfg, settings["optimizer"]) or (settings["lr"],)
         tried = [(r, *train_one(row, seed, {**settings, "lr": r})) for r in grid]
         rate, run_dir, result = max(tried, key=lambda t: (t[2]["val_top1"], -tried.index(t)))
         out.append(

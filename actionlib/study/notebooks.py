@@ -13,8 +13,18 @@ from .. import paths, profiles, recipes
 from ..recipes import CLAIMS, TABLES
 from .execute import run
 from .planner import STAND_INS, runs_dir_for, write_stand_in_weights
-from .report import _close, plot_claims, plot_table, save_table, show, show_claims, summary, table_of
-from .verdicts import CLAIM_COLUMNS, claims, control_claims
+from .report import (
+    _close,
+    plot_claims,
+    plot_table,
+    save_table,
+    show,
+    show_claims,
+    summary,
+    table_of,
+    training_log,
+)
+from .verdicts import CLAIM_COLUMNS, claims, control_claims, control_runs
 
 
 def run_tables(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -54,7 +64,12 @@ def run_notebook(
     )
     found = pd.DataFrame(columns=CLAIM_COLUMNS)
     if any(c.table in tables for c in CLAIMS):
-        found = claims(runs, tables, control_claims(cfg, tables, seed))
+        controls = control_runs(cfg, tables, seed)
+        if len(controls):  # each head's own numbers on the control datasets, as `<NN>_runs` has them on the target
+            save_table(
+                controls.assign(table="Table " + controls["table"]), results, f"{number}_control_runs", profile=cfg
+            )
+        found = claims(runs, tables, control_claims(controls, tables))
         save_table(found, results, f"{number}_claims", profile=cfg)
         if found["difference"].notna().any():
             title = f"The thesis's claims ({cfg.dataset}, profile {cfg.name})"
@@ -103,5 +118,6 @@ def notebook(
     if tables is not None:
         chosen = profiles.parse_choices("tables", tables, recipes.NOTEBOOK_TABLES[number])
     results = paths.results_dir(results_dir, profile)
-    by_table, runs, found = run_notebook(cfg, number, results, chosen, seed)
+    with training_log(number, results_dir, profile):  # the epochs' lines go to <results>/logs/<number>.log
+        by_table, runs, found = run_notebook(cfg, number, results, chosen, seed)
     return Notebook(number, cfg, results, by_table, runs, found)

@@ -18,7 +18,7 @@ from ..paths import cache_key
 from ..recipes import STREAMS, Recipe, Stream, stream_keys
 
 # Stream options the CPU networks keep as they are; the others are listed in `Plan.changes` when dropped.
-HEAD_OPTIONS = ("head", "fusion", "layers", "heads", "cls", "normalize_input")
+HEAD_OPTIONS = ("head", "fusion", "layers", "heads", "cls", "normalize_input", "dropout")
 
 
 # Learning rates of heads trained from their random initialisation on frozen features (the thesis's 1e-4 for the
@@ -60,6 +60,8 @@ NOT_ON_CPU = {
     "dataset": "the CPU profiles have one dataset (synthetic), which stands in for HMDB51",
     "breadth": "the default CPU run keeps five runs of the rows the thesis's claims compare, and the tables that "
     "reuse their networks, within its time on 2 cores; `--profile cpu` runs this table too",
+    "rows": "the default CPU run keeps five runs of the rows the thesis's claims compare, and the rows made of "
+    "their runs, within its time on 2 cores; `--profile cpu` runs this row too",
 }
 
 
@@ -181,6 +183,8 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
 
     if cfg.tables is not None and recipe.table not in cfg.tables:
         return Plan(key, "head", stream.model, modality, frames, reason=NOT_ON_CPU["breadth"])
+    if not cfg.breadth and not made_of_compared_runs(recipe):
+        return Plan(key, "head", stream.model, modality, frames, reason=NOT_ON_CPU["rows"])
     if recipe.dataset != "hmdb51":
         return refused("dataset")
     if stream.train.get("distill") == "mars" or stream.weights == recipes.MARS:
@@ -261,15 +265,32 @@ def is_compared(recipe: Recipe) -> bool:
         for row, protocol in zip((claim.row_a, claim.row_b), claim.protocols or (None, None), strict=True):
             if row == recipe.row and protocol in (None, recipe.protocol):
                 return True
+        if recipe.row in claim.row_b_choices:
+            return True
     return False
+
+
+@functools.cache
+def _compared_runs() -> frozenset:
+    """(stream, dataset, protocol, test frames) of every stream of every row a claim compares."""
+    return frozenset(
+        (key, r.dataset, r.protocol, r.test_frames) for r in recipes.RECIPES if is_compared(r) for key in r.streams
+    )
+
+
+def made_of_compared_runs(recipe: Recipe) -> bool:
+    """Whether a row is compared by a claim, or every stream of it is tested as a compared row's stream is (the
+    row then costs no training of its own: e.g. one stream of a compared two-stream row)."""
+    jobs = {(key, recipe.dataset, recipe.protocol, recipe.test_frames) for key in recipe.streams}
+    return is_compared(recipe) or (bool(jobs) and jobs <= _compared_runs())
 
 
 def runs_of(recipe: Recipe, cfg, seed: int = 0) -> list[tuple[int, int]]:
     """(split, seed) of every run of a row: the profile's splits (split 1 only where the thesis reports split 1)
-    times its seeds; a row a claim compares gets more seeds until it has `cfg.claim_repeats` runs (its table then
-    shows every row on the runs they share, `report.summary`)."""
+    times its seeds; a row a claim compares, or made of such rows' runs, gets more seeds until it has
+    `cfg.claim_repeats` runs (its table then shows every row on the runs they share, `report.summary`)."""
     splits = recipes.splits_of(recipe, cfg)
-    wanted = cfg.claim_repeats if is_compared(recipe) else 1
+    wanted = cfg.claim_repeats if made_of_compared_runs(recipe) else 1
     seeds = max(cfg.repeats, -(-wanted // len(splits)))
     return [(split, seed + s) for split in splits for s in range(seeds)]
 

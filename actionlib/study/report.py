@@ -501,6 +501,35 @@ def readme_claims(tables_dir: str | Path) -> str:
     return "\n".join(main) + ("\n\n" + "\n".join(sets) if len(sets) > 2 else "") + "\n"
 
 
+def reversed_pairs_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Each row of `table`: its pairwise accuracy on the reversed pairs (50 % = blind to frame order), the mean of
+    its runs with a t interval over them (the run as the unit; blank for one run) and whether that interval lies
+    above chance. Empty where the data have no reversed pairs."""
+    mine = runs[runs["table"] == table].dropna(subset=["reversed_pairs"]) if len(runs) else runs
+    lines = []
+    for row, ran in mine.groupby("row", sort=False):
+        low, high = stats.seed_interval(ran["reversed_pairs"])
+        lines.append({
+            "row": row, "modality": ran["modality"].iloc[0], "runs": len(ran),
+            "reversed_pairs": ran["reversed_pairs"].mean(), "ci_low": low, "ci_high": high,
+            "above_chance": bool(low > 50) if not np.isnan(low) else None,
+        })  # fmt: skip
+    return pd.DataFrame(lines)
+
+
+def reversed_pairs_sentences(pairs: pd.DataFrame) -> list[str]:
+    """One sentence per row of `reversed_pairs_table`: its accuracy on the reversed pairs and whether the interval
+    over runs lies above chance."""
+    out = []
+    for p in pairs.itertuples():
+        interval = ""
+        if not np.isnan(p.ci_low):
+            side = "above" if p.ci_low > 50 else "not above"
+            interval = f" (95 % interval over runs {p.ci_low:.1f} to {p.ci_high:.1f}: {side} chance)"
+        out.append(f"{p.row}: {p.reversed_pairs:.1f} % on the reversed pairs, {p.runs} run(s){interval}.")
+    return out
+
+
 def ordering_note(table: pd.DataFrame, name: str) -> str:
     """One sentence on a table: our best row with its interval, the thesis's best, and which rows our interval
     cannot tell apart from our best (with one run on a small test set, most of them)."""

@@ -31,7 +31,7 @@ from ..engine.evaluate import PROTOCOLS, evaluate_checkpoint, predict_scores, su
 from ..engine.fusion import load_scores, save_scores
 from ..engine.inputs import collate
 from ..engine.records import read_metrics
-from ..engine.train import fit, resolve
+from ..engine.train import fit, resolve, stopped
 from ..engine.train import run as train_run
 from ..models.classifier import MODALITY_DROPOUT
 from ..models.resnet2d import default_frozen_stages
@@ -55,13 +55,18 @@ def train_config(cfg=None, **fields) -> TrainConfig:
     return TrainConfig(**{"resume": True, **base, **fields})
 
 
-def finished(run_dir: str | Path, epochs: int) -> bool:
-    """Whether the run in `run_dir` trained all `epochs`: an epoch's metrics line is written only after its
-    last.pt is durable, so reading metrics.jsonl tells it without loading a checkpoint of hundreds of MB."""
+def finished(run_dir: str | Path, epochs: int, stop_after: int | None = None) -> bool:
+    """Whether the run in `run_dir` trained all `epochs`, or stopped early under `stop_after`: an epoch's metrics
+    line is written only after its last.pt is durable, so reading metrics.jsonl tells it without loading a
+    checkpoint of hundreds of MB."""
     run_dir = Path(run_dir)
     if not (run_dir / "best.pt").is_file() or not (run_dir / "metrics.jsonl").is_file():
         return False
-    return 1 + max((m["epoch"] for m in read_metrics(run_dir)), default=-1) >= epochs
+    last = max(read_metrics(run_dir), key=lambda m: m["epoch"], default=None)
+    if last is None:
+        return False
+    improved = last.get("improved_epoch", last["best_epoch"])
+    return last["epoch"] + 1 >= epochs or stopped(last["epoch"] + 1, improved, stop_after)
 
 
 @torch.inference_mode()
@@ -107,7 +112,7 @@ def train_stream(cfg, key: str, dataset: str, split: int, seed: int, runs_dir: s
     if stream.teacher:
         teacher = str(train_stream(cfg, stream.teacher, dataset, split, seed, runs_dir))
     config = files_config(cfg, key, stream, dataset, split, seed, runs_dir, teacher)
-    if not finished(config.out, cfg.epochs):
+    if not finished(config.out, cfg.epochs, config.stop_after):
         train_run(config)
     return Path(config.out) / "best.pt"
 
@@ -267,6 +272,7 @@ def fit_and_report(
     teacher: nn.Module | None = None,
     distill: str | None = None,
     distill_weight: float | None = None,
+    stop_after: int | None = None,
 ) -> dict:
     """Train with `engine.fit` on datasets in memory (resuming from `out`), keeping the epoch with the best Top-1 on
     `val_set`, and return its result row: that epoch's training and validation Top-1 and its test Top-1/Top-3 and
@@ -293,6 +299,7 @@ def fit_and_report(
         class_names=list(class_names),
         distill=distill,
         distill_weight=distill_weight,
+        stop_after=stop_after,
     )
     pairs = reversed_pairs(class_names) + speed_pairs(class_names)
     started = time.perf_counter()

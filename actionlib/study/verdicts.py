@@ -41,14 +41,14 @@ def claims(runs: pd.DataFrame, tables, controls: pd.DataFrame | None = None) -> 
     return pd.DataFrame(lines).reset_index(drop=True)[CLAIM_COLUMNS]
 
 
-def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """The claims of `tables` marked `control_sets` (`recipes.Claim`) on each control dataset of `CONTROL_SETS` (a generated synthetic set; a set
-    needs two classes), as `claims` lines whose `classes` is "control set: <name>"; empty where none applies. Runs
-    are cached in `runs_dir` (default: the CPU heads' folder, `runs_dir_for`), so a second call only reads them."""
-
+def control_runs(cfg, tables, seed: int = 0, runs_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every run of the rows of the claims of `tables` marked `control_sets` (`recipes.Claim`), trained and tested
+    on each control dataset of `CONTROL_SETS` (a generated synthetic set; a set needs two classes), as `run` lines
+    with `classes` "control set: <name>"; empty where none applies. Runs are cached in `runs_dir` (default: the CPU
+    heads' folder, `runs_dir_for`), so a second call only reads them."""
     chosen = [c for c in CLAIMS if c.control_sets and c.table in tables]
     if cfg.synthetic is None or not chosen:  # the dataset's files have no class groups
-        return pd.DataFrame(columns=CLAIM_COLUMNS)
+        return pd.DataFrame()
     runs_dir, root = Path(runs_dir or runs_dir_for(cfg)).resolve(), synthetic_root(cfg)
     rows = [
         r
@@ -56,15 +56,25 @@ def control_claims(cfg, tables, seed: int = 0, runs_dir: str | Path | None = Non
         if any(r.table == c.table and r.row in (c.row_a, c.row_b) for c in chosen)
     ]
     names = class_names(root, "synthetic")
-    lines = []
+    parts = []
     for name, groups in CONTROL_SETS.items():
         classes = tuple(c for c in names if get_class(c).group in groups)
-        if len(classes) < 2:
-            continue
-        runs = run(cfg, rows, runs_dir, seed, classes=(name, classes))
+        if len(classes) >= 2:
+            parts.append(run(cfg, rows, runs_dir, seed, classes=(name, classes)).assign(classes=f"control set: {name}"))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def control_claims(control: pd.DataFrame, tables) -> pd.DataFrame:
+    """The claims of `tables` marked `control_sets` tested on `control_runs`, as `claims` lines whose `classes`
+    names the control set; empty where none applies."""
+    chosen = [c.name for c in CLAIMS if c.control_sets and c.table in tables]
+    if not len(control) or not chosen:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    lines = []
+    for name, runs in control.groupby("classes", sort=False):
         found = _claims(runs, tables)
-        lines.append(found[found["claim"].isin([c.name for c in chosen])].assign(classes=f"control set: {name}"))
-    return pd.concat(lines, ignore_index=True) if lines else pd.DataFrame(columns=CLAIM_COLUMNS)
+        lines.append(found[found["claim"].isin(chosen)].assign(classes=name))
+    return pd.concat(lines, ignore_index=True)
 
 
 def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFrame:
@@ -77,6 +87,9 @@ def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFram
         if claim.direction_of:
             _, values = _thesis_values(by_name[claim.direction_of])
         mine = runs.assign(key=runs["table"] + " | " + runs["row"] + " | " + runs["protocol"])
+        if claim.row_b_choices:
+            keys[1], picked = _better_on_validation(mine, claim)
+            mine = pd.concat([mine, picked], ignore_index=True)
         if set(keys) <= set(mine["key"]):
             chosen.append((claim.name, claim.table, claim.protocols, *keys, *values))
             sides.append(mine[mine["key"].isin(keys)])
@@ -102,6 +115,22 @@ def _claims(runs: pd.DataFrame, tables, group: str | None = None) -> pd.DataFram
     found.insert(4, "protocols", [" vs ".join(p) if p else "" for _, _, p, *_ in chosen])
     found.insert(5, "classes", "all" if group is None else f"{group} only")
     return found[CLAIM_COLUMNS]
+
+
+def _better_on_validation(runs: pd.DataFrame, claim: recipes.Claim) -> tuple[str, pd.DataFrame]:
+    """(its key, the runs of) claim's row B chosen per run: of `claim.row_b_choices`, the row with the higher
+    validation Top-1 in that run (the first of a tie), so the choice never looks at the test videos."""
+    choices = runs[(runs["table"] == claim.table) & runs["row"].isin(claim.row_b_choices)]
+    label = "the better on validation of " + " and ".join(claim.row_b_choices)
+    key = f"{claim.table} | {label} | {choices['protocol'].iloc[0] if len(choices) else ''}"
+    if not len(choices) or set(choices["row"]) != set(claim.row_b_choices):
+        return key, choices.iloc[:0]
+    order = {row: i for i, row in enumerate(claim.row_b_choices)}
+    ranked = choices.assign(_order=choices["row"].map(order)).sort_values(
+        ["split", "seed", "val_top1", "_order"], ascending=[True, True, False, True], kind="stable"
+    )
+    picked = ranked.drop_duplicates(["split", "seed"]).drop(columns="_order")
+    return key, picked.assign(key=key, row=label)
 
 
 def _evidence(runs: pd.DataFrame) -> str:

@@ -273,17 +273,20 @@ def test_cli_help_explains_options_and_classes(capsys):
         cli().parse_args(["synth", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--classes", "--videos-per-class", "--frames", "--size", "--seed", "--jobs", "--overwrite"):
-        assert option in text
+    for option in ("--classes", "--videos-per-class", "--video-frames", "--video-size", "--seed", "--jobs"):
+        assert f"  {option} " in text
+    assert "  --pose-frames POSEROOT" in text and "--overwrite" in text
     assert "open_door" in text and "reversed pair with close_door" in text and "speed pair with run" in text
 
 
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--size", "100x75"], "even number"),
+        (["--video-size", "100x75"], "argument --video-size: video height must be an even number"),
+        (["--size", "100x75"], "argument --video-size: video height must be an even number"),  # the old name
         (["--classes", "wave,moonwalk"], "unknown synthetic class 'moonwalk'"),
-        (["--frames", "abc"], "expected an integer"),
+        (["--video-frames", "abc"], "argument --video-frames: expected an integer"),
+        (["--frames", "7"], "argument --video-frames: must be >= 8"),
         (["--videos-per-class", "1"], "must be >= 2"),
         (["--jobs", "-1"], "must be >= 0"),
     ],
@@ -305,9 +308,9 @@ def test_cli_generates(tmp_path, capsys):
             "kick,punch",
             "--videos-per-class",
             "2",
-            "--frames",
+            "--video-frames",
             "8",
-            "--size",
+            "--video-size",
             "48x32",
             "--seed",
             "1",
@@ -317,6 +320,24 @@ def test_cli_generates(tmp_path, capsys):
     assert args.func(args) == 0
     assert "wrote 4 videos" in capsys.readouterr().out
     assert decode(out / "kick" / "kick_001.avi").shape == (8, 32, 48, 3)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--video-frames", "8", "--video-size", "48x32", "--pose-frames"],
+        ["--frames", "8", "--size", "48x32", "--pose-out"],  # the old names
+    ],
+    ids=["new", "old"],
+)
+def test_cli_video_and_pose_options_under_either_name(tmp_path, capsys, options):
+    out, poses = tmp_path / "videos", tmp_path / "poses"
+    argv = ["synth", str(out), "--classes", "kick,punch", "--videos-per-class", "2", *options, str(poses), "--quiet"]
+    args = cli().parse_args(argv)
+    assert args.func(args) == 0
+    assert decode(out / "kick" / "kick_001.avi").shape == (8, 32, 48, 3)
+    assert (poses / "kick" / "kick_001" / "img_00008.jpg").is_file() and not pose_root_for(out).exists()
+    assert f"pose frames in {poses}" in capsys.readouterr().out
 
 
 def test_clutter_zero_gives_a_plain_scene_with_the_same_figure():

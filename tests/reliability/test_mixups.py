@@ -182,7 +182,8 @@ def finish(child: subprocess.Popen) -> tuple[str, str]:
 
 def test_two_synth_runs_into_one_root(tmp_path):
     root = tmp_path / "data"
-    argv = ["synth", root, "--classes", "wave,clap", "--videos-per-class", "2", "--frames", "8", "--size", "32"]
+    argv = ["synth", root, "--classes", "wave,clap", "--videos-per-class", "2"]
+    argv += ["--video-frames", "8", "--video-size", "32"]
     first = started("synthetic", "_make_video", *argv, "--seed", "1", "--quiet")
     try:
         read_until(first, "holding")

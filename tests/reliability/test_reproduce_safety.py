@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +34,7 @@ profile = "smoke"
 
 # %%
 import os
+import re
 import subprocess
 import time
 
@@ -107,6 +109,7 @@ profile = "smoke"
 
 # %%
 import os
+import re
 import time
 from pathlib import Path
 
@@ -261,7 +264,8 @@ def _refused(tmp_path, monkeypatch, *args: str) -> str:
         ("seed=None", "error: seed: None: expects int like its default 0; leave -p seed out to keep it"),
         ("splits=4", "error: splits: '4': unknown value(s) 4; allowed: 1, 2, 3"),  # 4 as text, then checked
         ("splits=1,4", "error: splits: '1,4': unknown value(s) 4; allowed: 1, 2, 3"),
-        ("device=cuda:x", "error: device: 'cuda:x': expects cpu, cuda or cuda:N; available: cpu"),
+        ("device=cuda:x", "error: device: 'cuda:x' (cpu, cuda or cuda:N) (01_typed; "),  # as profiles.resolve says
+        ("device=gpu", "error: device: 'gpu' (cpu, cuda or cuda:N) (01_typed; "),
         pytest.param(
             "device=cuda",
             "error: device: 'cuda': this machine has no such device; available: cpu (",
@@ -271,6 +275,16 @@ def _refused(tmp_path, monkeypatch, *args: str) -> str:
 )
 def test_values_the_notebook_or_this_machine_cannot_take_are_refused(tmp_path, monkeypatch, param, expected):
     assert _refused(tmp_path, monkeypatch, "-p", param).startswith(expected)
+
+
+@pytest.mark.parametrize("device", ["cuda:x", "cuda:", "cuda:-1", "cuda0", "CPU"])
+def test_a_device_spelling_is_refused_alike_with_or_without_a_profile(tmp_path, monkeypatch, device):
+    """profiles.resolve alone decides which device names exist: a profile given or not, the same line."""
+    expected = f"error: device: {device!r} (cpu, cuda or cuda:N) (01_typed; no notebook was started)"
+    assert _refused(tmp_path / "bare", monkeypatch, "-p", f"device={device}") == expected
+    assert _refused(tmp_path / "smoke", monkeypatch, "--profile", "smoke", "-p", f"device={device}") == expected
+    with pytest.raises(ValueError, match=re.escape(f"invalid device={device!r} (cpu, cuda or cuda:N)")):
+        profiles.resolve("smoke", device=device)
 
 
 def test_a_missing_cuda_device_names_what_this_machine_has(tmp_path, monkeypatch):

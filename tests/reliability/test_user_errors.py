@@ -296,7 +296,8 @@ def test_a_real_bug_keeps_its_traceback(synthetic, tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------- smaller
 def test_a_killed_synth_is_finished_by_a_rerun(tmp_path, monkeypatch, capsys):
     out = tmp_path / "data"
-    argv = ["synth", out, "--classes", "wave,clap", "--videos-per-class", "2", "--frames", "8", "--size", "32"]
+    argv = ["synth", out, "--classes", "wave,clap", "--videos-per-class", "2"]
+    argv += ["--video-frames", "8", "--video-size", "32"]
     make_video, made = synth._make_video, []
 
     def killed_after_one(job):

@@ -47,17 +47,16 @@ NOTEBOOK = "04"
 # ## Table 3.10 and Table C.2
 
 # %%
-with study.report.training_log(NOTEBOOK, results_dir, profile):  # the epochs' lines: <results>/logs/
-    nb = study.notebook(
-        NOTEBOOK,
-        profile,
-        seed=seed,
-        data_root=data_root,
-        weights_dir=weights_dir,
-        splits=splits,
-        device=device,
-        results_dir=results_dir,
-    )
+nb = study.notebook(
+    NOTEBOOK,
+    profile,
+    seed=seed,
+    data_root=data_root,
+    weights_dir=weights_dir,
+    splits=splits,
+    device=device,
+    results_dir=results_dir,
+)
 by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 study.show(by_table["3.10"])
 study.show(by_table["C.2"])
