@@ -357,7 +357,7 @@ def test_later_runs_and_control_sets_train_at_the_rate_the_first_run_chose(monke
         asked.append((self.classes, seed))
         return {"lr": 3e-3}
 
-    monkeypatch.setattr(execute._CpuStreams, "scores", first_run)
+    monkeypatch.setattr(execute._CpuStreams, "head_run", first_run)
     head, row = SimpleNamespace(key="r18_bert_adamw"), SimpleNamespace(table="3.3", row="ResNet18 BERT")
     assert whole._tuned_lr(head, row, 1, 0, "single-ten") is None  # the first run searches the grid
     assert whole._tuned_lr(head, row, 1, 3, "single-ten") == (3e-3,)

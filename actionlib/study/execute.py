@@ -80,9 +80,24 @@ class _CpuStreams:
         if not self.cfg.head_lrs or (self._whole is self and seed == self.tune_seed):
             return None
         key = (p.key, recipe.table, recipe.row, split, protocol)
-        if key not in self._rates:  # the first run's scores once, not once per later run
-            self._rates[key] = float(self._whole.scores(p, recipe, split, self.tune_seed, protocol)["lr"])
+        if key not in self._rates:  # the first run's line once (read from its run folders), not once per later run
+            self._rates[key] = float(self._whole.head_run(p, recipe, split, self.tune_seed, protocol)["lr"])
         return (self._rates[key],)
+
+    def head_run(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> pd.Series:
+        """The `run_heads` line of head stream `p` (its head trained first unless cached)."""
+        network, data = self.network(p, recipe, split, seed), self.data(p.modality, split)
+        return run_heads(
+            [{"row": p.key, **p.options}],
+            network,
+            data,
+            self.cfg,
+            self.runs_dir / f"split{split}",
+            seeds=[seed],
+            protocol=protocol,
+            teacher=self.teacher(p, recipe, split, seed, protocol),
+            lrs=self._tuned_lr(p, recipe, split, seed, protocol),
+        ).iloc[0]
 
     def scores(self, p: Plan, recipe: Recipe, split: int, seed: int, protocol: str) -> dict:
         """Test scores of stream `p` under `protocol` (its network or head trained first unless cached)."""
@@ -94,17 +109,7 @@ class _CpuStreams:
         else:
             ceiling = probe(network, data, protocol=protocol)
             row = {"row": p.key, **p.options}
-            run = run_heads(
-                [row],
-                network,
-                data,
-                self.cfg,
-                self.runs_dir / f"split{split}",
-                seeds=[seed],
-                protocol=protocol,
-                teacher=self.teacher(p, recipe, split, seed, protocol),
-                lrs=self._tuned_lr(p, recipe, split, seed, protocol),
-            ).iloc[0]
+            run = self.head_run(p, recipe, split, seed, protocol)
             run_dir = run["run_dir"]
         if recipe.test_frames and row.get("frames") == 1:  # trained on one frame, tested on all (Section 3.3.1)
             row = {k: v for k, v in row.items() if k != "frames"}

@@ -524,7 +524,7 @@ def reversed_pairs_sentences(pairs: pd.DataFrame) -> list[str]:
     for p in pairs.itertuples():
         interval = ""
         if not np.isnan(p.ci_low):
-            side = "above" if p.ci_low > 50 else "not above"
+            side = "above" if p.above_chance else "not above"
             interval = f" (95 % interval over runs {p.ci_low:.1f} to {p.ci_high:.1f}: {side} chance)"
         out.append(f"{p.row}: {p.reversed_pairs:.1f} % on the reversed pairs, {p.runs} run(s){interval}.")
     return out
