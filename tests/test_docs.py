@@ -28,6 +28,9 @@ MACHINE_PATH = re.compile(r"/work/|/root/|/tmp/|/home/")
 PROGRESS_BAR = re.compile(r"it/s\]|[\u2588-\u258f]")
 # A training run's log line, which belongs in the page's log file.
 LOG_LINE = re.compile(r"epoch \d+: train loss|--resume: no checkpoint")
+# The longest a notebook page may be at 1280 px: a third of notebook 04's page before the pages were made compact
+# (17,407 px, its 60-row Table C.2 open and every figure shown)
+LONGEST_PAGE = 17_407 // 3
 ROOTS = {"/home/alice/actionlib": "<repo>", "/home/alice": "~", "/tmp": "<tmp>"}
 
 
@@ -381,6 +384,17 @@ def test_site_in_chromium(tmp_path, monkeypatch):
             .get_attribute("href")
             .endswith(f"notebooks/{executed[1].stem}.html")
         )
+        driver.set_window_size(1280, 1000)
+        for page in sorted((site / "notebooks").glob("*.html")):  # compact pages, tables within the text column
+            driver.get(page.as_uri())
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            wide = driver.execute_script(
+                "const column = document.querySelector('article').getBoundingClientRect().right;"
+                "return [...document.querySelectorAll('article table')].filter(t => t.getBoundingClientRect().right"
+                " > column + 1 || t.parentElement.scrollWidth > t.parentElement.clientWidth + 1).length"
+            )
+            assert height < LONGEST_PAGE and not wide, (page.name, height, wide)
+        driver.get(first.as_uri())
         folded = driver.execute_script("return document.querySelectorAll('div.cell.tag_hide-input details').length")
         assert folded > 0  # plumbing folded away; the parameters cell stays open
         assert driver.execute_script("return document.querySelectorAll('div.cell.tag_parameters').length") == 1

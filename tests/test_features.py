@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from actionlib import profiles
 from actionlib.data import memory
 from actionlib.data.memory import SyntheticSplit, ensure_synthetic
 from actionlib.paths import cache_key
-from actionlib.study import features
+from actionlib.study import features, training
 from actionlib.study.features import FeatureDataset
 
 
@@ -85,6 +86,21 @@ def test_heads_on_frozen_features_and_their_scores(pretrained, tmp_path, monkeyp
     summary = summarize(scores, labels, len(data.class_names), data.class_names, reversed_pairs(data.class_names))
     assert summary["top1"] == pytest.approx(result["top1"][1])  # the test Top-1 of the epoch chosen on validation
     assert 0 <= summary["pairwise_accuracy"]["mean"] <= 100 and "val_top1" in result
+    # the run kept its test scores: read back, equal to scoring the head again (which a row testing other positions
+    # than it trained on does: "one frame" tested on every frame)
+    spied = []
+    monkeypatch.setattr(features, "load_head", lambda *a: spied.append(a) or pytest.fail("scored again"))
+    assert torch.equal(features.head_scores(result["run_dir"][1], backbone, rows[1], data, train_views=2)[0], scores)
+    monkeypatch.undo()
+    (Path(result["run_dir"][1]) / training.TEST_SCORES).unlink()
+    again = features.head_scores(result["run_dir"][1], backbone, rows[1], data, train_views=2)[0]
+    assert torch.allclose(again, scores, atol=1e-5)
+    every_frame = {k: v for k, v in rows[2].items() if k != "frames"}
+    spied.clear()
+    real_load_head = features.load_head
+    monkeypatch.setattr(features, "load_head", lambda *a: spied.append(a) or real_load_head(*a))
+    features.head_scores(result["run_dir"][2], backbone, every_frame, data, train_views=2)
+    assert len(spied) == 1
 
     # a row with the same settings under another name is not trained again
     monkeypatch.setattr(features, "fit_and_report", lambda *a, **k: pytest.fail("trained again"))
@@ -313,7 +329,7 @@ def test_a_control_dataset_keeps_some_classes_relabelled():
         data.only(["d"], "x")
 
 
-def test_every_head_gets_the_same_learning_rates_and_keeps_the_best_on_validation(pretrained, tmp_path):
+def test_every_head_gets_the_same_learning_rates_and_keeps_the_best_on_validation(pretrained, tmp_path, monkeypatch):
     """Heads are tuned as they select their epoch: each rate of `Profile.head_lrs` trains a run, and the run best
     on the validation videos is the row's; the logistic-regression probe on pooled features is the ceiling an
     average-pooling head should reach."""
@@ -328,17 +344,25 @@ def test_every_head_gets_the_same_learning_rates_and_keeps_the_best_on_validatio
     ceiling = features.probe(backbone, data, train_views=2)
     assert 0 <= ceiling["probe_top1"] <= 100 and ceiling["probe_l2"] in features.PROBE_L2
     assert features.probe(backbone, data, train_views=2) == ceiling  # cached
+    monkeypatch.setattr(features, "_fit_probe", lambda *a: pytest.fail("fitted again"))
+    other = features.probe(backbone, data, train_views=2, protocol="single-ten")  # the same fit, other test views
+    assert {k: other[k] for k in ("probe_train_top1", "probe_val_top1", "probe_l2")} == {
+        k: ceiling[k] for k in ("probe_train_top1", "probe_val_top1", "probe_l2")
+    }
 
 
 def test_the_default_profile_tests_several_clips_where_single_clip_testing_sees_one():
     """Multi-clip testing averages clips single-clip testing never sees: the default's test videos hold two
-    non-overlapping clips of the CPU 3D network, and the single centred clip overlaps both."""
+    non-overlapping clips of the CPU 3D network, in their frames and in their flow (one frame fewer), and the
+    single centred clip overlaps both."""
     from actionlib.data.sampling import multi_clip_starts
     from actionlib.models import create
 
     cfg = profiles.resolve("smoke")
     frames, clip = cfg.synthetic.frames, cfg.frames_3d
-    assert multi_clip_starts(frames, clip) == [0, clip] and (frames - clip) // 2 not in (0, clip)
+    for length in (frames, frames - 1):  # the frames, the flow between them
+        starts = multi_clip_starts(length, clip)
+        assert len(starts) == 2 and starts[1] - starts[0] == clip and (length - clip) // 2 not in starts
     # the clips themselves, on a video whose frames are numbered by their brightness
     videos = torch.arange(frames, dtype=torch.uint8).view(1, frames, 1, 1, 1).expand(2, frames, 16, 16, 3).contiguous()
     net3d = create("resnext3d_101", num_classes=2, blocks=(1, 1, 1, 1), width=16, frames=clip)

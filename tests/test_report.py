@@ -80,6 +80,9 @@ def displayed(function, *args, **kwargs) -> list:
         function(*args, **kwargs)
     outputs = []
     for obj in shown:
+        if isinstance(obj, dict):  # a mime bundle displayed with raw=True
+            outputs.append(new_output("display_data", data=obj))
+            continue
         data = {"text/plain": repr(obj)}
         for mime, method in (("text/markdown", "_repr_markdown_"), ("text/html", "_repr_html_")):
             if getattr(obj, method, lambda: None)() is not None:
@@ -128,8 +131,9 @@ def test_show_says_each_status_once_links_the_csv_and_draws_no_figure_where_noth
     assert [sorted(o.data) for o in outputs] == [
         ["text/markdown", "text/plain"],  # what every row that ran changed
         ["text/html", "text/plain"],  # the compact table
+        ["text/markdown", "text/plain"],  # the rows' notes, each once
         ["text/markdown", "text/plain"],  # the rows not run, the link to the CSV
-        ["image/png", "text/plain"],
+        ["image/png", "text/html"],  # the figure, folded, linking to its file
     ]
     assert outputs[0].data["text/markdown"] == f"**Every row that ran:** {COMMON}."
     html = outputs[1].data["text/html"]
@@ -139,8 +143,13 @@ def test_show_says_each_status_once_links_the_csv_and_draws_no_figure_where_noth
         and "nan" not in html
         and "single-ten" not in html
     )
-    assert "(../tables/01_table3.3_pooling.csv)" in outputs[2].data["text/markdown"]
-    text = "".join(o.data.get("text/markdown", "") + o.data.get("text/html", "") for o in outputs)
+    assert "(../tables/01_table3.3_pooling.csv)" in outputs[3].data["text/markdown"]
+    assert outputs[2].data["text/markdown"] == f"- every row: {summary_fixture()['note'][0]}."
+    figure_html = outputs[4].data["text/html"]  # folded under a line; a click on it opens the file
+    assert figure_html.startswith("<details><summary>Figure: ") and 'href="../figures/01_table3.3_pooling.png"' in (
+        figure_html
+    )
+    text = "".join(o.data.get("text/markdown", "") + o.data.get("text/html", "") for o in outputs[:4])
     assert text.count("one small 3D network") == 1 and text.count(COMMON) == 1  # said once, not per cell
 
     nothing = summary_fixture("3.4", ran=0, not_run=5)
@@ -153,7 +162,7 @@ def test_show_says_each_status_once_links_the_csv_and_draws_no_figure_where_noth
 def test_a_table_whose_rows_are_not_runs_keeps_them(tmp_path):
     counts = summary_fixture(ran=2, not_run=3).assign(params_m=25.25, ops_g=38.57, counts_equal=True)
     outputs = displayed(study.show, counts, ["params_m", "ops_g", "counts_equal"], figure=False, fold=False)
-    html = outputs[-1].data["text/html"]
+    html = next(o.data["text/html"] for o in outputs if "text/html" in o.data)
     assert html.count("<tr") == 6 and "params (M)" in html and "38.6" in html and ">yes<" in html
     assert not any("rows not run" in o.data.get("text/markdown", "") for o in outputs)
 
@@ -222,3 +231,33 @@ def test_the_training_log_goes_to_a_file_and_the_rest_stays_under_the_cell(tmp_p
     with study.report.training_log("02", tmp_path, "test") as log:
         print("nothing trained: every run was cached")
     assert not log.exists() and capsys.readouterr().out == "nothing trained: every run was cached\n"
+
+
+def test_claims_show_the_claims_and_fold_their_controls():
+    """A page's claims table holds a line per claim (all test videos); the control lines fold under one line."""
+    classes = ["all", "appearance only", "control set: no reversed pairs", "control set: order only", "all"]
+    found = pd.DataFrame(
+        {
+            "claim": ["BERT against average pooling"] * 4 + ["BERT against concatenation"],
+            "table": "Table 3.3",
+            "classes": classes,
+            "thesis_difference": 2.07,
+            "difference": [1.0, 0.5, -0.2, 30.0, -3.0],
+            "ci_low": [-2.0, -1.0, -3.0, 20.0, -6.0],
+            "ci_high": [4.0, 2.0, 2.5, 40.0, 0.5],
+            "n_runs": 5,
+            "seed_ci_low": np.nan,
+            "seed_ci_high": np.nan,
+            "mde": 3.0,
+            "verdict": ["within noise", "within noise", "within noise", "agrees", "cannot resolve"],
+        }
+    )
+    outputs = displayed(study.show_claims, found)
+    claims, controls = outputs[0].data["text/html"], outputs[1].data["text/html"]
+    assert claims.count("<tr") == 3 and "control set" not in claims  # a heading and the two claims
+    assert controls.startswith(
+        "<details><summary>Controls: the same claims on the appearance classes' videos and 2 control datasets "
+        "(3 lines)</summary>"
+    )
+    assert controls.count("<tr") == 4 and "order only" in controls
+    assert outputs[2].data["text/plain"].startswith("<Figure")  # the forest plot of the two claims

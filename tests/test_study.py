@@ -23,7 +23,7 @@ def test_cpu_profiles_scale_every_row_and_say_how(name):
             if cfg.tables is not None and recipe.table not in cfg.tables:  # the default's breadth, said why
                 assert plan.reason == study.NOT_ON_CPU["breadth"]
                 continue
-            if not cfg.breadth and not planner.made_of_compared_runs(recipe):
+            if not cfg.breadth and not planner.made_of_compared_runs(recipe, cfg.breadth):
                 assert plan.reason in (study.NOT_ON_CPU["rows"], None) or ":" in plan.reason
                 continue
             if plan.reason is not None:
@@ -122,6 +122,19 @@ def test_summary_has_the_same_columns_under_every_profile_and_blanks_what_one_ru
     assert smoke.loc[1, "status"] == "run" and pd.isna(smoke.loc[1, "top1"])  # in the plan, not in these runs
 
 
+def test_a_head_far_under_its_probe_says_so_in_the_table():
+    """A head testing more than UNDER_PROBE points under the linear probe on its features is not at its best: the
+    row's note gives the gap, and the thesis's dropout where the head has it."""
+    avg, free = (r for r in recipes.recipes_for("3.3") if r.row.startswith("ResNet18 Average Pooling"))
+    runs = _runs([avg, free], [["1" * 72 + "0" * 72] * 2, ["1" * 90 + "0" * 54] * 2]).assign(probe_top1=62.5)
+    notes = study.summary(runs, [avg, free], profiles.resolve("smoke"))["note"].tolist()
+    assert notes[0] == (
+        "12.5 points under a linear probe on the same frozen features (62.5 %), with the thesis's dropout 0.8 "
+        "before its classifier"
+    )
+    assert notes[1] == ""  # 62.5 % tested: at the probe
+
+
 def test_a_table_shows_every_row_on_the_runs_they_all_have():
     """The compared rows run five seeds for the claims; their table shows the seed every row has, so that it
     ranks rows and not seeds."""
@@ -193,7 +206,8 @@ def test_each_claim_is_tested_again_on_the_appearance_classes_alone():
     everything, control = found.itertuples()
     assert everything.verdict == "agrees" and everything.n_videos == 144
     assert control.difference == 0 and control.n_videos == 54 and control.verdict == "within noise"
-    assert study.claim_sentences(found)[1].startswith("BERT against average pooling on ResNet18 (appearance only)")
+    sentences = study.claim_sentences(found)  # the claim in words; its control is a line of the folded table
+    assert len(sentences) == 1 and sentences[0].startswith("BERT against average pooling on ResNet18: the thesis")
     assert study.claims(runs.assign(video_groups=""), ["3.3"])["classes"].tolist() == ["all"]  # no groups: no control
     no_appearance = runs.assign(video_groups="r" * 126 + "s" * 18)  # the test profile's four classes
     assert study.claims(no_appearance, ["3.3"])["classes"].tolist() == ["all"]

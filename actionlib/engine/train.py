@@ -15,6 +15,7 @@ model, the datasets and the teacher from the config, which is what `actionlib tr
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -55,6 +56,7 @@ EFFECTIVE_BATCH_BY_MODEL = {"repflow_50": 24}
 # Settings that do not change what a run computes: left out of the hash in its default folder name.
 NOT_IN_RUN_NAME = frozenset(
     {"out", "name", "resume", "overwrite", "workers", "device", "progress", "tensorboard", "checkpoint_every"}
+    | {"write_each_epoch"}
     | {"num_classes", "class_names", "world_size"}
 )
 
@@ -414,12 +416,10 @@ def _fit(config: TrainConfig, model: nn.Module, train_set, val_set, teacher, pai
         len(val_set), config.seed, shuffle=False, rank=rank, world_size=world, pad=False
     )
 
-    def checkpoint(epoch, step, stats_now, record=None):
-        """Gather every rank's RNG state and partial statistics, then let rank 0 write.
-
-        Weights made non-finite by a bad step (finite loss, NaN gradient) are never written, so
-        last.pt always holds a good state.
-        """
+    def snapshot(epoch, step, stats_now, record=None) -> dict | None:
+        """The run's state as last.pt holds it (rank 0 gets it; every rank's RNG state and partial statistics are
+        gathered). Weights made non-finite by a bad step (finite loss, NaN gradient) are refused, so last.pt always
+        holds a good state. Its tensors are the live ones: copy it to keep it."""
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
             raise NonFiniteLossError(
                 f"the weights became NaN/inf at epoch {epoch} (batch {step}); stopping. The last good checkpoint "
@@ -427,26 +427,31 @@ def _fit(config: TrainConfig, model: nn.Module, train_set, val_set, teacher, pai
             )
         rngs = distributed.all_gather_objects(rng_state())
         merged = _reduce_stats(stats_now)
+        if not main:
+            return None
+        return {
+            "model": unwrap(model).state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rngs,
+            "epoch": epoch,
+            "step": step,
+            "stats": merged,
+            "best_top1": best,
+            "best_epoch": best_epoch,
+            "improved_epoch": improved_epoch,
+            "config": plain(config.to_dict()),
+            "record": plain(record),
+        }
+
+    def checkpoint(epoch, step, stats_now, record=None):
+        state = snapshot(epoch, step, stats_now, record)
         if main:
-            save_checkpoint(
-                {
-                    "model": unwrap(model).state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "rng": rngs,
-                    "epoch": epoch,
-                    "step": step,
-                    "stats": merged,
-                    "best_top1": best,
-                    "best_epoch": best_epoch,
-                    "improved_epoch": improved_epoch,
-                    "config": plain(config.to_dict()),
-                    "record": plain(record),
-                },
-                last_path,
-            )
+            save_checkpoint(state, last_path)
         distributed.barrier()
+
+    kept = {"last": None, "best": None, "records": []}  # write_each_epoch=False: what the run writes when it ends
 
     metrics = {}
     for epoch in range(start_epoch, config.epochs):
@@ -569,15 +574,30 @@ def _fit(config: TrainConfig, model: nn.Module, train_set, val_set, teacher, pai
             best, best_epoch = report["top1"], epoch
         metrics.update(best_top1=best, best_epoch=best_epoch, improved_epoch=improved_epoch)
         stats, start_batch = _new_stats(), 0
-        checkpoint(epoch + 1, 0, stats, record=metrics)
+        if config.write_each_epoch:
+            checkpoint(epoch + 1, 0, stats, record=metrics)
+            if main:
+                _finish_epoch(last_path, best_path, recorder, metrics)
+        else:
+            kept["last"] = snapshot(epoch + 1, 0, stats, record=metrics)
+            if main:
+                kept["records"].append(metrics)
+                if best_epoch == epoch:
+                    kept["best"] = copy.deepcopy(kept["last"])
         if main:
-            _finish_epoch(last_path, best_path, recorder, metrics)
             print(
                 f"epoch {epoch}: train loss {metrics['train_loss']:.4f} top1 {metrics['train_top1']:.2f} | "
                 f"val loss {metrics['val_loss']:.4f} top1 {metrics['val_top1']:.2f} top3 {metrics['val_top3']:.2f} | "
                 f"lr {metrics['lr']:.2e} | {metrics['clips_per_s']:.1f} clips/s | best {best:.2f} (epoch {best_epoch})"
             )
         distributed.barrier()
+    if main and kept["records"]:
+        # best.pt and the metrics lines before last.pt: a kill before last.pt leaves a run that starts again
+        if kept["best"] is not None:
+            save_checkpoint(kept["best"], best_path)
+        for record in kept["records"]:
+            recorder.log_epoch(record)
+        save_checkpoint(kept["last"], last_path)
     recorder.close()
     return {"best_top1": best, "best_epoch": best_epoch, "last": metrics, "out": str(out_dir)}
 

@@ -29,12 +29,13 @@ from tqdm.auto import tqdm
 from .. import paths
 from ..data.memory import SyntheticSplit, ensure_synthetic, frame_geometry, load_synthetic
 from ..engine.checkpointing import load_checkpoint
+from ..engine.fusion import load_scores
 from ..engine.repro import seed_everything
 from ..engine.train import TrainConfig, to_channels_last
 from ..models import create
 from ..paths import cache_key, repo_root
 from .planner import is_2d
-from .training import fit_and_report, predict_in_memory, read_result, write_result
+from .training import TEST_SCORES, fit_and_report, predict_in_memory, read_result, write_result
 
 
 def synthetic_root(cfg, pretraining: bool = False) -> Path:
@@ -57,7 +58,7 @@ def synthetic_root(cfg, pretraining: bool = False) -> Path:
         root.with_name(root.name + "_pretraining"),
         classes,
         spec.pretraining_videos,
-        spec.frames,
+        spec.pretraining_frames,
         seed=spec.pretraining_seed,
         jobs=2,
     )
@@ -404,36 +405,63 @@ def probe(
     """The ceiling an average-pooling head should reach on `backbone`'s frozen features: a logistic regression on
     the time-and-space-pooled features of the same training views (`frozen_features`), its weight decay chosen on
     the validation videos (`PROBE_L2`), tested under `protocol` (views averaged). Returns its train, validation and
-    test Top-1 (%) and the weight decay; cached beside the features."""
+    test Top-1 (%) and the weight decay; cached beside the features. The fit does not depend on the protocol: it is
+    made once per backbone and tested under each protocol asked (three fits for three protocols took 40 s of the
+    default profile)."""
     source = {"split": data.split, "source": data.source, "views": default_views(backbone, train_views)}
-    cache = Path(backbone["checkpoint"]).parent / "features" / f"probe_{cache_key(protocol=protocol, **source)}.json"
+    folder = Path(backbone["checkpoint"]).parent / "features"
+    cache = folder / f"probe_{cache_key(protocol=protocol, **source)}.json"
     if cache.is_file():
         return json.loads(cache.read_text())
     train_maps, train_labels, test_maps, test_labels = frozen_features(backbone, data, train_views, protocol)
-    val_maps, val_labels = validation_features(backbone, data)
-    train, val, test = _pooled(train_maps), _pooled(val_maps), _pooled(test_maps)
-    mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
-    train, val, test = (train - mean) / std, (val - mean) / std, (test - mean) / std
-    classes = len(data.class_names)
-
-    def top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-        with torch.no_grad():
-            logits = model(x).mean(1) if x.dim() == 3 else model(x)
-        return 100 * float((logits.argmax(1) == y).float().mean())
-
-    fitted = {l2: _fit_probe(train, train_labels, classes, l2) for l2 in PROBE_L2}
-    l2 = max(PROBE_L2, key=lambda w: (top1(fitted[w], val, val_labels), -PROBE_L2.index(w)))
-    chosen = fitted[l2]
+    fit_file = folder / f"probe_fit_{cache_key(**source)}.pt"
+    if fit_file.is_file():
+        fitted = torch.load(fit_file, weights_only=True)
+    else:
+        fitted = _probe_fit(backbone, data, train_maps, train_labels)
+        torch.save(fitted, fit_file.with_suffix(".tmp"))
+        fit_file.with_suffix(".tmp").replace(fit_file)
+    chosen = nn.Linear(*fitted["weight"].T.shape)
+    chosen.load_state_dict({"weight": fitted["weight"], "bias": fitted["bias"]})
+    test = (_pooled(test_maps) - fitted["mean"]) / fitted["std"]
     result = {
-        "probe_train_top1": top1(chosen, train, train_labels),
-        "probe_val_top1": top1(chosen, val, val_labels),
-        "probe_top1": top1(chosen, test, test_labels),
-        "probe_l2": l2,
+        "probe_train_top1": float(fitted["train_top1"]),
+        "probe_val_top1": float(fitted["val_top1"]),
+        "probe_top1": _probe_top1(chosen, test, test_labels),
+        "probe_l2": float(fitted["l2"]),
     }
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.with_suffix(".tmp").write_text(json.dumps(result))
     cache.with_suffix(".tmp").replace(cache)  # whole or not at all
     return result
+
+
+def _probe_top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Top-1 (%) of a probe on standardised pooled features, (N, C) or (N, V, C) with the views' logits averaged."""
+    with torch.no_grad():
+        logits = model(x).mean(1) if x.dim() == 3 else model(x)
+    return 100 * float((logits.argmax(1) == y).float().mean())
+
+
+def _probe_fit(backbone: dict, data: SyntheticSplit, train_maps, train_labels) -> dict:
+    """`probe`'s fit: one L-BFGS fit per weight decay of `PROBE_L2`, the one best on the validation videos kept,
+    with the standardisation it was fitted on and its train and validation Top-1."""
+    val_maps, val_labels = validation_features(backbone, data)
+    train, val = _pooled(train_maps), _pooled(val_maps)
+    mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
+    train, val = (train - mean) / std, (val - mean) / std
+    fitted = {l2: _fit_probe(train, train_labels, len(data.class_names), l2) for l2 in PROBE_L2}
+    l2 = max(PROBE_L2, key=lambda w: (_probe_top1(fitted[w], val, val_labels), -PROBE_L2.index(w)))
+    chosen = fitted[l2]
+    return {
+        "weight": chosen.weight.detach().clone(),
+        "bias": chosen.bias.detach().clone(),
+        "mean": mean,
+        "std": std,
+        "l2": l2,
+        "train_top1": _probe_top1(chosen, train, train_labels),
+        "val_top1": _probe_top1(chosen, val, val_labels),
+    }
 
 
 HEAD_RUN_KEYS = ("row", "optimizer", "lr", "fusion", "distill", "distill_weight", "frames")
@@ -483,10 +511,24 @@ def head_scores(
     protocol: str = "single-center",
     train_views: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Test-split logits (N, K) of a trained head (views averaged) and the labels: one stream for late fusion."""
+    """Test-split logits (N, K) of a trained head (views averaged) and the labels: one stream for late fusion. A run
+    tested on the positions `row` names kept them (`training.TEST_SCORES`): read, not computed again (about a
+    minute of the default profile went to scoring every head twice)."""
+    saved = Path(run_dir) / TEST_SCORES
+    if saved.is_file() and _trained_frames(run_dir) == row.get("frames"):
+        try:
+            scores = load_scores(saved)
+            return scores["scores"], scores["labels"]
+        except ValueError:  # e.g. non-finite scores, which `load_scores` refuses: computed again below
+            pass
     model = load_head(run_dir, backbone, row, len(data.class_names))
     *_, maps, labels = frozen_features(backbone, data, train_views, protocol, row.get("fusion"))
     return predict_in_memory(model, FeatureDataset(_select_frames(maps, row), labels))["scores"], labels
+
+
+def _trained_frames(run_dir: str | Path):
+    """The `frames` option a head run was trained and tested with (None: every position)."""
+    return json.loads((Path(run_dir) / "config.json").read_text())["options"].get("frames")
 
 
 def head_grid(cfg, optimizer: str) -> tuple[float, ...] | None:

@@ -183,7 +183,7 @@ def plan(key: str, recipe: Recipe, cfg) -> Plan:
 
     if cfg.tables is not None and recipe.table not in cfg.tables:
         return Plan(key, "head", stream.model, modality, frames, reason=NOT_ON_CPU["breadth"])
-    if not cfg.breadth and not made_of_compared_runs(recipe):
+    if not cfg.breadth and not made_of_compared_runs(recipe, cfg.breadth):
         return Plan(key, "head", stream.model, modality, frames, reason=NOT_ON_CPU["rows"])
     if recipe.dataset != "hmdb51":
         return refused("dataset")
@@ -259,9 +259,12 @@ def plans(recipe: Recipe, cfg) -> list[Plan]:
     return [plan(k, recipe, cfg) for k in recipe.streams]
 
 
-def is_compared(recipe: Recipe) -> bool:
-    """Whether a claim compares this row (under this test protocol, for claims between protocols)."""
+def is_compared(recipe: Recipe, breadth: bool = True) -> bool:
+    """Whether a claim compares this row (under this test protocol, for claims between protocols); without
+    `breadth`, a claim left to a profile with breadth (`Claim.breadth`) does not count."""
     for claim in recipes.TABLES[recipe.table].claims:
+        if claim.breadth and not breadth:
+            continue
         for row, protocol in zip((claim.row_a, claim.row_b), claim.protocols or (None, None), strict=True):
             if row == recipe.row and protocol in (None, recipe.protocol):
                 return True
@@ -271,18 +274,22 @@ def is_compared(recipe: Recipe) -> bool:
 
 
 @functools.cache
-def _compared_runs() -> frozenset:
-    """(stream, dataset, protocol, test frames) of every stream of every row a claim compares."""
+def _compared_runs(breadth: bool = True) -> frozenset:
+    """(stream, dataset, protocol, test frames) of every stream of every row a claim compares (`is_compared`)."""
     return frozenset(
-        (key, r.dataset, r.protocol, r.test_frames) for r in recipes.RECIPES if is_compared(r) for key in r.streams
+        (key, r.dataset, r.protocol, r.test_frames)
+        for r in recipes.RECIPES
+        if is_compared(r, breadth)
+        for key in r.streams
     )
 
 
-def made_of_compared_runs(recipe: Recipe) -> bool:
+def made_of_compared_runs(recipe: Recipe, breadth: bool = True) -> bool:
     """Whether a row is compared by a claim, or every stream of it is tested as a compared row's stream is (the
-    row then costs no training of its own: e.g. one stream of a compared two-stream row)."""
+    row then costs no training of its own: e.g. one stream of a compared two-stream row). `breadth`: the
+    profile's (`Profile.breadth`), which decides whether the claims left to it count."""
     jobs = {(key, recipe.dataset, recipe.protocol, recipe.test_frames) for key in recipe.streams}
-    return is_compared(recipe) or (bool(jobs) and jobs <= _compared_runs())
+    return is_compared(recipe, breadth) or (bool(jobs) and jobs <= _compared_runs(breadth))
 
 
 def runs_of(recipe: Recipe, cfg, seed: int = 0) -> list[tuple[int, int]]:
@@ -290,7 +297,7 @@ def runs_of(recipe: Recipe, cfg, seed: int = 0) -> list[tuple[int, int]]:
     times its seeds; a row a claim compares, or made of such rows' runs, gets more seeds until it has
     `cfg.claim_repeats` runs (its table then shows every row on the runs they share, `report.summary`)."""
     splits = recipes.splits_of(recipe, cfg)
-    wanted = cfg.claim_repeats if made_of_compared_runs(recipe) else 1
+    wanted = cfg.claim_repeats if made_of_compared_runs(recipe, cfg.breadth) else 1
     seeds = max(cfg.repeats, -(-wanted // len(splits)))
     return [(split, seed + s) for split in splits for s in range(seeds)]
 

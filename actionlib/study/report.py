@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import recipes, reference, stats, thesis
 from ..engine.records import machine_summary
+from ..models.classifier import MODALITY_DROPOUT
 from ..paths import repo_root
 from ..profiles import PROFILES
 from ..recipes import CLAIMS, Recipe
@@ -125,6 +126,7 @@ def summary(runs: pd.DataFrame, rows, cfg) -> pd.DataFrame:
                 "train_top1": mine["train_top1"].mean(),
                 **{f"top1_{g}": mine[f"top1_{g}"].mean() for g in CLASS_GROUPS if f"top1_{g}" in mine},
                 "splits": ",".join(map(str, sorted(set(mine["split"])))),
+                "note": "; ".join(n for n in (base["note"], _under_probe(mine, interval["top1"], planned)) if n),
             }
         )
     table = pd.DataFrame.from_records(out)
@@ -141,6 +143,26 @@ def summary(runs: pd.DataFrame, rows, cfg) -> pd.DataFrame:
     table = table[list(COLUMNS)]
     table["table"] = "Table " + table["table"]  # a label, not a number ("3.9" would print as 3.90)
     return table
+
+
+UNDER_PROBE = 5.0
+"""Points of test Top-1 under the linear probe on the same frozen features (`features.probe`) beyond which a
+row's `note` says so: a head that cannot reach what a logistic regression on its pooled features reaches is not
+trained to its best, and a comparison against it says little about its pooling."""
+
+
+def _under_probe(mine: pd.DataFrame, top1: float, planned: list[Plan]) -> str:
+    """The `note` of a head row testing more than `UNDER_PROBE` points under its probe: by how much, and the
+    dropout before its classifier where it is the thesis's heavy one (a head trained with dropout 0.8 on a few
+    hundred videos keeps a low training Top-1, measured with the dropout on); "" otherwise."""
+    probe = mine["probe_top1"].mean() if "probe_top1" in mine else np.nan
+    if not probe - top1 > UNDER_PROBE or len(planned) != 1:
+        return ""
+    note = f"{probe - top1:.1f} points under a linear probe on the same frozen features ({probe:.1f} %)"
+    dropout = planned[0].options.get("dropout", MODALITY_DROPOUT.get(planned[0].modality, 0.0))
+    if dropout >= 0.5:
+        note += f", with the thesis's dropout {dropout:g} before its classifier"
+    return note
 
 
 def _shared_runs(runs: pd.DataFrame) -> dict[str, set]:
@@ -302,7 +324,7 @@ def show(table: pd.DataFrame, columns=(), figure: bool = True, fold: bool = True
     changed, said once above the table; the rows that did not run folded into one line below it (`not_run`), a
     link to the full table, and the figure where a row ran. `columns` adds columns (e.g. "params_m");
     `fold=False` keeps the rows that did not run (a table whose point is not the runs, e.g. the counts)."""
-    from IPython.display import Image, Markdown, display
+    from IPython.display import Markdown, display
 
     ran = _ran(table)
     shown = table[ran] if fold else table
@@ -313,12 +335,47 @@ def show(table: pd.DataFrame, columns=(), figure: bool = True, fold: bool = True
         view = compact(shown, columns)
         ours = [c for c in view if c == HEADINGS["top1"]]
         display(view.style.hide(axis="index").set_properties(subset=ours, **{"white-space": "nowrap"}))
+    if "note" in shown and len(notes := _notes(shown)):
+        display(Markdown(notes))
     below = " ".join(line for line in (not_run(table) if fold else "", _csv_link(table)) if line)
     if below:
         display(Markdown(below))
     path = table.attrs.get("figure", "")
     if figure and ran.any() and path and Path(path).is_file():
-        display(Image(filename=path))
+        display_folded_figure(path, "Figure: ours against the thesis, row by row")
+
+
+def _notes(shown: pd.DataFrame) -> str:
+    """The rows' notes below their table, each note once with the rows it is about ("every row" where all)."""
+    lines = []
+    notes = shown["note"].fillna("")
+    for note, labels in _labels(shown).groupby(notes, sort=False):
+        if note:
+            which = "every row" if len(labels) == len(shown) else ", ".join(dict.fromkeys(labels))
+            lines.append(f"- {which}: {note}.")
+    return "\n".join(lines)
+
+
+def folded(summary: str, html: str) -> str:
+    """`html` folded under a one-line `summary` a reader opens with a click: a page keeps its tables in view
+    (a notebook page was 6,000-9,000 px tall at 1280 px with every figure and control line open)."""
+    return f"<details><summary>{summary}</summary>\n{html}\n</details>"
+
+
+def display_folded_figure(path: str | Path, summary: str) -> None:
+    """Display the figure at `path` folded (`folded`), as wide as the text column, linking to the file itself
+    (click to enlarge): `../figures/<name>` from an executed notebook (results/executed/) and from a site page
+    alike. The image is embedded, so the notebook shows it wherever it is opened; viewers without HTML get the
+    PNG."""
+    import base64
+
+    from IPython.display import display
+
+    name = Path(path).name
+    encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    image = f'<img src="data:image/png;base64,{encoded}" alt="{Path(name).stem}" style="width: 100%">'
+    html = folded(summary, f'<a href="../figures/{name}">{image}</a>')
+    display({"text/html": html, "image/png": encoded}, raw=True)
 
 
 class _LogLines:
@@ -401,21 +458,43 @@ def _claims_view(found: pd.DataFrame) -> pd.DataFrame:
 
 def show_claims(found: pd.DataFrame) -> None:
     """The claims' table as a reader wants it: the thesis's difference A - B beside ours with its interval."""
-    from IPython.display import Markdown, display
+    from IPython.display import HTML, Markdown, display
 
     if not len(found):
         display(Markdown("*No claim of these tables ran under this profile.*"))
         return
-    display(_claims_view(found).style.hide(axis="index"))
-    if found["difference"].notna().any():  # the figure run_notebook saved as NN_claims.png
-        fig = plot_claims(found, "The thesis's claims: ours against the thesis's difference")
+    main = found["classes"] == "all" if "classes" in found else pd.Series(True, index=found.index)
+    display(_claims_view(found[main]).style.hide(axis="index"))
+    controls = found[~main]
+    if len(controls):
+        table = _claims_view(controls).style.hide(axis="index").to_html()
+        display(HTML(folded(f"Controls: the same claims on {_control_names(controls)} ({len(controls)} lines)", table)))
+    shown = found[main & found["difference"].notna()]
+    if len(shown):  # NN_claims.png (run_notebook) has the control lines too
+        fig = plot_claims(shown, "The thesis's claims: ours against the thesis's difference")
         display(fig)
         _close(fig)
 
 
+def _control_names(controls: pd.DataFrame) -> str:
+    """The control lines' videos in words: "the appearance classes' videos and 2 control datasets"."""
+    sets = controls["classes"].str.startswith("control set: ")
+    parts = []
+    if (~sets).any():
+        groups = controls.loc[~sets, "classes"].str.removesuffix(" only").unique()
+        parts.append(" and ".join(f"the {g} classes' videos" for g in groups))
+    if sets.any():
+        count = controls.loc[sets, "classes"].nunique()
+        parts.append("one control dataset" if count == 1 else f"{count} control datasets")
+    return " and ".join(parts)
+
+
 def claim_sentences(found: pd.DataFrame) -> list[str]:
-    """One sentence per claim, from the numbers: what the thesis found, what we found, and the verdict."""
+    """One sentence per claim on all test videos, from the numbers: what the thesis found, what we found, and the
+    verdict (the control lines are in `show_claims`'s folded table)."""
     out = []
+    if "classes" in found:
+        found = found[found["classes"] == "all"]
     for c in found.itertuples():
         side = c.row_a if c.thesis_difference > 0 else c.row_b
         thesis = "equal" if c.thesis_difference == 0 else f"{side} ahead by {abs(c.thesis_difference):.2f} points"
@@ -532,10 +611,9 @@ def reversed_pairs_sentences(pairs: pd.DataFrame) -> list[str]:
 
 def ordering_note(table: pd.DataFrame, name: str) -> str:
     """One sentence on a table: our best row with its interval, the thesis's best, and which rows our interval
-    cannot tell apart from our best (with one run on a small test set, most of them)."""
+    cannot tell apart from our best (with one run on a small test set, most of them); "" where fewer than two rows
+    ran (why a row did not run is said once, under its table: `not_run`)."""
     ran = table[(table["status"] == "run") & ~table["ours"].astype(bool)].dropna(subset=["top1"])
-    if not len(ran) and len(table):
-        return f"{name}: no row ran under this profile (why is said under the table)."
     if len(ran) < 2:
         return ""
     best = ran.loc[ran["top1"].idxmax()]

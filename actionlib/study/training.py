@@ -253,6 +253,10 @@ def _frozen_stages(stream: Stream) -> int | None:
 
 
 # ------------------------------------------------------------------------------------------------ in memory
+TEST_SCORES = "test_scores.pt"
+"""A run in memory's test scores (`engine.fusion.save_scores`), beside its result.json."""
+
+
 def fit_and_report(
     model_name: str,
     model: nn.Module,
@@ -276,8 +280,8 @@ def fit_and_report(
 ) -> dict:
     """Train with `engine.fit` on datasets in memory (resuming from `out`), keeping the epoch with the best Top-1 on
     `val_set`, and return its result row: that epoch's training and validation Top-1 and its test Top-1/Top-3 and
-    pair accuracies (`test_set` is read once, after training). The batch is the effective batch (no accumulation),
-    and the data is in this process already (no loader workers)."""
+    pair accuracies (`test_set` is read once, after training; its scores are kept in `out` as `TEST_SCORES`). The
+    batch is the effective batch (no accumulation), and the data is in this process already (no loader workers)."""
     config = train_config(
         model=model_name,
         options=options,
@@ -300,6 +304,7 @@ def fit_and_report(
         distill=distill,
         distill_weight=distill_weight,
         stop_after=stop_after,
+        write_each_epoch=False,  # seconds to a few minutes a run: a killed one starts again
     )
     pairs = reversed_pairs(class_names) + speed_pairs(class_names)
     started = time.perf_counter()
@@ -308,6 +313,7 @@ def fit_and_report(
     best = next(m for m in read_metrics(out) if m["epoch"] == result["best_epoch"])
     model.load_state_dict(load_checkpoint(Path(out) / "best.pt")["model"])
     scores = predict_in_memory(model, test_set)
+    save_scores(Path(out) / TEST_SCORES, scores, class_names)  # what fusing this run's stream reads (`head_scores`)
     test = summarize(scores["scores"], scores["labels"], len(class_names), list(class_names), pairs)
     pairwise = {f"{a}/{b}": float(test.get("pairwise_accuracy", {}).get(f"{a}|{b}", float("nan"))) for a, b in pairs}
     reversed_names = [f"{a}/{b}" for a, b in reversed_pairs(class_names)]

@@ -8,7 +8,8 @@ temporary folder: the pages of this folder (index.md, running.md), `notebooks/NN
 `<results>/executed/` (the failed/ copies are left out), `tables/` and `figures/` from the results, the files a
 page offers for download (`downloads/`: its executed notebook, its `.py` source, its training log) and the pages
 generated here (`headlines/*.md` for the landing page, `tables.md`, the index of the tables). The configuration
-stays here (`-c`). The tables are copied into the site too (`tables/`), for the links under each table.
+stays here (`-c`). The tables and figures are copied into the site too (`tables/`, `figures/`), for the links
+under each table and on each folded figure.
 
 Every notebook is cleaned again on the way (actionlib.reproduce.clean_outputs): pages made by an older
 `actionlib reproduce` still lose their progress bars and machine paths, and the training's log lines (epochs,
@@ -333,8 +334,9 @@ def build(results: str | Path = REPO / "results", out: str | Path | None = None,
         if code != 0:
             raise RuntimeError(f"sphinx-build failed (exit {code})")
         prune(html)
-        if (results / "tables").is_dir():  # the links under each table of a page (study.report.show)
-            shutil.copytree(results / "tables", html / "tables", dirs_exist_ok=True)
+        for name in ("tables", "figures"):  # the links under each table and on each figure (study.report.show)
+            if (results / name).is_dir():
+                shutil.copytree(results / name, html / name, dirs_exist_ok=True)
         new, old = out.with_name(f".{out.name}.new"), out.with_name(f".{out.name}.old")
         for folder in (new, old):
             shutil.rmtree(folder, ignore_errors=True)

@@ -97,3 +97,34 @@ def test_metrics_lines_beyond_last_pt_are_dropped(tmp_path, uninterrupted):
     shutil.copyfile(tmp_path / "after_epoch_0.pt", run / "last.pt")  # last.pt lost epoch 1; its line is there
     fit(config(tmp_path, epochs=EPOCHS, resume=True), model(), *data())
     assert numbers(run) == numbers(reference)
+
+
+@pytest.mark.parametrize("where", ["writing best.pt", "writing last.pt"])
+def test_a_run_that_writes_once_writes_what_an_epoch_by_epoch_run_writes(tmp_path, monkeypatch, uninterrupted, where):
+    """`write_each_epoch=False` (heads of seconds): no file until the run ends, then the same best.pt, last.pt and
+    metrics lines as a run writing every epoch; killed while writing them, it starts again to the same end."""
+    reference, expected = uninterrupted
+    saves, kill = [], [where.removeprefix("writing ")]
+    save = train.save_checkpoint
+
+    def save_checkpoint(state, path):
+        saves.append(path.name)
+        if path.name in kill:
+            raise Killed
+        return save(state, path)
+
+    monkeypatch.setattr(train, "save_checkpoint", save_checkpoint)
+    with pytest.raises(Killed):
+        fit(config(tmp_path, epochs=EPOCHS, write_each_epoch=False), model(), *data())
+    run = tmp_path / "run"
+    assert not (run / "last.pt").exists() and not (run / "run.lock").exists()
+
+    saves.clear(), kill.clear()
+    result = fit(config(tmp_path, epochs=EPOCHS, write_each_epoch=False, resume=True), model(), *data())
+    assert saves == ["best.pt", "last.pt"]  # once each, at the end
+    assert numbers(run) == numbers(reference)
+    assert (result["best_epoch"], result["best_top1"]) == (expected["best_epoch"], expected["best_top1"])
+    for name in ("last.pt", "best.pt"):
+        ours, theirs = load_checkpoint(run / name), load_checkpoint(reference / name)
+        assert all(torch.equal(ours["model"][k], theirs["model"][k]) for k in theirs["model"]), name
+        assert (ours["epoch"], ours["best_epoch"]) == (theirs["epoch"], theirs["best_epoch"]), name

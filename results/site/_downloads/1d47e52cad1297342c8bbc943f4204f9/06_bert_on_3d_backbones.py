@@ -78,14 +78,12 @@ study.show(counts, ["table", "params_m", "ops_g"], figure=False, fold=False)
 # %% [markdown]
 # ## The thesis's claims, tested
 #
-# Each claim is a paired difference A - B between two rows on the same test videos of the same runs (each run
-# retrains the backbone), with a 95 % interval from a bootstrap over runs and test videos (one draw of the videos
-# per resample, shared by every run and both rows: they were tested on the same videos), beside a t interval with
-# the run as the unit. The verdict says whether the interval lies on the thesis's side of zero (`agrees`), on the
-# other side (`disagrees`), or straddles it: `within noise` where the interval is narrower than the thesis's
-# effect (the experiment could have seen it), `cannot resolve` where it is wider. `detectable` is the difference
-# this design finds 80 % of the time; `claims.csv` adjusts the p-values across every claim (Holm). The line below each claim is its control: the same test on the appearance classes only
-# (`classes`), where one frame tells the class and frame order is not needed.
+# Each claim is a paired difference A - B between two rows on the same test videos of the same runs, with a 95 %
+# interval (a bootstrap over runs and test videos) and one over runs alone. The verdict: `agrees` or `disagrees`
+# where the interval excludes zero on the thesis's side or the other, `within noise` where it straddles zero but
+# is narrower than the thesis's effect, `cannot resolve` where it is wider. `detectable` is the difference this
+# design finds 80 % of the time; `claims.csv` has Holm's p across all claims. The folded controls repeat each claim
+# on the appearance classes' videos, where one frame tells the class.
 
 # %%
 found = nb.claims

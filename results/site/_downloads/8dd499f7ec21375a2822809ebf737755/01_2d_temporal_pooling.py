@@ -20,18 +20,15 @@
 # concatenates pooled features of several stages ("fusion"); Table 3.5 deepens the backbone; Table 3.6 repeats
 # the heads on flow and pose; Table 3.7 fuses the RGB, flow and pose streams.
 #
-# **One study, every profile.** Every row below is a row of `actionlib.recipes` (its streams, initialisation,
-# optimizer, test protocol and fusion), run by one runner (`actionlib.study`). `full` runs it as the thesis did
-# (HMDB51, ImageNet-pretrained ResNets fine-tuned end to end, 16 segments at 224 px, ten-crop test, three splits).
-# `smoke` (CPU, default), `cpu` (the same with every table) and `test` (CI) scale each row, and the `ran_as` column
-# says how: a narrow ResNet18 pretrained on a disjoint synthetic set (other videos of the same classes: the
-# stand-in for ImageNet) and frozen, the row's head trained on its cached features of this dataset's videos, 8 segments of 64x48 frames (56x42 crops), the rendered pose frames standing in for RGB except
-# in Table 3.7 (which also has a pose stream). Under `smoke` only Table 3.3 runs here, its compared rows five
-# times (each run retrains the backbone): Tables 3.2 and 3.4-3.7 say in `status` that `--profile cpu` runs them.
-# The synthetic dataset has 16 classes, eight of them in four time-reversed pairs: read the **ordering**, the
-# **reversed-pair accuracy** (only an order-aware head can raise it above 50 %) and the Top-1 per class group
-# (`top1_appearance`, `top1_reversed`, `top1_speed`): a head that wins only on the reversed pairs has learned
-# order, not a better summary of appearance. A row the profile cannot ask says why in `status`.
+# **One study, every profile.** Every row below is a row of `actionlib.recipes`, run by one runner
+# (`actionlib.study`). `full` runs it as the thesis did (HMDB51, ImageNet-pretrained ResNets fine-tuned end to end,
+# 16 segments at 224 px, ten-crop test, three splits); the CPU profiles scale it and each row's `ran_as` says how:
+# here a narrow ResNet18 pretrained on a disjoint synthetic set (the stand-in for ImageNet) and frozen, the row's
+# head trained on its cached features, 8 segments of 64x48 frames, rendered pose frames standing in for RGB except
+# in Table 3.7. Under `smoke` only Table 3.3 runs, its compared rows five times (each run retrains the backbone);
+# `--profile cpu` runs the other tables. Four pairs of the synthetic dataset's 16 classes are each other's time
+# reversal: a reversed-pair accuracy above 50 % needs frame order, and the Top-1 per class group (`top1_appearance`,
+# `top1_reversed`, `top1_speed`) shows whether a head won on order or on a better summary of appearance.
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # test | smoke | cpu | full | tiny
@@ -56,9 +53,7 @@ NOTEBOOK = "01"
 # ## Running the rows
 #
 # Each stream is trained once and shared between the rows that use it (Table 3.3's BERT row is Table 3.2's AdamW
-# row); a run interrupted resumes from its last checkpoint. The `tiny` profile runs the full protocol with every
-# network replaced by a small one of the same kind: the whole protocol in minutes on a CPU, a check of the
-# plumbing, not the thesis's numbers.
+# row); an interrupted notebook resumes where it stopped.
 
 # %%
 nb = study.notebook(
@@ -79,7 +74,8 @@ by_table, runs, cfg, results = nb.tables, nb.runs, nb.cfg, nb.results
 
 def show(t, caption):
     if t in by_table:
-        display(Markdown(f"**Table {t}: {caption}** (profile {cfg.name}, {cfg.dataset} data; thesis: HMDB51)"))
+        if by_table[t]["top1"].notna().any():  # a table with nothing run is one line, which names it
+            display(Markdown(f"**Table {t}: {caption}** (profile {cfg.name}, {cfg.dataset} data; thesis: HMDB51)"))
         study.show(by_table[t])
 
 
@@ -88,47 +84,35 @@ def show(t, caption):
 #
 # Pairwise ("reversed pairs") accuracy: for the test videos of a time-reversed pair, how often the true class
 # scores above its partner (50 % = blind to time order). No pooling is trained on one frame and tested on every
-# segment, averaged (Section 3.3.1). One extra row, not in the thesis, L2-normalises BERT's input tokens (the
-# authors' I3D-BERT does).
+# segment, averaged (Section 3.3.1). Two rows are not in the thesis: BERT on L2-normalised input tokens (the
+# authors' I3D-BERT does it), and average pooling without the classifier's dropout, the baseline at its best (a
+# note under the table gives each head's distance to a linear probe on the same features).
 
 # %%
 show("3.3", "pooling types")
 
 # %% [markdown]
-# ## Table 3.2: optimizers for the BERT model
+# ## Tables 3.2, 3.4 and 3.5: optimizers, feature fusion and depth
 #
-# The thesis fine-tunes with 1e-4 for the adaptive optimizers and 1e-2 for SGD; a head trained from its random
-# initialisation on frozen features (CPU profiles) gets 1e-3 for the adaptive ones, SGD keeps 1e-2.
+# Table 3.2 trains the BERT model with four optimizers: the thesis fine-tunes with 1e-4 for the adaptive ones and
+# 1e-2 for SGD; a head trained from its random initialisation on frozen features (CPU profiles) tries the
+# profile's learning rates. Table 3.4 concatenates the pooled features of the last two (dual), three (triple) or
+# four (quadruplet) stages of the same backbone. Table 3.5 repeats triple fusion on deeper backbones, which the CPU
+# profiles do not train: from scratch on 336 training videos a deeper narrow network is *worse*, not better
+# (measured at 20 epochs: ResNet34 backbone 26 % test Top-1 against ResNet18's 53 %), so the thesis's question
+# (does depth help a pretrained backbone?) cannot be asked there.
 
 # %%
 show("3.2", "optimizers")
-
-# %% [markdown]
-# ## Table 3.4: feature fusion
-#
-# The concatenation head over the pooled features of the last two (dual), three (triple) or four (quadruplet)
-# stages of the same backbone.
-
-# %%
 show("3.4", "feature fusion")
-
-# %% [markdown]
-# ## Table 3.5: depth
-#
-# Concatenation with triple fusion on deeper backbones. The CPU profiles do not train the deeper ones: from
-# scratch on 336 training videos a deeper narrow network is *worse*, not better (measured at 20 epochs: ResNet34
-# backbone 26 % test Top-1 against ResNet18's 53 %), so the thesis's question (does depth help a pretrained
-# backbone?) cannot be asked there; those rows show the thesis only.
-
-# %%
 show("3.5", "depth")
 
 # %% [markdown]
 # ## Tables 3.6 and 3.7: flow, pose and their fusion
 #
-# Flow: TV-L1 (on the CPU profiles computed once on the 64x48 synthetic frames, `ex.ensure_flow`) into a ResNet18
-# with a 2-channel first layer. Table 3.7 fuses each stream's best head in the thesis (RGB: concatenation with
-# triple fusion; flow and pose: BERT) late: L2-normalised logits, summed (the authors' `combined_demo.py`). Here
+# Flow: TV-L1 (on the CPU profiles computed once on the 64x48 synthetic frames, `data.memory.ensure_flow`) into a
+# ResNet18 with a 2-channel first layer. Table 3.7 fuses each stream's best head in the thesis (RGB: concatenation
+# with triple fusion; flow and pose: BERT) late: L2-normalised logits, summed (the authors' `combined_demo.py`). Here
 # RGB is real RGB on every profile; from scratch at CPU scale it stays weak (compare `train_top1` in the runs).
 
 # %%
@@ -138,18 +122,14 @@ show("3.7", "two and three streams")
 # %% [markdown]
 # ## The thesis's claims, tested
 #
-# Each claim is a paired difference A - B between two rows on the same test videos of the same runs (each run
-# retrains the backbone), with a 95 % interval from a bootstrap over runs and test videos (one draw of the videos
-# per resample, shared by every run and both rows: they were tested on the same videos), beside a t interval with
-# the run as the unit. The verdict says whether the interval lies on the thesis's side of zero (`agrees`), on the
-# other side (`disagrees`), or straddles it: `within noise` where the interval is narrower than the thesis's
-# effect (the experiment could have seen it), `cannot resolve` where it is wider. `detectable` is the difference
-# this design finds 80 % of the time; `claims.csv` adjusts the p-values across every claim (Holm). The lines below each claim are its controls (`classes`): the same test on the appearance
-# classes' videos only, where one frame tells the class and frame order is not needed; and, for BERT against
-# average pooling, the heads trained and tested again on two control datasets (on the CPU profiles, the same
-# frozen backbones): `no reversed pairs` (appearance and speed classes: order is never needed, as in HMDB51) and
-# `order only` (the four reversed pairs: only frame order separates a class from its partner, a regime the thesis
-# did not test).
+# Each claim is a paired difference A - B between two rows on the same test videos of the same runs, with a 95 %
+# interval (a bootstrap over runs and test videos) and one over runs alone. The verdict: `agrees` or `disagrees`
+# where the interval excludes zero on the thesis's side or the other, `within noise` where it straddles zero but
+# is narrower than the thesis's effect, `cannot resolve` where it is wider. `detectable` is the difference this
+# design finds 80 % of the time; `claims.csv` has Holm's p across all claims. The folded controls repeat each claim
+# on the appearance classes' videos (one frame tells the class) and, for BERT against average pooling, on two
+# control datasets: `no reversed pairs` (order never needed, as in HMDB51) and `order only` (only order separates
+# the classes, a regime the thesis did not test).
 
 # %%
 found = nb.claims
