@@ -36,8 +36,9 @@ class TrainConfig:
     dampening: float = 0.9
     patience: int = 5
     lr_factor: float = 0.1
-    # stop once this many epochs in a row have not reached the best validation Top-1 (None: train every epoch):
-    # `epochs` is then a ceiling, and the epoch count is chosen on validation like the weights are
+    # stop once this many epochs in a row have not raised the best validation Top-1, a tie not counting as a rise
+    # (`engine.train.stopped`; None: train every epoch): `epochs` is then a ceiling, and the epoch count is chosen
+    # on validation like the weights are
     stop_after: int | None = None
     seed: int = 0
     workers: int = 4

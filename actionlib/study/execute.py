@@ -35,12 +35,16 @@ class _CpuStreams:
         self._data, self._networks, self._rates = {}, {}, {}
 
     def data(self, modality: str, split: int, pretraining: bool = False):
-        if (modality, split, pretraining) not in self._data:
-            data = cpu_data(self.cfg, modality, split, pretraining)
-            if self.classes is not None and not pretraining:  # a control dataset: the heads see these classes only
-                data = data.only(self.classes[1], self.classes[0])
-            self._data[modality, split, pretraining] = data
-        return self._data[modality, split, pretraining]
+        """The profile's split in memory (`cpu_data`), loaded once: a control dataset's is the whole dataset's
+        (`_whole`, which its learning rates read too), with the heads seeing the control's classes only."""
+        key = (modality, split, pretraining)
+        if key not in self._data:
+            if self._whole is self:
+                self._data[key] = cpu_data(self.cfg, *key)
+            else:
+                data = self._whole.data(*key)
+                self._data[key] = data if pretraining else data.only(self.classes[1], self.classes[0])
+        return self._data[key]
 
     def network(self, p: Plan, recipe: Recipe, split: int, seed: int) -> dict:
         """The `features.pretrain` run of a fine-tuned stream (on the split's training videos), or of a head
