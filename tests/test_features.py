@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from actionlib import profiles
 from actionlib.data import memory
 from actionlib.data.memory import SyntheticSplit, ensure_synthetic
+from actionlib.engine.checkpointing import save_checkpoint
+from actionlib.engine.inputs import collate
+from actionlib.engine.repro import SeededDataset
+from actionlib.models import create
 from actionlib.paths import cache_key
 from actionlib.study import features, training
 from actionlib.study.features import FeatureDataset
@@ -132,6 +137,46 @@ def test_distillation_heads_follow_a_teacher(pretrained, tmp_path):
     assert logged and all("mse" in json.dumps(m) for m in logged)
     with pytest.raises(ValueError, match="need `teacher`"):
         features.run_heads(rows, backbone, data, cfg, tmp_path / "x", seeds=[0], train_views=2)
+
+
+def test_a_centre_crop_test_reads_the_centre_views_of_a_cached_ten_crop_test(pretrained, tmp_path, monkeypatch):
+    _, data, _, _ = pretrained  # 12-frame videos: three clips of 4 frames
+    net = {"model": "resnext3d_101", "modality": "pose", "frames": 4, "sampling": "clip"}
+    net["options"] = {"blocks": (1, 1, 1, 1), "width": 16, "head": "avg"}
+    weights = create(net["model"], num_classes=3, modality="pose", frames=4, **net["options"]).state_dict()
+    folders = {name: tmp_path / name for name in ("direct", "derived")}
+    for folder in folders.values():
+        save_checkpoint({"model": weights}, folder / "best.pt")
+    direct, derived = ({**net, "checkpoint": str(folder / "best.pt")} for folder in folders.values())
+    for protocol in ("single-center", "multi-center"):
+        features.frozen_features(direct, data, train_views=1, protocol=protocol)
+    for protocol in ("single-ten", "multi-ten"):
+        features.frozen_features(derived, data, train_views=1, protocol=protocol)
+    extracted = []
+    monkeypatch.setattr(features, "extract_features", lambda *a, **k: extracted.append(k["desc"]))
+    for protocol in ("single-center", "multi-center"):
+        *_, maps, labels = features.frozen_features(derived, data, train_views=1, protocol=protocol)
+        *_, again, again_labels = features.frozen_features(direct, data, train_views=1, protocol=protocol)
+        assert maps.shape == again.shape
+        assert maps.shape[1] == 3 if protocol == "multi-center" else maps.dim() == 5  # three clips: a view each
+        assert torch.equal(labels, again_labels)
+        torch.testing.assert_close(maps, again, atol=1e-2, rtol=1e-2)
+        assert maps.untyped_storage().nbytes() == maps.numel() * maps.element_size()  # not the ten crops' storage
+    assert extracted == []
+
+
+def test_feature_batches_are_fetched_whole_and_equal_their_samples_stacked():
+    maps = torch.randn(5, 8, 2, 1, 1).half()
+    data = FeatureDataset(maps, torch.tensor([0, 1, 2, 1, 0]), teacher=maps * 2)
+    picks = [3, 0, 4]
+    whole, stacked = collate(data.__getitems__(picks)), collate([data[i] for i in picks])
+    assert whole.keys() == stacked.keys()
+    for key, value in stacked.items():
+        assert torch.equal(whole[key], value) if torch.is_tensor(value) else whole[key] == value
+    # as training reads them: (epoch, index) keys through the seeding wrapper
+    loader = DataLoader(SeededDataset(data, seed=0), batch_size=3, sampler=[(0, i) for i in picks], collate_fn=collate)
+    (batch,) = list(loader)
+    assert torch.equal(batch["clip"], stacked["clip"]) and batch["index"].tolist() == picks
 
 
 def test_feature_dataset_serves_float_clips_and_teacher_maps():

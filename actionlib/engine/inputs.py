@@ -20,8 +20,11 @@ from ..choices import PROTOCOLS  # name -> (clips, crops) in the data pipeline's
 def collate(batch: list) -> dict:
     """Stack dict samples, dropping None (unreadable videos) and counting them in `skipped`.
 
-    Tensors whose shapes differ between samples (multi-clip testing: one view per clip) stay a list.
+    Tensors whose shapes differ between samples (multi-clip testing: one view per clip) stay a list. A dict is a
+    batch a dataset fetched at once (`__getitems__`), already stacked: it is passed on.
     """
+    if isinstance(batch, dict):
+        return {**batch, "skipped": int(batch.get("skipped", 0))}
     kept = [b for b in batch if b is not None]
     skipped = len(batch) - len(kept) + sum(int(b.get("skipped", 0)) for b in kept)
     if not kept:

@@ -113,6 +113,13 @@ class SeededDataset(Dataset):
             raise AttributeError(name)
         return getattr(self.dataset, name)
 
+    def __getitems__(self, keys: list):
+        """A batch at once where the dataset fetches batches (`__getitems__`) and draws nothing at random."""
+        fetch = getattr(self.dataset, "__getitems__", None)
+        if fetch is None or getattr(self.dataset, "random_augmentation", True):
+            return [self[key] for key in keys]
+        return fetch([key[1] if isinstance(key, tuple) else key for key in keys])
+
     def __getitem__(self, key):
         epoch, index = key if isinstance(key, tuple) else (0, key)
         if not getattr(self.dataset, "random_augmentation", True):
