@@ -130,11 +130,16 @@ def decode_videos(
         raise ValueError(f"none of the {len(records)} videos could be read")
     tensor, labels = torch.from_numpy(np.stack(videos)), torch.tensor(labels)
     if cache is not None:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(cache).with_suffix(".tmp")
-        torch.save({"videos": tensor, "labels": labels}, tmp)
-        tmp.replace(cache)
+        save_cache({"videos": tensor, "labels": labels}, cache)
     return tensor, labels
+
+
+def save_cache(value, path: str | Path) -> None:
+    """`torch.save` to a temporary file renamed into place: a killed run never leaves half a cache file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(value, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
 
 
 class MemoryVideos:

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .. import paths
 from ..choices import PROTOCOLS
-from ..data.memory import SyntheticSplit, ensure_synthetic, frame_geometry, load_synthetic
+from ..data.memory import SyntheticSplit, ensure_synthetic, frame_geometry, load_synthetic, save_cache
 from ..engine.checkpointing import load_checkpoint
 from ..engine.fusion import load_scores
 from ..engine.repro import seed_everything
@@ -357,9 +357,7 @@ def frozen_features(
         if cache.is_file():
             parts[subset] = torch.load(cache, weights_only=True)
             continue
-        centre = (
-            _centre_of_ten(folder, protocol, source) if subset == "test" and backbone["sampling"] == "clip" else None
-        )
+        centre = _centre_of_ten(backbone, protocol, source) if subset == "test" else None
         if model is None and centre is None:
             model = _rebuild(backbone, len(data.class_names), **({"fusion": fusion} if fusion else {}))
             train, test = data.datasets(model, protocol)
@@ -372,24 +370,23 @@ def frozen_features(
             parts[subset] = (torch.cat([m for m, _ in views]), torch.cat([y for _, y in views]))
         else:
             parts[subset] = extract_features(model.backbone, test, desc=f"features (test, {protocol})")
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(parts[subset], cache.with_suffix(".tmp"))
-        cache.with_suffix(".tmp").replace(cache)
+        save_cache(parts[subset], cache)
     return (*parts["train"], *parts["test"])
 
 
 TEN_CROPS = 10  # views of a clip in a ten-crop test, its centre crop first (`data.transforms.ten_crop_views`)
 
 
-def _centre_of_ten(folder: Path, protocol: str, source: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The test maps of a centre-crop `protocol` of a clip-sampling (3D) backbone, taken from the cached ten-crop
+def _centre_of_ten(backbone: dict, protocol: str, source: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The test maps of a centre-crop `protocol` of a clip-sampling (3D) `backbone`, taken from its cached ten-crop
     maps of the same clips, or None when those are not cached. A view's features do not depend on the views
     extracted beside it (equal bit for bit on the CPU 3D networks, measured), and the default profile asks for
     multi-clip ten-crop before multi-clip centre-crop on every 3D backbone: extracting those again cost about 20 s.
-    (Segment sampling has no multi-clip view axis, `engine.inputs.make_sampler`: left to `extract_features`.)"""
+    A segment-sampling (2D) backbone gets None: its multi-clip test has no view axis (`engine.inputs.make_sampler`).
+    """
     clips, crops = PROTOCOLS[protocol]
-    ten = folder / f"test_{cache_key(protocol=f'{clips}-ten', **source)}.pt"
-    if crops != "center" or not ten.is_file():
+    ten = Path(backbone["checkpoint"]).parent / "features" / f"test_{cache_key(protocol=f'{clips}-ten', **source)}.pt"
+    if backbone["sampling"] != "clip" or crops != "center" or not ten.is_file():
         return None
     maps, labels = torch.load(ten, weights_only=True)
     centre = maps[:, ::TEN_CROPS]  # views are clip-major: the first crop of each clip
@@ -409,9 +406,7 @@ def validation_features(backbone: dict, data: SyntheticSplit, fusion: str | None
         return torch.load(cache, weights_only=True)
     model = _rebuild(backbone, len(data.class_names), **({"fusion": fusion} if fusion else {}))
     out = extract_features(model.backbone, data.validation(model), desc="features (validation)")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(out, cache.with_suffix(".tmp"))
-    cache.with_suffix(".tmp").replace(cache)
+    save_cache(out, cache)
     return out
 
 
@@ -459,8 +454,7 @@ def probe(
         fitted = torch.load(fit_file, weights_only=True)
     else:
         fitted = _probe_fit(backbone, data, train_maps, train_labels)
-        torch.save(fitted, fit_file.with_suffix(".tmp"))
-        fit_file.with_suffix(".tmp").replace(fit_file)
+        save_cache(fitted, fit_file)
     chosen = nn.Linear(*fitted["weight"].T.shape)
     chosen.load_state_dict({"weight": fitted["weight"], "bias": fitted["bias"]})
     test = (_pooled(test_maps) - fitted["mean"]) / fitted["std"]
